@@ -1,0 +1,1 @@
+"""The CDS Hooks service: the Flask app, its authentication, storage and command line."""

@@ -1,0 +1,33 @@
+"""The application factory: the only place blueprints and error handlers are registered."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from flask import Flask
+
+from cds_service import cors, discovery, feedback, health, hooks
+from cds_service.components import EXTENSION_KEY, build_components
+from cds_service.errors import render_error
+from cds_service.settings import Settings
+
+
+def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -> Flask:
+    """A Flask app serving the CDS services with these settings."""
+    logging.basicConfig(
+        level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = Flask("cds_service")
+    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = build_components(settings, http_client)
+
+    app.register_blueprint(discovery.blueprint)
+    app.register_blueprint(hooks.blueprint)
+    app.register_blueprint(feedback.blueprint)
+    app.register_blueprint(health.blueprint)
+    cors.init_app(app, settings.server.cors_allowed_origins)
+    app.register_error_handler(Exception, render_error)
+    return app
+

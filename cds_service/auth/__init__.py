@@ -1,0 +1,1 @@
+"""Authentication of CDS clients: CDS Hooks JWTs (RFC 7519) verified against trusted issuers."""

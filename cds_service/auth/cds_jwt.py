@@ -1,0 +1,162 @@
+"""Verification of the bearer JWT a CDS client sends with every call (CDS Hooks 2.0, Security).
+
+The checks follow the specification's best practice, in its order: the issuer is on the
+allow-list, the audience is the exact URL called, the token is current, the tenant is allowed,
+the signature verifies with the issuer's key (asymmetric algorithms only), and the token id has
+not been seen before. Every failure is an `AuthenticationFailed` whose message goes to the log
+and never to the caller; no message quotes the token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import jwt
+
+from cds_service.auth.key_sets import KeySource
+from cds_service.errors import AuthenticationFailed
+from cds_service.settings import SIGNING_ALGORITHMS
+
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+# An EC key must be on the curve its algorithm names; PyJWT would otherwise accept a mismatch.
+CURVE_OF_ALGORITHM = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+LOGGED_VALUE_LIMIT = 80
+
+
+class ReplayGuard(Protocol):
+    """Remembers token ids; see `cds_service.storage.stores.ReplayStore`."""
+
+    def consume(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+        """False when the token id was seen before."""
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An issuer on the allow-list, with where its keys come from."""
+
+    iss: str
+    keys: KeySource | None
+    jku_keys: Mapping[str, KeySource]
+    tenants: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class VerifiedCaller:
+    """Who made a call, as its verified token says."""
+
+    issuer: str
+    token_id: str
+    tenant: str | None = None
+    subject: str | None = None
+
+
+UNVERIFIED_CALLER = VerifiedCaller(issuer="", token_id="")
+
+
+def _quoted(value: object) -> str:
+    # Claims are attacker-controlled: shorten and quote them before they reach a log line.
+    return repr(str(value)[:LOGGED_VALUE_LIMIT])
+
+
+class CdsJwtVerifier:
+    """Checks CDS Hooks JWTs against the trusted issuers."""
+
+    def __init__(
+        self,
+        issuers: Mapping[str, TrustedIssuer],
+        replay_guard: ReplayGuard,
+        *,
+        clock_skew_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._issuers = issuers
+        self._replay_guard = replay_guard
+        self._skew = clock_skew_seconds
+        self._clock = clock
+
+    def verify(self, token: str, audience: str) -> VerifiedCaller:
+        """The verified caller, or `AuthenticationFailed` saying (for the log) why not."""
+        header, unverified = self._read_unverified(token)
+        issuer = self._issuers.get(unverified.get("iss"))  # type: ignore[arg-type]
+        if issuer is None:
+            raise AuthenticationFailed(f"issuer {_quoted(unverified.get('iss'))} is not trusted")
+        key = self._find_key(issuer, header)
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[header["alg"]],
+                audience=audience,
+                issuer=issuer.iss,
+                leeway=self._skew,
+                options={"require": list(REQUIRED_CLAIMS), "verify_sub": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"token refused: {type(exc).__name__}: {exc}") from exc
+        self._check_times(claims)
+        tenant = claims.get("tenant")
+        if issuer.tenants and tenant not in issuer.tenants:
+            raise AuthenticationFailed(f"tenant {_quoted(tenant)} is not allowed")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti:
+            raise AuthenticationFailed("jti must be a non-empty string")
+        expires_at = datetime.fromtimestamp(float(claims["exp"]) + self._skew, tz=UTC)
+        if not self._replay_guard.consume(issuer.iss, jti, expires_at):
+            raise AuthenticationFailed(f"token id {_quoted(jti)} was already used (replay)")
+        subject = claims.get("sub")
+        return VerifiedCaller(
+            issuer=issuer.iss,
+            token_id=jti,
+            tenant=tenant if isinstance(tenant, str) else None,
+            subject=subject if isinstance(subject, str) else None,
+        )
+
+    def _read_unverified(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"malformed token: {type(exc).__name__}") from exc
+        algorithm = header.get("alg")
+        if algorithm not in SIGNING_ALGORITHMS:
+            raise AuthenticationFailed(f"algorithm {_quoted(algorithm)} is not allowed")
+        if not isinstance(header.get("kid"), str) or not header["kid"]:
+            raise AuthenticationFailed("the token header has no kid")
+        typ = header.get("typ")
+        if typ is not None and str(typ).upper() != "JWT":
+            raise AuthenticationFailed(f"typ {_quoted(typ)} is not JWT")
+        return header, claims
+
+    def _find_key(self, issuer: TrustedIssuer, header: Mapping[str, Any]) -> jwt.PyJWK:
+        algorithm, kid, jku = header["alg"], header["kid"], header.get("jku")
+        if jku is not None:
+            source = issuer.jku_keys.get(jku)
+            if source is None:
+                raise AuthenticationFailed(f"jku {_quoted(jku)} is not allowed for this issuer")
+        elif issuer.keys is None:
+            raise AuthenticationFailed("the issuer's keys come only from jku, and none was sent")
+        else:
+            source = issuer.keys
+        jwk = source.key_for(kid)
+        if jwk is None:
+            raise AuthenticationFailed(f"no key with kid {_quoted(kid)}")
+        if jwk.get("alg") not in (None, algorithm):
+            raise AuthenticationFailed(f"key {_quoted(kid)} is not for {algorithm}")
+        if algorithm in CURVE_OF_ALGORITHM and jwk.get("crv") != CURVE_OF_ALGORITHM[algorithm]:
+            raise AuthenticationFailed(f"key {_quoted(kid)} is not on the curve of {algorithm}")
+        try:
+            return jwt.PyJWK(dict(jwk), algorithm=algorithm)
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"key {_quoted(kid)} unusable: {type(exc).__name__}") from exc
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        # PyJWT checks `exp` and `nbf`; an `iat` in the future is checked here explicitly.
+        issued_at = claims["iat"]
+        if not isinstance(issued_at, int | float) or isinstance(issued_at, bool):
+            raise AuthenticationFailed("iat is not a number")
+        if issued_at > self._clock() + self._skew:
+            raise AuthenticationFailed("iat is in the future")

@@ -1,0 +1,127 @@
+"""The `cdss` command: run the service, migrate its database, make keys and tokens for testing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
+from cds_service.components import JWT_CHECKS_OFF_WARNING
+from cds_service.privacy import load_or_create_patient_key
+from cds_service.settings import SIGNING_ALGORITHMS, ConfigurationError, Settings, load_settings
+from cds_service.storage.database import create_database_engine, migrate
+
+log = logging.getLogger("cdss")
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML configuration file (default: $CDSS_CONFIG, else built-in defaults).",
+)
+
+
+def _settings(config_file: Path | None) -> Settings:
+    try:
+        return load_settings(config_file)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def prepare(settings: Settings) -> None:
+    """What must happen once before workers start: schema migrations and the patient key."""
+    engine = create_database_engine(settings.storage.database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    load_or_create_patient_key(settings.privacy.patient_key_file, settings.privacy.patient_key)
+
+
+@click.group()
+def main() -> None:
+    """A CDS Hooks 2.0 service for diabetes and hypertension risk and note summaries."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: [server] host).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: [server] port).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: [server] workers).")
+@config_option
+def serve(host: str | None, port: int | None, workers: int | None, config_file: Path | None) -> None:
+    """Run the production server (gunicorn; each worker loads the models once)."""
+    from cds_service.server import run_gunicorn  # gunicorn is needed only here
+
+    settings = _settings(config_file)
+    server = settings.server.model_copy(
+        update={
+            key: value
+            for key, value in {"host": host, "port": port, "workers": workers}.items()
+            if value is not None
+        }
+    )
+    settings = settings.model_copy(update={"server": server})
+    if not settings.auth.verify_jwt:
+        log.warning(JWT_CHECKS_OFF_WARNING)
+    try:
+        prepare(settings)
+    except (ConfigurationError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    run_gunicorn(settings)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_file: Path | None) -> None:
+    """Apply every pending schema migration."""
+    prepare(_settings(config_file))
+    click.echo("database is up to date")
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys for a local EHR (to call this service the way an EHR does)."""
+
+
+@keys.command("generate")
+@click.option("--algorithm", type=click.Choice(SIGNING_ALGORITHMS), default="ES384", show_default=True)
+@click.option("--kid", default=None, help="Key id (default: a random UUID).")
+@click.option("--private", "private_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file: Path) -> None:
+    """Write a private JWK (keep it secret) and the public JWK Set the service trusts."""
+    private_jwk = generate_signing_key(algorithm, kid)
+    private_file.parent.mkdir(parents=True, exist_ok=True)
+    private_file.touch(mode=0o600, exist_ok=False)
+    private_file.write_text(json.dumps(private_jwk, indent=2) + "\n", encoding="utf-8")
+    jwks_file.write_text(json.dumps(public_key_set(private_jwk), indent=2) + "\n", encoding="utf-8")
+    click.echo(f"private key: {private_file}\npublic key set: {jwks_file}")
+
+
+@main.command()
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--iss", "issuer", required=True, help="The issuer the service trusts for this key.")
+@click.option("--aud", "audience", required=True, help="The exact URL that will be called.")
+@click.option("--lifetime", type=int, default=300, show_default=True, help="Seconds until it expires.")
+@click.option("--tenant", default=None)
+def token(key_file: Path, issuer: str, audience: str, lifetime: int, tenant: str | None) -> None:
+    """Print a CDS Hooks JWT for one call (each token is good for one call: its jti is single-use)."""
+    private_jwk = json.loads(key_file.read_text(encoding="utf-8"))
+    click.echo(
+        sign_cds_token(private_jwk, issuer=issuer, audience=audience, lifetime_seconds=lifetime, tenant=tenant)
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

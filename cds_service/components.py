@@ -1,0 +1,120 @@
+"""The long-lived parts of a running service, built once per process at start-up."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+from flask import current_app
+from sqlalchemy import Engine
+
+from cds_service.auth.cds_jwt import CdsJwtVerifier, TrustedIssuer
+from cds_service.auth.key_sets import KeySetError, KeySource, PinnedKeySet, RemoteKeySet
+from cds_service.catalog import ServiceCatalog
+from cds_service.hook_runner import HookRunner
+from cds_service.privacy import PatientPseudonymizer, load_or_create_patient_key
+from cds_service.settings import AuthSettings, ConfigurationError, IssuerSettings, Settings
+from cds_service.storage.database import create_database_engine
+from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
+from fhir_adapters.fhir_server import FhirFetcher
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "cdss"
+
+JWT_CHECKS_OFF_WARNING = (
+    "JWT verification is OFF ([auth] verify_jwt = false): any caller can use this service. "
+    "Use this only for local sandbox play, never with real patient data."
+)
+
+
+@dataclass
+class Components:
+    """Everything a request handler needs, shared by the requests of one process."""
+
+    settings: Settings
+    engine: Engine
+    catalog: ServiceCatalog
+    verifier: CdsJwtVerifier | None
+    hook_runner: HookRunner
+    feedback_store: FeedbackStore
+    http_client: httpx.Client
+    executor: ThreadPoolExecutor
+
+    def close(self) -> None:
+        """Release connections and threads."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.http_client.close()
+        self.engine.dispose()
+
+
+def build_components(settings: Settings, http_client: httpx.Client | None = None) -> Components:
+    """Build the service's parts; `ConfigurationError` when the configuration cannot work."""
+    engine = create_database_engine(settings.storage.database_url)
+    client = http_client or httpx.Client(follow_redirects=False, headers={"User-Agent": "cdss"})
+    executor = ThreadPoolExecutor(
+        max_workers=settings.fhir.max_concurrent_fetches, thread_name_prefix="fhir-fetch"
+    )
+    key = load_or_create_patient_key(settings.privacy.patient_key_file, settings.privacy.patient_key)
+    verifier = None
+    if settings.auth.verify_jwt:
+        issuers = {issuer.iss: _trusted_issuer(issuer, settings.auth, client) for issuer in settings.auth.issuers}
+        if not issuers:
+            log.warning("no trusted issuers are configured: every hook and feedback call will be refused")
+        verifier = CdsJwtVerifier(
+            issuers, ReplayStore(engine), clock_skew_seconds=settings.auth.clock_skew_seconds
+        )
+    else:
+        log.warning(JWT_CHECKS_OFF_WARNING)
+    return Components(
+        settings=settings,
+        engine=engine,
+        catalog=ServiceCatalog(),
+        verifier=verifier,
+        hook_runner=HookRunner(
+            FhirFetcher(client, executor, settings.fhir.fetch_budget_seconds),
+            IssuedCardStore(engine),
+            PatientPseudonymizer(key),
+        ),
+        feedback_store=FeedbackStore(engine),
+        http_client=client,
+        executor=executor,
+    )
+
+
+def _trusted_issuer(issuer: IssuerSettings, auth: AuthSettings, client: httpx.Client) -> TrustedIssuer:
+    def remote(url: str) -> RemoteKeySet:
+        return RemoteKeySet(
+            url,
+            client,
+            cache_seconds=auth.jwks_cache_seconds,
+            min_refresh_seconds=auth.jwks_min_refresh_seconds,
+            timeout_seconds=auth.jwks_fetch_timeout_seconds,
+        )
+
+    keys: KeySource | None = None
+    try:
+        if issuer.jwks is not None:
+            keys = PinnedKeySet.from_document(issuer.jwks, f"issuer {issuer.iss}: jwks")
+        elif issuer.jwks_file is not None:
+            keys = PinnedKeySet.from_file(issuer.jwks_file)
+        elif issuer.jwks_builtin is not None:
+            keys = PinnedKeySet.builtin(issuer.jwks_builtin)
+        elif issuer.jwks_url is not None:
+            keys = remote(issuer.jwks_url)
+    except KeySetError as exc:
+        raise ConfigurationError(f"issuer {issuer.iss}: {exc}") from exc
+    return TrustedIssuer(
+        iss=issuer.iss,
+        keys=keys,
+        jku_keys={url: remote(url) for url in issuer.jku_allowed},
+        tenants=frozenset(issuer.tenants),
+    )
+
+
+def current_components() -> Components:
+    """The running app's components (call inside a request)."""
+    found: Components = current_app.extensions[EXTENSION_KEY]
+    return found

@@ -1,0 +1,122 @@
+"""The service's exceptions, each with the HTTP status it is answered with.
+
+    CdssError (500)
+    ├── InvalidRequest (400)        the body or a field is wrong; names the field, never its value
+    ├── AuthenticationFailed (401)  answered with a bare 401; the reason goes to the log only
+    ├── UnknownService (404)
+    ├── RequestTooLarge (413)
+    └── PrefetchUnavailable (412)   data the service needs was neither prefetched nor fetchable
+
+They are rendered in one place, `render_error` (registered by the app factory): JSON, an
+OperationOutcome for every status except 401, never a stack trace, never request data
+(request bodies carry patient data).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from flask import Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: where (a dotted path) and what."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class CdssError(Exception):
+    """Root of the service's exceptions; unexpected ones are answered 500."""
+
+    status: ClassVar[int] = 500
+    issue_code: ClassVar[str] = "exception"
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = tuple(problems)
+
+
+class InvalidRequest(CdssError):
+    """The request is malformed or breaks the CDS Hooks specification."""
+
+    status = 400
+    issue_code = "invalid"
+
+
+class AuthenticationFailed(CdssError):
+    """The caller's JWT is missing or does not verify; `message` is for the log only."""
+
+    status = 401
+    issue_code = "security"
+
+
+class UnknownService(CdssError):
+    """No CDS service has the requested id."""
+
+    status = 404
+    issue_code = "not-found"
+
+
+class RequestTooLarge(CdssError):
+    """The body is larger than the configured limit."""
+
+    status = 413
+    issue_code = "too-costly"
+
+
+class PrefetchUnavailable(CdssError):
+    """Data the service requires was neither prefetched nor obtainable from the FHIR server."""
+
+    status = 412
+    issue_code = "not-found"
+
+
+def operation_outcome(code: str, problems: Sequence[Problem], severity: str = "error") -> dict[str, Any]:
+    """A FHIR R4 OperationOutcome with one issue per problem."""
+    issues: list[dict[str, Any]] = []
+    for problem in problems:
+        issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": str(problem)}
+        if problem.location:
+            issue["expression"] = [problem.location]
+        issues.append(issue)
+    return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def render_error(error: Exception) -> tuple[Response, int] | Response:
+    """Answer any exception raised while handling a request, without leaking its content."""
+    if isinstance(error, AuthenticationFailed):
+        log.warning("refused a caller: %s", error.message)
+        response = Response(status=401)
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    if isinstance(error, CdssError) and error.status < 500:
+        problems = error.problems or (Problem("", error.message),)
+        log.info("answered %d: %s", error.status, error.message)
+        return jsonify(operation_outcome(error.issue_code, problems)), error.status
+    if isinstance(error, HTTPException) and error.code is not None and error.code < 500:
+        if error.code == RequestTooLarge.status:
+            return render_error(RequestTooLarge("the request body is larger than allowed"))
+        problem = Problem("", error.name)
+        return jsonify(operation_outcome("processing", [problem])), error.code
+    _log_unexpected(error)
+    problem = Problem("", "internal error")
+    return jsonify(operation_outcome("exception", [problem], severity="fatal")), 500
+
+
+def _log_unexpected(error: Exception) -> None:
+    # The exception's message may quote request data, so only its type and frames are logged.
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    log.error("unexpected %s while handling a request\n%s", type(error).__name__, frames)

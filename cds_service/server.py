@@ -1,0 +1,49 @@
+"""Running the app under gunicorn: several worker processes, each building the app once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from cds_service.app import create_app
+from cds_service.settings import Settings
+
+
+class _CdsGunicornApp(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        server = self._settings.server
+        options: dict[str, Any] = {
+            "bind": f"{server.host}:{server.port}",
+            "workers": server.workers,
+            # Threads let a worker overlap requests waiting on the FHIR server or the database.
+            "worker_class": "gthread",
+            "threads": server.threads,
+            "timeout": server.request_timeout_seconds,
+            "graceful_timeout": 10,
+            # No preload: each worker builds the app (and loads the models) after it forks, so
+            # no database connection or thread pool is shared across processes.
+            "preload_app": False,
+            "accesslog": "-",
+            # Method, path, status, size, duration: no query string, headers or client details.
+            "access_log_format": '"%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        }
+        # gunicorn 24+ opens a control socket at one fixed path per user; two services on one
+        # machine (or a test run) would fight over it, and nothing here uses it.
+        if "control_socket_disable" in self.cfg.settings:
+            options["control_socket_disable"] = True
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return create_app(self._settings)
+
+
+def run_gunicorn(settings: Settings) -> None:
+    """Serve until stopped."""
+    _CdsGunicornApp(settings).run()

@@ -1,0 +1,247 @@
+"""The service's configuration: one typed object built from defaults, a TOML file and `CDSS_*`.
+
+Precedence, lowest first: the defaults below, the TOML file (`--config FILE` or `CDSS_CONFIG`),
+then environment variables. An environment variable names a key by its path in the file, sections
+joined by a double underscore: `CDSS_SERVER__PUBLIC_BASE_URL`, `CDSS_STORAGE__DATABASE_URL`,
+`CDSS_AUTH__ISSUERS` (a TOML or JSON array of tables). A value is read as a TOML value when it
+parses as one (`true`, `8`, `["a", "b"]`) and as a plain string otherwise.
+
+Relative paths in the file (`jwks_file`, `patient_key_file`, a SQLite database) are relative to
+the file, so a configuration means the same whatever directory the service starts from.
+
+This is the only module that reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import json
+import os  # noqa: TID251 - the one module allowed to read the environment
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "CDSS_"
+ENV_CONFIG_FILE = "CDSS_CONFIG"
+ENV_NESTING = "__"
+
+# The algorithms the CDS Hooks specification allows: asymmetric only, never `none` or HMAC.
+SIGNING_ALGORITHMS = ("ES384", "RS384", "ES256", "RS256", "ES512", "RS512")
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """How the service is reached and run."""
+
+    public_base_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=2, ge=1, le=64)
+    threads: int = Field(default=4, ge=1, le=64)
+    # Browsers (the public CDS Hooks sandbox) need CORS; "*" allows any origin.
+    cors_allowed_origins: tuple[str, ...] = ("https://sandbox.cds-hooks.org",)
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    request_timeout_seconds: int = Field(default=30, ge=1)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+
+class StorageSettings(_Section):
+    """Where feedback, issued cards and the token replay store live."""
+
+    database_url: str = "sqlite:///cdss.db"
+
+
+class IssuerSettings(_Section):
+    """One EHR (or sandbox) whose CDS Hooks JWTs the service trusts."""
+
+    iss: str = Field(min_length=1)
+    jwks: dict[str, Any] | None = None
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    # A key set shipped inside the package, pinned rather than fetched (e.g. "cds-hooks-sandbox").
+    jwks_builtin: str | None = None
+    jku_allowed: tuple[str, ...] = ()
+    # When not empty, the `tenant` claim must be one of these.
+    tenants: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _key_source_given(self) -> IssuerSettings:
+        sources = [self.jwks, self.jwks_file, self.jwks_url, self.jwks_builtin]
+        if sum(source is not None for source in sources) > 1:
+            raise ValueError("give one of jwks, jwks_file, jwks_url, jwks_builtin")
+        if all(source is None for source in sources) and not self.jku_allowed:
+            raise ValueError("needs a key set: jwks, jwks_file, jwks_url, jwks_builtin or jku_allowed")
+        return self
+
+
+class AuthSettings(_Section):
+    """How callers are authenticated."""
+
+    # Off only for local sandbox play; the service warns at every start when it is off.
+    verify_jwt: bool = True
+    issuers: tuple[IssuerSettings, ...] = ()
+    clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+    jwks_cache_seconds: int = Field(default=3600, ge=0)
+    # An unknown `kid` makes the service fetch the key set again, but no more often than this.
+    jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
+    jwks_fetch_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _unique_issuers(self) -> AuthSettings:
+        names = [issuer.iss for issuer in self.issuers]
+        if len(names) != len(set(names)):
+            raise ValueError("each issuer may appear once")
+        return self
+
+
+class AdminSettings(_Section):
+    """Who may use the admin endpoints."""
+
+    token_sha256: tuple[str, ...] = ()
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hex_digests(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
+                raise ValueError("each entry must be a hex SHA-256 digest (64 characters)")
+        return tuple(v.lower() for v in values)
+
+
+class PrivacySettings(_Section):
+    """The key that turns patient ids into pseudonyms before anything is stored."""
+
+    patient_key_file: Path = Path("cdss-patient.key")
+    patient_key: str | None = Field(default=None, min_length=32)
+
+
+class FhirSettings(_Section):
+    """How the service reads the EHR's FHIR server when prefetch is incomplete."""
+
+    fetch_budget_seconds: float = Field(default=0.8, gt=0, le=30)
+    max_concurrent_fetches: int = Field(default=8, ge=1, le=64)
+
+
+class LoggingSettings(_Section):
+    """Log verbosity."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    auth: AuthSettings = AuthSettings()
+    admin: AdminSettings = AdminSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    fhir: FhirSettings = FhirSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+def load_settings(
+    config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings from the file (or `CDSS_CONFIG`) and the `CDSS_*` variables."""
+    env = os.environ if environ is None else environ
+    if config_file is None and env.get(ENV_CONFIG_FILE):
+        config_file = Path(env[ENV_CONFIG_FILE])
+    document: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if config_file is not None:
+        try:
+            document = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(f"{config_file}: cannot be read ({exc.strerror})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{config_file}: not valid TOML ({exc})") from exc
+        base_dir = config_file.resolve().parent
+    _apply_environment(document, env)
+    try:
+        settings = Settings.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from exc
+    return _resolve_paths(settings, base_dir)
+
+
+def _apply_environment(document: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_NESTING)]
+        if len(path) < 2 or not all(path):
+            continue
+        target = document
+        for part in path[:-1]:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigurationError(f"{name}: {'.'.join(path[:-1])} is not a section")
+            target = child
+        target[path[-1]] = _parse_env_value(raw)
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "(document)"
+        problems.append(f"{where}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def _resolve_paths(settings: Settings, base_dir: Path) -> Settings:
+    def under_base(path: Path) -> Path:
+        return path if path.is_absolute() else base_dir / path
+
+    issuers = tuple(
+        issuer.model_copy(update={"jwks_file": under_base(issuer.jwks_file)})
+        if issuer.jwks_file is not None
+        else issuer
+        for issuer in settings.auth.issuers
+    )
+    return settings.model_copy(
+        update={
+            "auth": settings.auth.model_copy(update={"issuers": issuers}),
+            "privacy": settings.privacy.model_copy(
+                update={"patient_key_file": under_base(settings.privacy.patient_key_file)}
+            ),
+            "storage": settings.storage.model_copy(
+                update={"database_url": _resolve_sqlite_path(settings.storage.database_url, base_dir)}
+            ),
+        }
+    )
+
+
+def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix or url.startswith(prefix + "/"):
+        return url
+    if url[len(prefix) :].startswith(":memory:"):
+        return url
+    return prefix + str(base_dir / url[len(prefix) :])

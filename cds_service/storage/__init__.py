@@ -1,0 +1,1 @@
+"""Durable storage: issued cards, clinicians' feedback and the JWT replay store (SQLAlchemy 2)."""

@@ -1,0 +1,184 @@
+"""Reading and writing the service's records; every write is one committed transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cds_service.storage.tables import feedback, issued_card, jwt_replay
+
+
+@dataclass(frozen=True)
+class IssuedCardRecord:
+    """A card as shown to a clinician, with the patient only as a pseudonym."""
+
+    card_uuid: str
+    service_id: str
+    hook_instance: str
+    patient_pseudonym: str
+    indicator: str
+    card_type: str | None
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One validated feedback entry as the EHR sent it."""
+
+    card_uuid: str
+    outcome: str
+    outcome_timestamp: datetime
+    accepted_suggestions: tuple[str, ...]
+    override_reason: dict[str, Any] | None
+    override_comment: str | None
+
+    def digest(self, service_id: str) -> str:
+        """A stable fingerprint, so the same entry sent twice is stored once."""
+        canonical = json.dumps(
+            {
+                "service": service_id,
+                "card": self.card_uuid,
+                "outcome": self.outcome,
+                "at": self.outcome_timestamp.astimezone(UTC).isoformat(),
+                "accepted": sorted(self.accepted_suggestions),
+                "reason": self.override_reason,
+                "comment": self.override_comment,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FeedbackReceipt:
+    """What happened to a batch of feedback entries."""
+
+    stored: int
+    duplicates: int
+    unknown_cards: int
+
+
+def _insert_ignoring_conflicts(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> int:
+    """Insert rows, skipping those whose `keys` already exist; return how many were new."""
+    dialect = connection.dialect.name
+    inserted = 0
+    for row in rows:
+        if dialect == "postgresql":
+            statement: Any = postgresql.insert(table).values(**row)
+        elif dialect == "sqlite":
+            statement = sqlite.insert(table).values(**row)
+        else:  # pragma: no cover - only the two tested databases are supported
+            raise NotImplementedError(f"unsupported database dialect {dialect}")
+        result = connection.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
+        inserted += result.rowcount
+    return inserted
+
+
+class ReplayStore:
+    """Remembers every `jti` until its token expires, across all workers (via the database)."""
+
+    # Expired entries are purged at most this often per process, so the table stays small
+    # without a write on every call.
+    PURGE_INTERVAL_SECONDS = 60.0
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._last_purge = 0.0
+        self._lock = threading.Lock()
+
+    def consume(self, issuer: str, jti: str, expires_at: datetime) -> bool:
+        """Record the token id; False when it had been seen before (a replay)."""
+        with self._engine.begin() as connection:
+            self._purge_expired(connection)
+            row = {"issuer": issuer, "jti": jti, "expires_at": expires_at}
+            return _insert_ignoring_conflicts(connection, jwt_replay, [row], ["issuer", "jti"]) == 1
+
+    def _purge_expired(self, connection: Connection) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_purge < self.PURGE_INTERVAL_SECONDS:
+                return
+            self._last_purge = now
+        connection.execute(delete(jwt_replay).where(jwt_replay.c.expires_at < datetime.now(UTC)))
+
+
+class IssuedCardStore:
+    """The cards the service has answered with."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, cards: Sequence[IssuedCardRecord]) -> None:
+        """Store the cards of one answer (in one transaction)."""
+        if not cards:
+            return
+        rows = [
+            {
+                "card_uuid": card.card_uuid,
+                "service_id": card.service_id,
+                "hook_instance": card.hook_instance,
+                "issued_at": card.issued_at,
+                "patient_pseudonym": card.patient_pseudonym,
+                "indicator": card.indicator,
+                "card_type": card.card_type,
+            }
+            for card in cards
+        ]
+        with self._engine.begin() as connection:
+            _insert_ignoring_conflicts(connection, issued_card, rows, ["card_uuid"])
+
+
+class FeedbackStore:
+    """Clinicians' feedback on cards."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def store(self, service_id: str, entries: Sequence[FeedbackRecord]) -> FeedbackReceipt:
+        """Store a batch atomically; entries already stored are counted, not stored again."""
+        received_at = datetime.now(UTC)
+        card_uuids = sorted({entry.card_uuid for entry in entries})
+        with self._engine.begin() as connection:
+            known = set(
+                connection.scalars(
+                    select(issued_card.c.card_uuid).where(
+                        issued_card.c.service_id == service_id,
+                        issued_card.c.card_uuid.in_(card_uuids),
+                    )
+                )
+            )
+            rows = [
+                {
+                    "entry_digest": entry.digest(service_id),
+                    "service_id": service_id,
+                    "card_uuid": entry.card_uuid,
+                    "card_known": entry.card_uuid in known,
+                    "outcome": entry.outcome,
+                    "outcome_timestamp": entry.outcome_timestamp.astimezone(UTC),
+                    "accepted_suggestions": list(entry.accepted_suggestions) or None,
+                    "override_reason": entry.override_reason,
+                    "override_comment": entry.override_comment,
+                    "received_at": received_at,
+                }
+                for entry in entries
+            ]
+            stored = _insert_ignoring_conflicts(connection, feedback, rows, ["entry_digest"])
+        unknown = sum(1 for entry in entries if entry.card_uuid not in known)
+        return FeedbackReceipt(stored=stored, duplicates=len(entries) - stored, unknown_cards=unknown)
+
+    def count(self) -> int:
+        """How many feedback entries are stored."""
+        with self._engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(feedback)) or 0)

@@ -1,0 +1,62 @@
+"""The database schema; Alembic migrations in `migrations/` create and change it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Every card the service has answered with, so feedback can be joined to what was shown.
+# The patient appears only as a keyed hash (see `cds_service.privacy`), never as the raw id.
+issued_card = Table(
+    "issued_card",
+    metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("service_id", String(64), nullable=False),
+    Column("hook_instance", String(64), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("patient_pseudonym", String(64), nullable=False),
+    Column("indicator", String(16), nullable=False),
+    Column("card_type", String(64), nullable=True),
+    Index("ix_issued_card_patient", "service_id", "patient_pseudonym"),
+)
+
+# One row per distinct feedback entry; `entry_digest` makes a resent entry a no-op.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_digest", String(64), nullable=False, unique=True),
+    Column("service_id", String(64), nullable=False),
+    Column("card_uuid", String(128), nullable=False),
+    Column("card_known", Boolean, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
+    Column("accepted_suggestions", JSON, nullable=True),
+    Column("override_reason", JSON, nullable=True),
+    Column("override_comment", Text, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_feedback_card", "card_uuid"),
+    Index("ix_feedback_service_time", "service_id", "outcome_timestamp"),
+)
+
+# `jti` values already seen, kept until their token expires; shared by every worker.
+jwt_replay = Table(
+    "jwt_replay",
+    metadata,
+    Column("issuer", String(255), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jwt_replay_expires", "expires_at"),
+)

@@ -1,0 +1,1 @@
+"""FHIR access and the mapping from FHIR R4 to plain patient records (no Flask)."""

@@ -1,0 +1,161 @@
+"""Fixtures: signing keys, a real PostgreSQL, and `cdss serve` on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import pytest
+
+from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
+from support import CdssServer, KeySetPublisher, PostgresCluster
+
+TRUSTED_ISSUER = "https://ehr.example.test"
+TENANT_ISSUER = "https://tenant-ehr.example.test"
+ALLOWED_TENANT = "hospital-a"
+SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
+BACKENDS = ("sqlite", "postgresql")
+
+
+class Mint(Protocol):
+    """Makes a signed token for a path of a running service."""
+
+    def __call__(self, server: CdssServer, path: str, **options: Any) -> str: ...
+
+
+@pytest.fixture(scope="session")
+def signing_keys() -> dict[str, dict[str, Any]]:
+    """The trusted EHR's private keys, by algorithm."""
+    return {
+        algorithm: generate_signing_key(algorithm, kid=f"ehr-{algorithm.lower()}")
+        for algorithm in ("ES384", "RS384", "ES256", "RS256", "ES512", "RS512")
+    }
+
+
+@pytest.fixture(scope="session")
+def rotated_key() -> dict[str, Any]:
+    """A key the EHR publishes only at its `jku` URL."""
+    return generate_signing_key("ES384", kid="rotated-es384")
+
+
+@pytest.fixture(scope="session")
+def key_publisher(rotated_key: dict[str, Any]) -> Iterator[KeySetPublisher]:
+    """The EHR's JWK Set endpoint (allowed as `jku`)."""
+    publisher = KeySetPublisher(public_key_set(rotated_key)).start()
+    yield publisher
+    publisher.stop()
+
+
+@pytest.fixture(scope="session")
+def trust_dir(tmp_path_factory: pytest.TempPathFactory, signing_keys: dict[str, dict[str, Any]]) -> Path:
+    """A folder holding the trusted EHR's public key set."""
+    folder = tmp_path_factory.mktemp("trust")
+    (folder / "ehr-jwks.json").write_text(json.dumps(public_key_set(*signing_keys.values())))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trusted_issuers(trust_dir: Path, key_publisher: KeySetPublisher) -> list[dict[str, Any]]:
+    """The `[[auth.issuers]]` tables every test server is configured with."""
+    jwks_file = str(trust_dir / "ehr-jwks.json")
+    return [
+        {"iss": TRUSTED_ISSUER, "jwks_file": jwks_file, "jku_allowed": [key_publisher.url]},
+        {"iss": TENANT_ISSUER, "jwks_file": jwks_file, "tenants": [ALLOWED_TENANT]},
+    ]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL server for the whole run."""
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def new_database(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Callable[[str], str]:
+    """Makes an empty database on the chosen backend and returns its URL."""
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'cdss.db'}"
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        return cluster.create_database(f"cdss_{uuid.uuid4().hex[:12]}")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def start_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    trusted_issuers: list[dict[str, Any]],
+    new_database: Callable[[str], str],
+) -> Iterator[Callable[..., CdssServer]]:
+    """Starts a `cdss serve` process; every server started is stopped at the end."""
+    started: list[CdssServer] = []
+
+    def start(backend: str = "sqlite", **config: dict[str, Any]) -> CdssServer:
+        server = CdssServer(
+            workdir=tmp_path_factory.mktemp(f"cdss-{backend}"),
+            database_url=new_database(backend),
+            config={"auth": {"clock_skew_seconds": 30}, "fhir": {"fetch_budget_seconds": 0.5}, **config},
+            issuers=trusted_issuers,
+        )
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def cdss_server(request: pytest.FixtureRequest, start_server: Callable[..., CdssServer]) -> CdssServer:
+    """One running service per database backend, shared by the tests that only read or add."""
+    server: CdssServer = start_server(request.param)
+    return server
+
+
+@pytest.fixture(scope="session")
+def mint(signing_keys: dict[str, dict[str, Any]]) -> Mint:
+    """Signs a valid token for one call of `path` on `server` (ES384 unless told otherwise)."""
+
+    def make(server: CdssServer, path: str, algorithm: str = "ES384", **options: Any) -> str:
+        options.setdefault("issuer", TRUSTED_ISSUER)
+        return sign_cds_token(signing_keys[algorithm], audience=server.base_url + path, **options)
+
+    return make
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """An HTTP client for talking to the services under test."""
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+def patient_view_request(patient_id: str = "pat-1", **overrides: Any) -> dict[str, Any]:
+    """A valid patient-view request with complete prefetch for every service."""
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/prac-1", "patientId": patient_id},
+        "prefetch": {
+            "patient": {"resourceType": "Patient", "id": patient_id, "gender": "female"},
+            "observations": bundle,
+            "conditions": bundle,
+            "medications": bundle,
+            "familyHistory": bundle,
+            "documents": bundle,
+            "reports": bundle,
+        },
+    }
+    body.update(overrides)
+    return body
