@@ -81,8 +81,10 @@ def _insert_ignoring_conflicts(
             statement = sqlite.insert(table).values(**row)
         else:  # pragma: no cover - only the two tested databases are supported
             raise NotImplementedError(f"unsupported database dialect {dialect}")
-        result = connection.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
-        inserted += result.rowcount
+        # RETURNING says whether the row went in; rowcount is not reliable across drivers
+        # (psycopg 3 reports -1 here).
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+        inserted += len(connection.execute(statement.returning(table.c[keys[0]])).all())
     return inserted
 
 
