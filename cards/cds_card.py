@@ -56,7 +56,10 @@ class _CardPart(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form, without optional attributes that have no value."""
-        return _without_empty(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        cleaned: dict[str, Any] = _without_empty(
+            self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        )
+        return cleaned
 
 
 def _without_empty(value: Any) -> Any:

@@ -30,4 +30,3 @@ def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -
     cors.init_app(app, settings.server.cors_allowed_origins)
     app.register_error_handler(Exception, render_error)
     return app
-

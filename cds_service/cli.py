@@ -46,15 +46,21 @@ def prepare(settings: Settings) -> None:
 @click.group()
 def main() -> None:
     """A CDS Hooks 2.0 service for diabetes and hypertension risk and note summaries."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default: [server] host).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default: [server] port).")
-@click.option("--workers", type=int, default=None, help="Worker processes (default: [server] workers).")
+@click.option(
+    "--workers", type=int, default=None, help="Worker processes (default: [server] workers)."
+)
 @config_option
-def serve(host: str | None, port: int | None, workers: int | None, config_file: Path | None) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int | None, config_file: Path | None
+) -> None:
     """Run the production server (gunicorn; each worker loads the models once)."""
     from cds_service.server import run_gunicorn  # gunicorn is needed only here
 
@@ -95,9 +101,13 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option("--algorithm", type=click.Choice(SIGNING_ALGORITHMS), default="ES384", show_default=True)
+@click.option(
+    "--algorithm", type=click.Choice(SIGNING_ALGORITHMS), default="ES384", show_default=True
+)
 @click.option("--kid", default=None, help="Key id (default: a random UUID).")
-@click.option("--private", "private_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--private", "private_file", type=click.Path(dir_okay=False, path_type=Path), required=True
+)
 @click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file: Path) -> None:
     """Write a private JWK (keep it secret) and the public JWK Set the service trusts."""
@@ -110,16 +120,22 @@ def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file
 
 
 @main.command()
-@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
 @click.option("--iss", "issuer", required=True, help="The issuer the service trusts for this key.")
 @click.option("--aud", "audience", required=True, help="The exact URL that will be called.")
-@click.option("--lifetime", type=int, default=300, show_default=True, help="Seconds until it expires.")
+@click.option(
+    "--lifetime", type=int, default=300, show_default=True, help="Seconds until it expires."
+)
 @click.option("--tenant", default=None)
 def token(key_file: Path, issuer: str, audience: str, lifetime: int, tenant: str | None) -> None:
-    """Print a CDS Hooks JWT for one call (each token is good for one call: its jti is single-use)."""
+    """Print a CDS Hooks JWT for one call (its jti is single-use: one token, one call)."""
     private_jwk = json.loads(key_file.read_text(encoding="utf-8"))
     click.echo(
-        sign_cds_token(private_jwk, issuer=issuer, audience=audience, lifetime_seconds=lifetime, tenant=tenant)
+        sign_cds_token(
+            private_jwk, issuer=issuer, audience=audience, lifetime_seconds=lifetime, tenant=tenant
+        )
     )
 
 

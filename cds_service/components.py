@@ -57,12 +57,19 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     executor = ThreadPoolExecutor(
         max_workers=settings.fhir.max_concurrent_fetches, thread_name_prefix="fhir-fetch"
     )
-    key = load_or_create_patient_key(settings.privacy.patient_key_file, settings.privacy.patient_key)
+    key = load_or_create_patient_key(
+        settings.privacy.patient_key_file, settings.privacy.patient_key
+    )
     verifier = None
     if settings.auth.verify_jwt:
-        issuers = {issuer.iss: _trusted_issuer(issuer, settings.auth, client) for issuer in settings.auth.issuers}
+        issuers = {
+            issuer.iss: _trusted_issuer(issuer, settings.auth, client)
+            for issuer in settings.auth.issuers
+        }
         if not issuers:
-            log.warning("no trusted issuers are configured: every hook and feedback call will be refused")
+            log.warning(
+                "no trusted issuers are configured: every hook and feedback call will be refused"
+            )
         verifier = CdsJwtVerifier(
             issuers, ReplayStore(engine), clock_skew_seconds=settings.auth.clock_skew_seconds
         )
@@ -84,7 +91,9 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     )
 
 
-def _trusted_issuer(issuer: IssuerSettings, auth: AuthSettings, client: httpx.Client) -> TrustedIssuer:
+def _trusted_issuer(
+    issuer: IssuerSettings, auth: AuthSettings, client: httpx.Client
+) -> TrustedIssuer:
     def remote(url: str) -> RemoteKeySet:
         return RemoteKeySet(
             url,

@@ -84,7 +84,9 @@ class PrefetchUnavailable(CdssError):
     issue_code = "not-found"
 
 
-def operation_outcome(code: str, problems: Sequence[Problem], severity: str = "error") -> dict[str, Any]:
+def operation_outcome(
+    code: str, problems: Sequence[Problem], severity: str = "error"
+) -> dict[str, Any]:
     """A FHIR R4 OperationOutcome with one issue per problem."""
     issues: list[dict[str, Any]] = []
     for problem in problems:

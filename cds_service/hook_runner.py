@@ -41,7 +41,9 @@ class HookRunner:
         """The cards for this call; `PrefetchUnavailable` when required data cannot be had."""
         data, unavailable = self._gather(service, request)
         missing_required = [
-            template.key for template in service.prefetch if template.required and template.key in unavailable
+            template.key
+            for template in service.prefetch
+            if template.required and template.key in unavailable
         ]
         if missing_required:
             problems = [Problem(f"prefetch.{key}", unavailable[key]) for key in missing_required]
@@ -65,7 +67,9 @@ class HookRunner:
         try:
             items = read_prefetch(service.prefetch, request.prefetch)
         except InvalidPrefetch as exc:
-            raise InvalidRequest("invalid prefetch", [Problem(f"prefetch.{exc.key}", exc.reason)]) from None
+            raise InvalidRequest(
+                "invalid prefetch", [Problem(f"prefetch.{exc.key}", exc.reason)]
+            ) from None
         data: dict[str, Mapping[str, Any] | None] = {}
         to_fetch: dict[str, str] = {}
         unavailable: dict[str, str] = {}

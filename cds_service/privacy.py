@@ -6,6 +6,7 @@ A plain hash of a patient id can be reversed by hashing every plausible id; a ke
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -52,9 +53,7 @@ def _create_key_file(path: Path) -> None:
             handle.write(secrets.token_hex(KEY_BYTES) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
-        except FileExistsError:
-            pass
     finally:
         temporary.unlink(missing_ok=True)

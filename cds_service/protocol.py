@@ -145,7 +145,9 @@ class FeedbackEntry(_Body):
 
     card: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     outcome: Literal["accepted", "overridden"]
-    accepted_suggestions: list[AcceptedSuggestion] | None = Field(default=None, alias="acceptedSuggestions")
+    accepted_suggestions: list[AcceptedSuggestion] | None = Field(
+        default=None, alias="acceptedSuggestions"
+    )
     override_reason: FeedbackOverrideReason | None = Field(default=None, alias="overrideReason")
     outcome_timestamp: str = Field(alias="outcomeTimestamp")
 
@@ -179,7 +181,9 @@ class FeedbackRequest(_Body):
 
 def parse_timestamp(value: str) -> datetime:
     """An RFC 3339 date-time with a time zone."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value):
+    if not re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value
+    ):
         raise ValueError("must be an RFC 3339 date-time with a time zone")
     try:
         return datetime.fromisoformat(value.upper())
@@ -194,7 +198,9 @@ def parse_json_body(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
-        raise InvalidRequest("malformed JSON", [Problem("body", "not valid JSON (UTF-8)")]) from None
+        raise InvalidRequest(
+            "malformed JSON", [Problem("body", "not valid JSON (UTF-8)")]
+        ) from None
 
 
 def parse_body(model: type[Model], document: Any) -> Model:
@@ -214,7 +220,9 @@ def parse_body(model: type[Model], document: Any) -> Model:
 def check_hook_context(request: HookRequest, expected_hook: str) -> None:
     """The hook is the service's, and its required context fields are there and well formed."""
     if request.hook != expected_hook:
-        raise InvalidRequest("wrong hook", [Problem("hook", f"this service answers '{expected_hook}'")])
+        raise InvalidRequest(
+            "wrong hook", [Problem("hook", f"this service answers '{expected_hook}'")]
+        )
     problems = []
     for name in HOOK_REQUIRED_CONTEXT.get(expected_hook, ()):
         value = request.context.get(name)

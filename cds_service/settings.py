@@ -15,7 +15,7 @@ This is the only module that reads `os.environ`.
 from __future__ import annotations
 
 import json
-import os  # noqa: TID251 - the one module allowed to read the environment
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,7 +85,9 @@ class IssuerSettings(_Section):
         if sum(source is not None for source in sources) > 1:
             raise ValueError("give one of jwks, jwks_file, jwks_url, jwks_builtin")
         if all(source is None for source in sources) and not self.jku_allowed:
-            raise ValueError("needs a key set: jwks, jwks_file, jwks_url, jwks_builtin or jku_allowed")
+            raise ValueError(
+                "needs a key set: jwks, jwks_file, jwks_url, jwks_builtin or jku_allowed"
+            )
         return self
 
 
@@ -232,7 +234,9 @@ def _resolve_paths(settings: Settings, base_dir: Path) -> Settings:
                 update={"patient_key_file": under_base(settings.privacy.patient_key_file)}
             ),
             "storage": settings.storage.model_copy(
-                update={"database_url": _resolve_sqlite_path(settings.storage.database_url, base_dir)}
+                update={
+                    "database_url": _resolve_sqlite_path(settings.storage.database_url, base_dir)
+                }
             ),
         }
     )

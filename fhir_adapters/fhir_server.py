@@ -76,9 +76,13 @@ def _translate_transport_errors() -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise FhirTimeout("the FHIR server did not answer in time") from exc
     except httpx.TransportError as exc:
-        raise FhirUnreachable(f"the FHIR server could not be reached ({type(exc).__name__})") from exc
+        raise FhirUnreachable(
+            f"the FHIR server could not be reached ({type(exc).__name__})"
+        ) from exc
     except httpx.HTTPError as exc:
-        raise FhirServerFailed(f"the request to the FHIR server failed ({type(exc).__name__})") from exc
+        raise FhirServerFailed(
+            f"the request to the FHIR server failed ({type(exc).__name__})"
+        ) from exc
 
 
 def _resource_from(response: httpx.Response) -> dict[str, Any]:
@@ -101,7 +105,9 @@ def _resource_from(response: httpx.Response) -> dict[str, Any]:
 class FhirFetcher:
     """Runs several FHIR queries at once, all answered (or failed) within one time budget."""
 
-    def __init__(self, client: httpx.Client, executor: ThreadPoolExecutor, budget_seconds: float) -> None:
+    def __init__(
+        self, client: httpx.Client, executor: ThreadPoolExecutor, budget_seconds: float
+    ) -> None:
         self._client = client
         self._executor = executor
         self._budget = budget_seconds

@@ -22,7 +22,8 @@ USER_TOKENS = {
     "userPatientId": "Patient",
     "userRelatedPersonId": "RelatedPerson",
 }
-_TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
+# Any {{...}}, so tokens outside 2.0 (e.g. the 3.0 ballot's `{{today()}}`) are seen and refused.
+_TOKEN = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 OPERATION_OUTCOME = "OperationOutcome"
 
 
@@ -37,7 +38,7 @@ class InvalidPrefetch(ValueError):
 
 @dataclass(frozen=True)
 class PrefetchTemplate:
-    """One prefetch key: the FHIR query that fills it, and whether a service cannot do without it."""
+    """One prefetch key: the FHIR query that fills it, and whether the service needs it."""
 
     key: str
     query: str
@@ -46,7 +47,9 @@ class PrefetchTemplate:
     def __post_init__(self) -> None:
         for token in _TOKEN.findall(self.query):
             if not (token.startswith("context.") or token in USER_TOKENS):
-                raise ValueError(f"prefetch template {self.key}: token {{{{{token}}}}} is not CDS Hooks 2.0")
+                raise ValueError(
+                    f"prefetch template {self.key}: token {{{{{token}}}}} is not CDS Hooks 2.0"
+                )
 
     @property
     def expected_resource_type(self) -> str:
@@ -120,7 +123,8 @@ def read_prefetch(
             items[template.key] = PrefetchItem(template.key, PrefetchState.FAILED, value)
         elif resource_type != template.expected_resource_type:
             raise InvalidPrefetch(
-                template.key, f"expected {template.expected_resource_type}, got another resource type"
+                template.key,
+                f"expected {template.expected_resource_type}, got another resource type",
             )
         else:
             items[template.key] = PrefetchItem(template.key, PrefetchState.PROVIDED, value)

@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
+from support import CdssServer, KeySetPublisher, PostgresCluster
 
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
-from support import CdssServer, KeySetPublisher, PostgresCluster
 
 TRUSTED_ISSUER = "https://ehr.example.test"
 TENANT_ISSUER = "https://tenant-ehr.example.test"
@@ -51,7 +51,9 @@ def key_publisher(rotated_key: dict[str, Any]) -> Iterator[KeySetPublisher]:
 
 
 @pytest.fixture(scope="session")
-def trust_dir(tmp_path_factory: pytest.TempPathFactory, signing_keys: dict[str, dict[str, Any]]) -> Path:
+def trust_dir(
+    tmp_path_factory: pytest.TempPathFactory, signing_keys: dict[str, dict[str, Any]]
+) -> Path:
     """A folder holding the trusted EHR's public key set."""
     folder = tmp_path_factory.mktemp("trust")
     (folder / "ehr-jwks.json").write_text(json.dumps(public_key_set(*signing_keys.values())))
@@ -104,7 +106,11 @@ def start_server(
         server = CdssServer(
             workdir=tmp_path_factory.mktemp(f"cdss-{backend}"),
             database_url=new_database(backend),
-            config={"auth": {"clock_skew_seconds": 30}, "fhir": {"fetch_budget_seconds": 0.5}, **config},
+            config={
+                "auth": {"clock_skew_seconds": 30},
+                "fhir": {"fetch_budget_seconds": 0.5},
+                **config,
+            },
             issuers=trusted_issuers,
         )
         started.append(server)
@@ -116,7 +122,9 @@ def start_server(
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def cdss_server(request: pytest.FixtureRequest, start_server: Callable[..., CdssServer]) -> CdssServer:
+def cdss_server(
+    request: pytest.FixtureRequest, start_server: Callable[..., CdssServer]
+) -> CdssServer:
     """One running service per database backend, shared by the tests that only read or add."""
     server: CdssServer = start_server(request.param)
     return server

@@ -67,7 +67,11 @@ class CdssServer:
     def write_config(self) -> None:
         """Write the TOML file the process reads."""
         sections: dict[str, dict[str, Any]] = {
-            "server": {"public_base_url": self.base_url, "port": self.port, "workers": self.workers},
+            "server": {
+                "public_base_url": self.base_url,
+                "port": self.port,
+                "workers": self.workers,
+            },
             "storage": {"database_url": self.database_url},
         }
         for name, values in self.config.items():
@@ -146,7 +150,9 @@ class PostgresCluster:
             command = ["runuser", "-u", "postgres", "--", *command]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+            raise RuntimeError(
+                f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}"
+            )
 
     def start(self) -> PostgresCluster:
         """initdb, start, and create the `cdss` role."""
@@ -154,7 +160,17 @@ class PostgresCluster:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=on"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "pg.log"), "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "pg.log"),
+            "-w",
+            "start",
+        )
         return self
 
     def create_database(self, name: str) -> str:
@@ -184,7 +200,7 @@ class KeySetPublisher:
         publisher = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            def do_GET(self) -> None:
                 publisher.requests += 1
                 body = json.dumps(publisher.key_set).encode()
                 self.send_response(200)

@@ -151,7 +151,9 @@ class CdsJwtVerifier:
         try:
             return jwt.PyJWK(dict(jwk), algorithm=algorithm)
         except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(f"key {_quoted(kid)} unusable: {type(exc).__name__}") from exc
+            raise AuthenticationFailed(
+                f"key {_quoted(kid)} unusable: {type(exc).__name__}"
+            ) from exc
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
         # PyJWT checks `exp` and `nbf`; an `iat` in the future is checked here explicitly.

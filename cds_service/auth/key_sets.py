@@ -121,7 +121,9 @@ class RemoteKeySet:
             now = self._clock()
             stale = self._fetched_at is None or now - self._fetched_at >= self._cache_seconds
             unknown = kid not in self._keys
-            may_refresh = self._fetched_at is None or now - self._fetched_at >= self._min_refresh_seconds
+            may_refresh = (
+                self._fetched_at is None or now - self._fetched_at >= self._min_refresh_seconds
+            )
             if stale or (unknown and may_refresh):
                 self._refresh(now)
             return self._keys.get(kid)

@@ -178,7 +178,9 @@ class FeedbackStore:
             ]
             stored = _insert_ignoring_conflicts(connection, feedback, rows, ["entry_digest"])
         unknown = sum(1 for entry in entries if entry.card_uuid not in known)
-        return FeedbackReceipt(stored=stored, duplicates=len(entries) - stored, unknown_cards=unknown)
+        return FeedbackReceipt(
+            stored=stored, duplicates=len(entries) - stored, unknown_cards=unknown
+        )
 
     def count(self) -> int:
         """How many feedback entries are stored."""

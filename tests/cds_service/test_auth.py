@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from conftest import ALLOWED_TENANT, TENANT_ISSUER, TRUSTED_ISSUER, Mint, patient_view_request
 from cryptography.hazmat.primitives import serialization
+from support import CdssServer, KeySetPublisher
 
 from cds_service.auth.signing import generate_signing_key, sign_cds_token
-from conftest import ALLOWED_TENANT, TENANT_ISSUER, TRUSTED_ISSUER, Mint, patient_view_request
-from support import CdssServer, KeySetPublisher
 
 HOOK_PATH = "/cds-services/diabetes-risk"
 
@@ -66,7 +66,10 @@ def _hmac_with_public_key(server: CdssServer, keys: dict[str, dict[str, Any]]) -
     header = {"alg": "HS256", "typ": "JWT", "kid": "ehr-rs384"}
     signing_input = ".".join(
         jwt.utils.base64url_encode(part).decode()
-        for part in (jwt.api_jws.json.dumps(header).encode(), jwt.api_jws.json.dumps(_claims(server)).encode())
+        for part in (
+            jwt.api_jws.json.dumps(header).encode(),
+            jwt.api_jws.json.dumps(_claims(server)).encode(),
+        )
     )
     import hashlib
     import hmac
@@ -78,7 +81,9 @@ def _hmac_with_public_key(server: CdssServer, keys: dict[str, dict[str, Any]]) -
 REFUSED_TOKENS: dict[str, Callable[[CdssServer, dict[str, dict[str, Any]]], str]] = {
     "none algorithm": _none_algorithm,
     "HMAC with the public key as secret": _hmac_with_public_key,
-    "wrong aud": lambda s, k: _sign(k["ES384"], _claims(s, aud=s.base_url + "/cds-services/note-summary")),
+    "wrong aud": lambda s, k: _sign(
+        k["ES384"], _claims(s, aud=s.base_url + "/cds-services/note-summary")
+    ),
     "aud without path": lambda s, k: _sign(k["ES384"], _claims(s, aud=s.base_url)),
     "expired": lambda s, k: _sign(k["ES384"], _claims(s, exp=int(time.time()) - 120)),
     "issued in the future": lambda s, k: _sign(k["ES384"], _claims(s, iat=int(time.time()) + 600)),
@@ -89,7 +94,9 @@ REFUSED_TOKENS: dict[str, Callable[[CdssServer, dict[str, dict[str, Any]]], str]
         _claims(s), jwt.PyJWK(k["ES384"]).key, algorithm="ES384", headers={"typ": "JWT"}
     ),
     "kid of another algorithm's key": lambda s, k: _sign(k["ES384"], _claims(s), kid="ehr-rs384"),
-    "jku not allowed": lambda s, k: _sign(k["ES384"], _claims(s), jku="https://evil.example.test/jwks.json"),
+    "jku not allowed": lambda s, k: _sign(
+        k["ES384"], _claims(s), jku="https://evil.example.test/jwks.json"
+    ),
     "missing iss": lambda s, k: _sign(k["ES384"], _claims(s, iss=None)),
     "missing aud": lambda s, k: _sign(k["ES384"], _claims(s, aud=None)),
     "missing exp": lambda s, k: _sign(k["ES384"], _claims(s, exp=None)),
@@ -100,7 +107,9 @@ REFUSED_TOKENS: dict[str, Callable[[CdssServer, dict[str, dict[str, Any]]], str]
     ),
     "tampered claims": lambda s, k: _tampered(_sign(k["ES384"], _claims(s))),
     "not a JWT": lambda s, k: "not.a.token",
-    "tenant not allowed": lambda s, k: _sign(k["ES384"], _claims(s, iss=TENANT_ISSUER, tenant="other")),
+    "tenant not allowed": lambda s, k: _sign(
+        k["ES384"], _claims(s, iss=TENANT_ISSUER, tenant="other")
+    ),
     "tenant missing where required": lambda s, k: _sign(k["ES384"], _claims(s, iss=TENANT_ISSUER)),
 }
 
@@ -128,7 +137,9 @@ def test_bad_tokens_get_a_bare_401(
 def test_missing_token_gets_401(cdss_server: CdssServer, http: httpx.Client) -> None:
     assert _call(http, cdss_server, None).status_code == 401
     response = http.post(
-        cdss_server.base_url + HOOK_PATH, json=patient_view_request(), headers={"Authorization": "Basic abc"}
+        cdss_server.base_url + HOOK_PATH,
+        json=patient_view_request(),
+        headers={"Authorization": "Basic abc"},
     )
     assert response.status_code == 401
 
@@ -165,7 +176,10 @@ def test_key_from_an_allowed_jku_is_fetched_and_used(
     key_publisher: KeySetPublisher,
 ) -> None:
     token = sign_cds_token(
-        rotated_key, issuer=TRUSTED_ISSUER, audience=cdss_server.base_url + HOOK_PATH, jku=key_publisher.url
+        rotated_key,
+        issuer=TRUSTED_ISSUER,
+        audience=cdss_server.base_url + HOOK_PATH,
+        jku=key_publisher.url,
     )
 
     assert _call(http, cdss_server, token).status_code == 200
@@ -175,7 +189,9 @@ def test_rotated_key_is_not_trusted_without_its_jku(
     cdss_server: CdssServer, http: httpx.Client, rotated_key: dict[str, Any]
 ) -> None:
     # Its kid is not in the pinned key set, and no jku says where else to look.
-    token = sign_cds_token(rotated_key, issuer=TRUSTED_ISSUER, audience=cdss_server.base_url + HOOK_PATH)
+    token = sign_cds_token(
+        rotated_key, issuer=TRUSTED_ISSUER, audience=cdss_server.base_url + HOOK_PATH
+    )
 
     assert _call(http, cdss_server, token).status_code == 401
 
@@ -184,20 +200,36 @@ def test_feedback_requires_a_token_for_its_own_url(
     cdss_server: CdssServer, http: httpx.Client, mint: Mint
 ) -> None:
     feedback_path = HOOK_PATH + "/feedback"
-    body = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-01-02T03:04:05Z"}]}
+    body = {
+        "feedback": [
+            {
+                "card": str(uuid.uuid4()),
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-02T03:04:05Z",
+            }
+        ]
+    }
 
     assert http.post(cdss_server.base_url + feedback_path, json=body).status_code == 401
     hook_token = mint(cdss_server, HOOK_PATH)
     wrong_audience = http.post(
-        cdss_server.base_url + feedback_path, json=body, headers={"Authorization": f"Bearer {hook_token}"}
+        cdss_server.base_url + feedback_path,
+        json=body,
+        headers={"Authorization": f"Bearer {hook_token}"},
     )
     assert wrong_audience.status_code == 401
     token = mint(cdss_server, feedback_path)
-    ok = http.post(cdss_server.base_url + feedback_path, json=body, headers={"Authorization": f"Bearer {token}"})
+    ok = http.post(
+        cdss_server.base_url + feedback_path,
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert ok.status_code == 200
 
 
-def test_tokens_never_reach_the_log(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_tokens_never_reach_the_log(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     token = mint(cdss_server, HOOK_PATH)
     _call(http, cdss_server, token)
     _call(http, cdss_server, token)  # refused as a replay, which is logged

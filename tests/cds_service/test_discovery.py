@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import httpx
-
 from support import CdssServer
 
 # Tokens CDS Hooks 2.0 allows inside prefetch templates.
@@ -19,7 +18,11 @@ def test_discovery_lists_the_three_services(cdss_server: CdssServer, http: httpx
 
     assert response.status_code == 200
     services = response.json()["services"]
-    assert [service["id"] for service in services] == ["diabetes-risk", "hypertension-risk", "note-summary"]
+    assert [service["id"] for service in services] == [
+        "diabetes-risk",
+        "hypertension-risk",
+        "note-summary",
+    ]
     for service in services:
         assert service["hook"] == "patient-view"
         assert service["title"].strip()
@@ -27,7 +30,9 @@ def test_discovery_lists_the_three_services(cdss_server: CdssServer, http: httpx
         assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
 
 
-def test_prefetch_templates_use_only_cds_hooks_2_tokens(cdss_server: CdssServer, http: httpx.Client) -> None:
+def test_prefetch_templates_use_only_cds_hooks_2_tokens(
+    cdss_server: CdssServer, http: httpx.Client
+) -> None:
     services = http.get(f"{cdss_server.base_url}/cds-services").json()["services"]
 
     for service in services:

@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import BACKENDS, Mint
 from sqlalchemy import select
+from support import CdssServer
 
 from cds_service.privacy import PatientPseudonymizer
 from cds_service.storage.database import create_database_engine
 from cds_service.storage.stores import IssuedCardRecord, IssuedCardStore
 from cds_service.storage.tables import feedback
-from conftest import BACKENDS, Mint
-from support import CdssServer
 
 SERVICE = "hypertension-risk"
 FEEDBACK_PATH = f"/cds-services/{SERVICE}/feedback"
@@ -24,11 +24,20 @@ FEEDBACK_PATH = f"/cds-services/{SERVICE}/feedback"
 
 def _overridden(card: str, comment: str | None = None) -> dict[str, Any]:
     reason: dict[str, Any] = {
-        "reason": {"system": "http://example.org/cds-override", "code": "patient-declined", "display": "Patient declined"}
+        "reason": {
+            "system": "http://example.org/cds-override",
+            "code": "patient-declined",
+            "display": "Patient declined",
+        }
     }
     if comment is not None:
         reason["userComment"] = comment
-    return {"card": card, "outcome": "overridden", "overrideReason": reason, "outcomeTimestamp": "2026-11-20T09:15:00Z"}
+    return {
+        "card": card,
+        "outcome": "overridden",
+        "overrideReason": reason,
+        "outcomeTimestamp": "2026-11-20T09:15:00Z",
+    }
 
 
 def _accepted(card: str, suggestion: str) -> dict[str, Any]:
@@ -42,7 +51,9 @@ def _accepted(card: str, suggestion: str) -> dict[str, Any]:
 
 def _send(http: httpx.Client, server: CdssServer, mint: Mint, body: Any) -> httpx.Response:
     token = mint(server, FEEDBACK_PATH)
-    return http.post(server.base_url + FEEDBACK_PATH, json=body, headers={"Authorization": f"Bearer {token}"})
+    return http.post(
+        server.base_url + FEEDBACK_PATH, json=body, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def _stored_rows(server: CdssServer, card: str) -> list[Any]:
@@ -111,12 +122,23 @@ def test_feedback_for_a_card_never_issued_is_accepted_and_marked(
     assert row.accepted_suggestions == ["suggestion-1"]
 
 
-def test_a_batch_mixes_new_duplicate_and_unknown(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_a_batch_mixes_new_duplicate_and_unknown(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     known = _issue_card(cdss_server)
     _send(http, cdss_server, mint, {"feedback": [_overridden(known)]})
 
     response = _send(
-        http, cdss_server, mint, {"feedback": [_overridden(known), _accepted(known, "s-2"), _accepted(str(uuid.uuid4()), "s")]}
+        http,
+        cdss_server,
+        mint,
+        {
+            "feedback": [
+                _overridden(known),
+                _accepted(known, "s-2"),
+                _accepted(str(uuid.uuid4()), "s"),
+            ]
+        },
     )
 
     assert response.json() == {"stored": 2, "duplicates": 1, "unknownCards": 1}
@@ -125,33 +147,105 @@ def test_a_batch_mixes_new_duplicate_and_unknown(cdss_server: CdssServer, http: 
 INVALID_FEEDBACK: list[tuple[str, Any, str]] = [
     ("no entries", {"feedback": []}, "feedback"),
     ("feedback not a list", {"feedback": {"card": "x"}}, "feedback"),
-    ("missing card", {"feedback": [{"outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:15:00Z"}]}, "feedback[0].card"),
-    ("unknown outcome", {"feedback": [{"card": "c", "outcome": "ignored", "outcomeTimestamp": "2026-11-20T09:15:00Z"}]}, "feedback[0].outcome"),
-    ("missing timestamp", {"feedback": [{"card": "c", "outcome": "overridden"}]}, "feedback[0].outcomeTimestamp"),
-    ("timestamp without zone", {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:15:00"}]}, "feedback[0].outcomeTimestamp"),
-    ("impossible date", {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-02-30T09:15:00Z"}]}, "feedback[0].outcomeTimestamp"),
-    ("accepted without suggestions", {"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-20T09:15:00Z"}]}, "feedback[0]"),
-    ("reason without code", {"feedback": [{"card": "c", "outcome": "overridden", "overrideReason": {"reason": {"display": "no"}}, "outcomeTimestamp": "2026-11-20T09:15:00Z"}]}, "feedback[0].overrideReason.reason"),
-    ("second entry bad", {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:15:00Z"}, {"card": 7}]}, "feedback[1].card"),
+    (
+        "missing card",
+        {"feedback": [{"outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:15:00Z"}]},
+        "feedback[0].card",
+    ),
+    (
+        "unknown outcome",
+        {
+            "feedback": [
+                {"card": "c", "outcome": "ignored", "outcomeTimestamp": "2026-11-20T09:15:00Z"}
+            ]
+        },
+        "feedback[0].outcome",
+    ),
+    (
+        "missing timestamp",
+        {"feedback": [{"card": "c", "outcome": "overridden"}]},
+        "feedback[0].outcomeTimestamp",
+    ),
+    (
+        "timestamp without zone",
+        {
+            "feedback": [
+                {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:15:00"}
+            ]
+        },
+        "feedback[0].outcomeTimestamp",
+    ),
+    (
+        "impossible date",
+        {
+            "feedback": [
+                {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-02-30T09:15:00Z"}
+            ]
+        },
+        "feedback[0].outcomeTimestamp",
+    ),
+    (
+        "accepted without suggestions",
+        {
+            "feedback": [
+                {"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-20T09:15:00Z"}
+            ]
+        },
+        "feedback[0]",
+    ),
+    (
+        "reason without code",
+        {
+            "feedback": [
+                {
+                    "card": "c",
+                    "outcome": "overridden",
+                    "overrideReason": {"reason": {"display": "no"}},
+                    "outcomeTimestamp": "2026-11-20T09:15:00Z",
+                }
+            ]
+        },
+        "feedback[0].overrideReason.reason",
+    ),
+    (
+        "second entry bad",
+        {
+            "feedback": [
+                {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:15:00Z"},
+                {"card": 7},
+            ]
+        },
+        "feedback[1].card",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "location"), INVALID_FEEDBACK, ids=[c[0] for c in INVALID_FEEDBACK])
+@pytest.mark.parametrize(
+    ("case", "body", "location"), INVALID_FEEDBACK, ids=[c[0] for c in INVALID_FEEDBACK]
+)
 def test_invalid_feedback_is_400_and_stores_nothing(
     cdss_server: CdssServer, http: httpx.Client, mint: Mint, case: str, body: Any, location: str
 ) -> None:
     response = _send(http, cdss_server, mint, body)
 
     assert response.status_code == 400, case
-    assert location in [loc for issue in response.json()["issue"] for loc in issue.get("expression", [])]
+    assert location in [
+        loc for issue in response.json()["issue"] for loc in issue.get("expression", [])
+    ]
     assert _stored_rows(cdss_server, "c") == []
 
 
-def test_feedback_for_an_unknown_service_is_404(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_feedback_for_an_unknown_service_is_404(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     path = "/cds-services/nope/feedback"
     token = mint(cdss_server, path)
 
-    response = http.post(cdss_server.base_url + path, json={"feedback": [_overridden("c")]}, headers={"Authorization": f"Bearer {token}"})
+    response = http.post(
+        cdss_server.base_url + path,
+        json={"feedback": [_overridden("c")]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
     assert response.status_code == 404
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import Mint, patient_view_request
 from support import CdssServer, free_port
 
@@ -19,7 +18,9 @@ SERVICE_PATH = "/cds-services/diabetes-risk"
 PATIENT_NAME = "Zebulon Quixotic-Pemberton"  # a name that must never be echoed back
 
 
-def _post(http: httpx.Client, server: CdssServer, mint: Mint, body: Any, path: str = SERVICE_PATH) -> httpx.Response:
+def _post(
+    http: httpx.Client, server: CdssServer, mint: Mint, body: Any, path: str = SERVICE_PATH
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {mint(server, path)}"}
     if isinstance(body, bytes | str):
         return http.post(server.base_url + path, content=body, headers=headers)
@@ -32,7 +33,9 @@ def _issue_locations(response: httpx.Response) -> list[str]:
     return [location for issue in outcome["issue"] for location in issue.get("expression", [])]
 
 
-def test_complete_prefetch_is_answered_with_cards(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_complete_prefetch_is_answered_with_cards(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     response = _post(http, cdss_server, mint, patient_view_request())
 
     assert response.status_code == 200
@@ -44,7 +47,9 @@ def test_complete_prefetch_is_answered_with_cards(cdss_server: CdssServer, http:
     [b"", b"{", b"not json", b'{"hook": "patient-view",}', b"\xff\xfe\x00", b"[" * 100_000],
     ids=["empty", "truncated", "text", "trailing comma", "not utf-8", "deep nesting"],
 )
-def test_malformed_json_is_400(cdss_server: CdssServer, http: httpx.Client, mint: Mint, raw: bytes) -> None:
+def test_malformed_json_is_400(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint, raw: bytes
+) -> None:
     response = _post(http, cdss_server, mint, raw)
 
     assert response.status_code == 400
@@ -81,31 +86,71 @@ INVALID_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     ("hookInstance not a UUID", {"hookInstance": "42"}, "hookInstance"),
     ("hook of another service", {"hook": "order-sign"}, "hook"),
     ("context not an object", {"context": ["pat-1"]}, "context"),
-    ("patientId not a FHIR id", {"context": {"userId": "Practitioner/1", "patientId": "../Patient?x=1"}}, "context.patientId"),
-    ("userId not a reference", {"context": {"userId": "dr smith", "patientId": "p"}}, "context.userId"),
+    (
+        "patientId not a FHIR id",
+        {"context": {"userId": "Practitioner/1", "patientId": "../Patient?x=1"}},
+        "context.patientId",
+    ),
+    (
+        "userId not a reference",
+        {"context": {"userId": "dr smith", "patientId": "p"}},
+        "context.userId",
+    ),
     ("fhirServer not a URL", {"fhirServer": "ftp:/nowhere"}, "fhirServer"),
     ("prefetch not an object", {"prefetch": "everything"}, "prefetch"),
     (
         "fhirAuthorization without fhirServer",
-        {"fhirAuthorization": {"access_token": "t", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "c"}},
+        {
+            "fhirAuthorization": {
+                "access_token": "t",
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "scope": "patient/*.read",
+                "subject": "c",
+            }
+        },
         "body",
     ),
     (
         "fhirAuthorization missing its subject",
-        {"fhirServer": "http://127.0.0.1:9/fhir", "fhirAuthorization": {"access_token": "t", "token_type": "Bearer", "expires_in": 300, "scope": "s"}},
+        {
+            "fhirServer": "http://127.0.0.1:9/fhir",
+            "fhirAuthorization": {
+                "access_token": "t",
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "scope": "s",
+            },
+        },
         "fhirAuthorization.subject",
     ),
     (
         "fhirAuthorization with a token type other than Bearer",
-        {"fhirServer": "http://127.0.0.1:9/fhir", "fhirAuthorization": {"access_token": "t", "token_type": "MAC", "expires_in": 300, "scope": "s", "subject": "c"}},
+        {
+            "fhirServer": "http://127.0.0.1:9/fhir",
+            "fhirAuthorization": {
+                "access_token": "t",
+                "token_type": "MAC",
+                "expires_in": 300,
+                "scope": "s",
+                "subject": "c",
+            },
+        },
         "fhirAuthorization.token_type",
     ),
 ]
 
 
-@pytest.mark.parametrize(("case", "change", "location"), INVALID_FIELDS, ids=[c[0] for c in INVALID_FIELDS])
+@pytest.mark.parametrize(
+    ("case", "change", "location"), INVALID_FIELDS, ids=[c[0] for c in INVALID_FIELDS]
+)
 def test_invalid_fields_are_400_naming_the_field(
-    cdss_server: CdssServer, http: httpx.Client, mint: Mint, case: str, change: dict[str, Any], location: str
+    cdss_server: CdssServer,
+    http: httpx.Client,
+    mint: Mint,
+    case: str,
+    change: dict[str, Any],
+    location: str,
 ) -> None:
     response = _post(http, cdss_server, mint, patient_view_request(**change))
 
@@ -136,7 +181,9 @@ def test_prefetch_of_the_wrong_shape_is_400_without_echoing_it(
     assert PATIENT_NAME not in cdss_server.log_file.read_text()
 
 
-def test_unknown_extensions_and_members_are_accepted(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_unknown_extensions_and_members_are_accepted(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     body = patient_view_request(
         extension={"com.example.ehr": {"anything": [1, 2, 3]}}, someFutureMember={"x": 1}
     )
@@ -147,7 +194,9 @@ def test_unknown_extensions_and_members_are_accepted(cdss_server: CdssServer, ht
 
 
 def test_unknown_service_is_404(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
-    response = _post(http, cdss_server, mint, patient_view_request(), path="/cds-services/no-such-service")
+    response = _post(
+        http, cdss_server, mint, patient_view_request(), path="/cds-services/no-such-service"
+    )
 
     assert response.status_code == 404
     assert response.json()["resourceType"] == "OperationOutcome"
@@ -166,14 +215,18 @@ def test_missing_required_prefetch_without_fhir_access_is_412(
     assert sorted(_issue_locations(response)) == ["prefetch.observations", "prefetch.patient"]
 
 
-def test_no_prefetch_at_all_without_fhir_access_is_412(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_no_prefetch_at_all_without_fhir_access_is_412(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     body = patient_view_request()
     del body["prefetch"]
 
     assert _post(http, cdss_server, mint, body).status_code == 412
 
 
-def test_null_prefetch_means_no_data_not_missing(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_null_prefetch_means_no_data_not_missing(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     body = patient_view_request()
     for key in body["prefetch"]:
         if key != "patient":
@@ -226,10 +279,14 @@ def _with_fhir_access(fhir_server: str, patient: str | None = None) -> dict[str,
     return body
 
 
-def test_unreachable_fhir_server_gives_412(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_unreachable_fhir_server_gives_412(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     closed_port = free_port()
 
-    response = _post(http, cdss_server, mint, _with_fhir_access(f"http://127.0.0.1:{closed_port}/fhir"))
+    response = _post(
+        http, cdss_server, mint, _with_fhir_access(f"http://127.0.0.1:{closed_port}/fhir")
+    )
 
     assert response.status_code == 412
     assert _issue_locations(response) == ["prefetch.observations"]
@@ -283,13 +340,20 @@ def test_token_limited_to_another_patient_is_not_used(
 ) -> None:
     # With fhirAuthorization.patient naming someone else the service may not fetch, so the
     # missing data is a 412 rather than a request to the FHIR server.
-    response = _post(http, cdss_server, mint, _with_fhir_access("http://127.0.0.1:9/fhir", patient="someone-else"))
+    response = _post(
+        http,
+        cdss_server,
+        mint,
+        _with_fhir_access("http://127.0.0.1:9/fhir", patient="someone-else"),
+    )
 
     assert response.status_code == 412
     assert "grants no FHIR server access" in response.text
 
 
-def test_error_bodies_carry_no_request_values(cdss_server: CdssServer, http: httpx.Client, mint: Mint) -> None:
+def test_error_bodies_carry_no_request_values(
+    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+) -> None:
     body = copy.deepcopy(patient_view_request())
     body["hookInstance"] = PATIENT_NAME
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the service into .venv with the versions pinned in constraints.txt.
+# Usage: bash scripts/install.sh [--dev]    (--dev adds the test and lint tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  if command -v python3.11 >/dev/null 2>&1; then python=python3.11; else python=python3; fi
+fi
+"$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+  || { echo "Python 3.11 is required (found: $("$python" --version 2>&1))" >&2; exit 1; }
+
+target="."
+if [ "${1:-}" = "--dev" ]; then target=".[dev]"; fi
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e "$target"

@@ -1,0 +1,171 @@
+"""No request body, however malformed, gets a 5xx: thousands of generated bodies over real HTTP.
+
+Bodies are valid requests with parts deleted or replaced by arbitrary JSON, arbitrary JSON
+documents, and arbitrary bytes. Every call carries a fresh valid token, so each body reaches
+the parsing and validation code rather than stopping at authentication.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Mint, patient_view_request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import CdssServer
+
+pytestmark = pytest.mark.fuzz
+
+HOOK_CASES = 2500
+DOCUMENT_CASES = 800
+FEEDBACK_CASES = 1000
+BYTES_CASES = 400
+
+
+def fuzz_settings(cases: int) -> settings:
+    """Hypothesis settings for a run of `cases` requests against a live server."""
+    return settings(
+        max_examples=cases,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+
+
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, (*prefix, index))
+
+
+def _mutate(document: dict[str, Any], path: tuple[Any, ...], replacement: Any, delete: bool) -> Any:
+    if not path:
+        return replacement
+    parent: Any = document
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = replacement
+    return document
+
+
+@st.composite
+def mutated_requests(draw: st.DrawFn, valid: Callable[[], dict[str, Any]]) -> Any:
+    """A valid body with one to three parts deleted or replaced by arbitrary JSON."""
+    document: Any = valid()
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        if not isinstance(document, dict):
+            break
+        paths = list(_paths(document))
+        path = draw(st.sampled_from(paths))
+        document = _mutate(document, path, draw(json_values), delete=draw(st.booleans()))
+    return document
+
+
+def _valid_feedback() -> dict[str, Any]:
+    return {
+        "feedback": [
+            {
+                "card": "6f2c6a49-8a1d-4c52-9e4e-2b2f1a7f4e11",
+                "outcome": "overridden",
+                "overrideReason": {
+                    "reason": {"code": "declined", "display": "Declined"},
+                    "userComment": "x",
+                },
+                "outcomeTimestamp": "2026-11-20T09:15:00Z",
+            },
+            {
+                "card": "0b9f8f2e-4f55-4c8e-8d4e-5b1c9d0e7a22",
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": "s-1"}],
+                "outcomeTimestamp": "2026-11-20T09:16:00+02:00",
+            },
+        ]
+    }
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(start_server: Callable[..., CdssServer]) -> CdssServer:
+    """A service of its own, so the fuzz run's stored rows do not touch other tests."""
+    return start_server("sqlite")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    """One keep-alive client for the whole run."""
+    with httpx.Client(timeout=30) as http:
+        yield http
+
+
+def _assert_no_server_error(
+    client: httpx.Client, server: CdssServer, mint: Mint, path: str, body: bytes
+) -> None:
+    token = mint(server, path)
+    response = client.post(
+        server.base_url + path, content=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code < 500, (response.status_code, body[:500])
+
+
+@fuzz_settings(HOOK_CASES)
+@given(
+    body=mutated_requests(patient_view_request),
+    service=st.sampled_from(["diabetes-risk", "note-summary"]),
+)
+def test_mutated_hook_requests_never_get_a_5xx(
+    client: httpx.Client, fuzz_target: CdssServer, mint: Mint, body: Any, service: str
+) -> None:
+    _assert_no_server_error(
+        client, fuzz_target, mint, f"/cds-services/{service}", json.dumps(body).encode()
+    )
+
+
+@fuzz_settings(DOCUMENT_CASES)
+@given(body=json_values)
+def test_arbitrary_json_documents_never_get_a_5xx(
+    client: httpx.Client, fuzz_target: CdssServer, mint: Mint, body: Any
+) -> None:
+    _assert_no_server_error(
+        client, fuzz_target, mint, "/cds-services/hypertension-risk", json.dumps(body).encode()
+    )
+
+
+@fuzz_settings(FEEDBACK_CASES)
+@given(body=mutated_requests(_valid_feedback))
+def test_mutated_feedback_never_gets_a_5xx(
+    client: httpx.Client, fuzz_target: CdssServer, mint: Mint, body: Any
+) -> None:
+    _assert_no_server_error(
+        client, fuzz_target, mint, "/cds-services/diabetes-risk/feedback", json.dumps(body).encode()
+    )
+
+
+@fuzz_settings(BYTES_CASES)
+@given(body=st.binary(max_size=300))
+def test_arbitrary_bytes_never_get_a_5xx(
+    client: httpx.Client, fuzz_target: CdssServer, mint: Mint, body: bytes
+) -> None:
+    _assert_no_server_error(client, fuzz_target, mint, "/cds-services/diabetes-risk", body)

@@ -1,0 +1,97 @@
+"""The FHIR server boundary: every transport failure and status becomes one of our errors."""
+
+from __future__ import annotations
+
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from support import free_port
+
+from fhir_adapters.fhir_server import (
+    FhirAccess,
+    FhirAccessDenied,
+    FhirFetcher,
+    FhirFetchError,
+    FhirInvalidResponse,
+    FhirNotFound,
+    FhirServerFailed,
+    FhirTimeout,
+    FhirUnreachable,
+    _resource_from,
+    _translate_transport_errors,
+)
+
+HTTPX_ERRORS = sorted(
+    (
+        cls
+        for cls in vars(httpx).values()
+        if inspect.isclass(cls) and issubclass(cls, httpx.HTTPError)
+    ),
+    key=lambda cls: cls.__name__,
+)
+
+
+@pytest.mark.parametrize("error_class", HTTPX_ERRORS, ids=lambda cls: cls.__name__)
+def test_every_httpx_error_is_translated(error_class: type[httpx.HTTPError]) -> None:
+    request = httpx.Request("GET", "http://fhir.example.test/Patient/1")
+    if issubclass(error_class, httpx.HTTPStatusError):
+        error = error_class(
+            "failed", request=request, response=httpx.Response(500, request=request)
+        )
+    elif error_class is httpx.HTTPError:
+        error = error_class("failed")
+    else:
+        error = error_class("failed", request=request)
+
+    with pytest.raises(FhirFetchError) as raised, _translate_transport_errors():
+        raise error
+
+    assert raised.value.__cause__ is error
+    if issubclass(error_class, httpx.TimeoutException):
+        assert isinstance(raised.value, FhirTimeout)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (401, b"{}", FhirAccessDenied),
+        (403, b"{}", FhirAccessDenied),
+        (404, b"{}", FhirNotFound),
+        (500, b"{}", FhirServerFailed),
+        (302, b"", FhirServerFailed),
+        (200, b"<html>", FhirInvalidResponse),
+        (200, b'["not", "a", "resource"]', FhirInvalidResponse),
+        (200, b'{"id": "no type"}', FhirInvalidResponse),
+    ],
+)
+def test_statuses_and_bodies_map_to_errors(
+    status: int, body: bytes, error: type[FhirFetchError]
+) -> None:
+    with pytest.raises(error):
+        _resource_from(httpx.Response(status, content=body))
+
+
+def test_a_resource_is_returned() -> None:
+    assert _resource_from(
+        httpx.Response(200, content=b'{"resourceType": "Patient", "id": "p"}')
+    ) == {
+        "resourceType": "Patient",
+        "id": "p",
+    }
+
+
+def test_unreachable_server_is_reported_per_key() -> None:
+    access = FhirAccess(f"http://127.0.0.1:{free_port()}/fhir", "token-value")
+    with httpx.Client() as client, ThreadPoolExecutor(2) as pool:
+        results = FhirFetcher(client, pool, budget_seconds=2).fetch_all(
+            access, {"a": "Patient/1", "b": "Condition?patient=1"}
+        )
+
+    assert set(results) == {"a", "b"}
+    assert all(isinstance(result, FhirUnreachable) for result in results.values())
+
+
+def test_the_token_stays_out_of_repr() -> None:
+    assert "token-value" not in repr(FhirAccess("http://fhir.example.test", "token-value"))
