@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from report import replace_section  # noqa: E402
+
 ISSUER = "https://bench-ehr.example.test"
 TARGETS = ("discovery", "diabetes-risk", "hypertension-risk", "note-summary")
 TOKEN_LIFETIME_SECONDS = 1800
@@ -259,7 +262,8 @@ NOTE = (
     "with the gunicorn workers, so the throughput figures are a lower bound on what the service "
     "can do on this hardware, and the latency at higher concurrency includes waiting for a core. "
     "Tokens are signed before timing starts, so signing is not measured; the service's work "
-    "(ES384 verification, the replay-store write, validation, the model) is. The in-process "
+    "(ES384 verification, the replay-store write, validation, and the services' advice, "
+    "which is still empty: no model has landed) is. The in-process "
     "figures skip the network and gunicorn but include the Werkzeug test client's own overhead; "
     "the gap between them and the concurrency-1 rows is roughly the cost of HTTP and gunicorn."
 )
@@ -328,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     print(section)
     if args.write:
         target = args.write if args.write.is_absolute() else REPO / args.write
-        target.write_text(f"# Benchmarks\n\n{section}", encoding="utf-8")
+        replace_section(target, section)
         print(f"wrote {target}", file=sys.stderr)
 
 

@@ -245,21 +245,9 @@ def _location(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             parts.append(f"[{part}]")
         else:
-            parts.append(("." if parts else "") + _ALIASES.get(part, part))
+            parts.append(("." if parts else "") + part)
     return "".join(parts) or "body"
 
 
 def _message(msg: str) -> str:
     return msg.removeprefix("Value error, ")
-
-
-# Python field names back to their CDS Hooks spelling, for error locations.
-_ALIASES = {
-    "hook_instance": "hookInstance",
-    "fhir_server": "fhirServer",
-    "fhir_authorization": "fhirAuthorization",
-    "accepted_suggestions": "acceptedSuggestions",
-    "override_reason": "overrideReason",
-    "outcome_timestamp": "outcomeTimestamp",
-    "user_comment": "userComment",
-}

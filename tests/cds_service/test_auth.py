@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import Callable
@@ -71,9 +73,6 @@ def _hmac_with_public_key(server: CdssServer, keys: dict[str, dict[str, Any]]) -
             jwt.api_jws.json.dumps(_claims(server)).encode(),
         )
     )
-    import hashlib
-    import hmac
-
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + jwt.utils.base64url_encode(signature).decode()
 

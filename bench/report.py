@@ -1,0 +1,23 @@
+"""Writing one benchmark's section into docs/benchmarks.md without touching the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TITLE = "# Benchmarks\n\n"
+
+
+def replace_section(target: Path, section: str) -> None:
+    """Put `section` (starting with its `## ` heading) in place of the one with that heading."""
+    heading = section.splitlines()[0]
+    if not heading.startswith("## "):
+        raise ValueError("a section starts with a '## ' heading")
+    text = target.read_text(encoding="utf-8") if target.exists() else TITLE
+    start = text.find(heading + "\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    else:
+        end = text.find("\n## ", start + len(heading))
+        rest = "" if end == -1 else text[end + 1 :]
+        text = text[:start] + section.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
+    target.write_text(text, encoding="utf-8")
