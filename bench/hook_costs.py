@@ -55,6 +55,7 @@ def main() -> None:
             {"bench": TrustedIssuer("bench", keys, {})},
             _AcceptEveryTokenId(),
             clock_skew_seconds=30,
+            max_token_lifetime_seconds=3600,
         )
         tokens = [sign_cds_token(key, issuer="bench", audience=AUDIENCE) for _ in range(REPEATS)]
         rows.append(

@@ -71,7 +71,10 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
                 "no trusted issuers are configured: every hook and feedback call will be refused"
             )
         verifier = CdsJwtVerifier(
-            issuers, ReplayStore(engine), clock_skew_seconds=settings.auth.clock_skew_seconds
+            issuers,
+            ReplayStore(engine),
+            clock_skew_seconds=settings.auth.clock_skew_seconds,
+            max_token_lifetime_seconds=settings.auth.max_token_lifetime_seconds,
         )
     else:
         log.warning(JWT_CHECKS_OFF_WARNING)

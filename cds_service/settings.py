@@ -98,6 +98,8 @@ class AuthSettings(_Section):
     verify_jwt: bool = True
     issuers: tuple[IssuerSettings, ...] = ()
     clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+    # EHRs sign one short-lived token per call (typically 5 minutes); longer ones are refused.
+    max_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
     jwks_cache_seconds: int = Field(default=3600, ge=0)
     # An unknown `kid` makes the service fetch the key set again, but no more often than this.
     jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)

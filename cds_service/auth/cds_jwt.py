@@ -71,17 +71,21 @@ class CdsJwtVerifier:
         replay_guard: ReplayGuard,
         *,
         clock_skew_seconds: int,
+        max_token_lifetime_seconds: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuers = issuers
         self._replay_guard = replay_guard
         self._skew = clock_skew_seconds
+        self._max_lifetime = max_token_lifetime_seconds
         self._clock = clock
 
     def verify(self, token: str, audience: str) -> VerifiedCaller:
         """The verified caller, or `AuthenticationFailed` saying (for the log) why not."""
         header, unverified = self._read_unverified(token)
-        issuer = self._issuers.get(unverified.get("iss"))  # type: ignore[arg-type]
+        # Unverified claims may be of any JSON type; only a string can name a trusted issuer.
+        iss = unverified.get("iss")
+        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise AuthenticationFailed(f"issuer {_quoted(unverified.get('iss'))} is not trusted")
         key = self._find_key(issuer, header)
@@ -99,19 +103,21 @@ class CdsJwtVerifier:
             raise AuthenticationFailed(f"token refused: {type(exc).__name__}: {exc}") from exc
         self._check_times(claims)
         tenant = claims.get("tenant")
+        if tenant is not None and not isinstance(tenant, str):
+            raise AuthenticationFailed("tenant is not a string")
         if issuer.tenants and tenant not in issuer.tenants:
             raise AuthenticationFailed(f"tenant {_quoted(tenant)} is not allowed")
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthenticationFailed("jti must be a non-empty string")
-        expires_at = datetime.fromtimestamp(float(claims["exp"]) + self._skew, tz=UTC)
+        expires_at = datetime.fromtimestamp(claims["exp"] + self._skew, tz=UTC)
         if not self._replay_guard.consume(issuer.iss, jti, expires_at):
             raise AuthenticationFailed(f"token id {_quoted(jti)} was already used (replay)")
         subject = claims.get("sub")
         return VerifiedCaller(
             issuer=issuer.iss,
             token_id=jti,
-            tenant=tenant if isinstance(tenant, str) else None,
+            tenant=tenant,
             subject=subject if isinstance(subject, str) else None,
         )
 
@@ -134,7 +140,7 @@ class CdsJwtVerifier:
     def _find_key(self, issuer: TrustedIssuer, header: Mapping[str, Any]) -> jwt.PyJWK:
         algorithm, kid, jku = header["alg"], header["kid"], header.get("jku")
         if jku is not None:
-            source = issuer.jku_keys.get(jku)
+            source = issuer.jku_keys.get(jku) if isinstance(jku, str) else None
             if source is None:
                 raise AuthenticationFailed(f"jku {_quoted(jku)} is not allowed for this issuer")
         elif issuer.keys is None:
@@ -156,9 +162,14 @@ class CdsJwtVerifier:
             ) from exc
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
-        # PyJWT checks `exp` and `nbf`; an `iat` in the future is checked here explicitly.
+        # PyJWT checks that `exp` and `nbf` are numbers and current; the rest is checked here.
+        now = self._clock()
         issued_at = claims["iat"]
         if not isinstance(issued_at, int | float) or isinstance(issued_at, bool):
             raise AuthenticationFailed("iat is not a number")
-        if issued_at > self._clock() + self._skew:
+        if issued_at > now + self._skew:
             raise AuthenticationFailed("iat is in the future")
+        # A short lifetime limits what a stolen token is worth, and how long the replay store
+        # must remember its jti.
+        if claims["exp"] > now + self._max_lifetime + self._skew:
+            raise AuthenticationFailed("exp is further ahead than the longest lifetime allowed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -35,9 +36,12 @@ def _claims(server: CdssServer, **changes: Any) -> dict[str, Any]:
 
 
 def _sign(key: dict[str, Any], claims: dict[str, Any], **header: Any) -> str:
+    # Signs the claims as raw JWS: jwt.encode would refuse claims of the wrong type, and an
+    # attacker's token is under no such rule.
     headers = {"kid": key["kid"], "typ": "JWT", **header}
     signing_key = jwt.PyJWK(key, algorithm=key["alg"]).key
-    return jwt.encode(claims, signing_key, algorithm=key["alg"], headers=headers)
+    payload = json.dumps(claims).encode()
+    return jwt.api_jws.encode(payload, signing_key, algorithm=key["alg"], headers=headers)
 
 
 def _call(http: httpx.Client, server: CdssServer, token: str | None) -> httpx.Response:
@@ -69,8 +73,8 @@ def _hmac_with_public_key(server: CdssServer, keys: dict[str, dict[str, Any]]) -
     signing_input = ".".join(
         jwt.utils.base64url_encode(part).decode()
         for part in (
-            jwt.api_jws.json.dumps(header).encode(),
-            jwt.api_jws.json.dumps(_claims(server)).encode(),
+            json.dumps(header).encode(),
+            json.dumps(_claims(server)).encode(),
         )
     )
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
@@ -110,14 +114,24 @@ REFUSED_TOKENS: dict[str, Callable[[CdssServer, dict[str, dict[str, Any]]], str]
         k["ES384"], _claims(s, iss=TENANT_ISSUER, tenant="other")
     ),
     "tenant missing where required": lambda s, k: _sign(k["ES384"], _claims(s, iss=TENANT_ISSUER)),
+    "iss not a string": lambda s, k: _sign(k["ES384"], _claims(s, iss=[TRUSTED_ISSUER])),
+    "jku not a string": lambda s, k: _sign(k["ES384"], _claims(s), jku=["https://x.example.test"]),
+    "tenant not a string": lambda s, k: _sign(
+        k["ES384"], _claims(s, iss=TENANT_ISSUER, tenant=[ALLOWED_TENANT])
+    ),
+    "exp not a number": lambda s, k: _sign(k["ES384"], _claims(s, exp="tomorrow")),
+    "lifetime over the limit": lambda s, k: _sign(
+        k["ES384"], _claims(s, exp=int(time.time()) + 2 * 86400)
+    ),
+    "exp absurdly far": lambda s, k: _sign(k["ES384"], _claims(s, exp=10**20)),
 }
 
 
 def _tampered(token: str) -> str:
     header, payload, signature = token.split(".")
-    claims = jwt.api_jws.json.loads(jwt.utils.base64url_decode(payload))
+    claims = json.loads(jwt.utils.base64url_decode(payload))
     claims["iss"] = TRUSTED_ISSUER + "/other"
-    forged = jwt.utils.base64url_encode(jwt.api_jws.json.dumps(claims).encode()).decode()
+    forged = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
     return f"{header}.{forged}.{signature}"
 
 

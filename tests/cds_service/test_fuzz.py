@@ -8,12 +8,15 @@ the parsing and validation code rather than stopping at authentication.
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
-from conftest import Mint, patient_view_request
+from conftest import TRUSTED_ISSUER, Mint, patient_view_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import CdssServer
@@ -24,6 +27,7 @@ HOOK_CASES = 2500
 DOCUMENT_CASES = 800
 FEEDBACK_CASES = 1000
 BYTES_CASES = 400
+TOKEN_CASES = 600
 
 
 def fuzz_settings(cases: int) -> settings:
@@ -169,3 +173,52 @@ def test_arbitrary_bytes_never_get_a_5xx(
     client: httpx.Client, fuzz_target: CdssServer, mint: Mint, body: bytes
 ) -> None:
     _assert_no_server_error(client, fuzz_target, mint, "/cds-services/diabetes-risk", body)
+
+
+def _forge(private_jwk: dict[str, Any], header: dict[str, Any], claims: Any) -> str:
+    """A JWS with a real signature over whatever header and claims, valid or not."""
+    encode = jwt.utils.base64url_encode
+    signing_input = encode(json.dumps(header).encode()) + b"." + encode(json.dumps(claims).encode())
+    algorithm = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA384)
+    key = jwt.PyJWK(private_jwk, algorithm="ES384").key
+    return (signing_input + b"." + encode(algorithm.sign(signing_input, key))).decode()
+
+
+@st.composite
+def forged_token_parts(draw: st.DrawFn, audience: str) -> tuple[dict[str, Any], Any]:
+    """A valid header and claims with some members deleted or replaced by arbitrary JSON."""
+    now = int(time.time())
+    header: dict[str, Any] = {"alg": "ES384", "typ": "JWT", "kid": "ehr-es384"}
+    claims: dict[str, Any] = {"iss": TRUSTED_ISSUER, "aud": audience, "iat": now, "exp": now + 300}
+    claims["jti"] = str(uuid.uuid4())
+    for part, names in (
+        (header, ("typ", "kid", "jku", "crit", "x5u")),
+        (claims, ("iss", "aud", "iat", "exp", "nbf", "jti", "tenant", "sub")),
+    ):
+        for name in draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+            if draw(st.booleans()):
+                part.pop(name, None)
+            else:
+                part[name] = draw(json_values)
+    return header, draw(json_values) if draw(st.integers(0, 19)) == 0 else claims
+
+
+@fuzz_settings(TOKEN_CASES)
+@given(data=st.data())
+def test_forged_tokens_never_get_a_5xx(
+    client: httpx.Client,
+    fuzz_target: CdssServer,
+    signing_keys: dict[str, dict[str, Any]],
+    data: st.DataObject,
+) -> None:
+    path = "/cds-services/diabetes-risk"
+    header, claims = data.draw(forged_token_parts(fuzz_target.base_url + path))
+    token = _forge(signing_keys["ES384"], header, claims)
+
+    response = client.post(
+        fuzz_target.base_url + path,
+        json=patient_view_request(),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code in (200, 401), (response.status_code, header, claims)
