@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -41,7 +42,17 @@ FHIR_ID_CONTEXT_FIELDS = ("patientId", "encounterId")
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 FHIR_REFERENCE = re.compile(r"[A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
-NonEmptyText = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+def _without_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL characters; refusing them here keeps them a 400.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NonEmptyText = Annotated[
+    str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_without_nul)
+]
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -123,9 +134,9 @@ class FeedbackOverrideReason(_Body):
     """Why the clinician did not follow a card."""
 
     reason: dict[str, Any] | None = None
-    user_comment: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
-        default=None, alias="userComment"
-    )
+    user_comment: (
+        Annotated[str, StringConstraints(max_length=4096), AfterValidator(_without_nul)] | None
+    ) = Field(default=None, alias="userComment")
 
     @field_validator("reason")
     @classmethod
@@ -143,7 +154,9 @@ class FeedbackOverrideReason(_Body):
 class FeedbackEntry(_Body):
     """What a clinician did with one card."""
 
-    card: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    card: Annotated[
+        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_without_nul)
+    ]
     outcome: Literal["accepted", "overridden"]
     accepted_suggestions: list[AcceptedSuggestion] | None = Field(
         default=None, alias="acceptedSuggestions"

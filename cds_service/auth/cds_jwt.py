@@ -25,6 +25,8 @@ REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 # An EC key must be on the curve its algorithm names; PyJWT would otherwise accept a mismatch.
 CURVE_OF_ALGORITHM = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 LOGGED_VALUE_LIMIT = 80
+# The replay store's column width (cds_service.storage.tables.jwt_replay).
+JTI_MAX_LENGTH = 255
 
 
 class ReplayGuard(Protocol):
@@ -108,8 +110,8 @@ class CdsJwtVerifier:
         if issuer.tenants and tenant not in issuer.tenants:
             raise AuthenticationFailed(f"tenant {_quoted(tenant)} is not allowed")
         jti = claims["jti"]
-        if not isinstance(jti, str) or not jti:
-            raise AuthenticationFailed("jti must be a non-empty string")
+        if not isinstance(jti, str) or not 0 < len(jti) <= JTI_MAX_LENGTH or "\x00" in jti:
+            raise AuthenticationFailed(f"jti must be a string of 1 to {JTI_MAX_LENGTH} characters")
         expires_at = datetime.fromtimestamp(claims["exp"] + self._skew, tz=UTC)
         if not self._replay_guard.consume(issuer.iss, jti, expires_at):
             raise AuthenticationFailed(f"token id {_quoted(jti)} was already used (replay)")

@@ -124,6 +124,8 @@ REFUSED_TOKENS: dict[str, Callable[[CdssServer, dict[str, dict[str, Any]]], str]
         k["ES384"], _claims(s, exp=int(time.time()) + 2 * 86400)
     ),
     "exp absurdly far": lambda s, k: _sign(k["ES384"], _claims(s, exp=10**20)),
+    "jti too long": lambda s, k: _sign(k["ES384"], _claims(s, jti="j" * 256)),
+    "jti with a NUL character": lambda s, k: _sign(k["ES384"], _claims(s, jti="a\x00b")),
 }
 
 

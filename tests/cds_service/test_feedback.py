@@ -144,7 +144,35 @@ def test_a_batch_mixes_new_duplicate_and_unknown(
     assert response.json() == {"stored": 2, "duplicates": 1, "unknownCards": 1}
 
 
+NUL_IN_COMMENT = {"reason": {"code": "declined", "display": "Declined"}, "userComment": "a\x00b"}
 INVALID_FEEDBACK: list[tuple[str, Any, str]] = [
+    (
+        "NUL in the card id",
+        {
+            "feedback": [
+                {
+                    "card": "c\x00",
+                    "outcome": "overridden",
+                    "outcomeTimestamp": "2026-11-20T09:15:00Z",
+                }
+            ]
+        },
+        "feedback[0].card",
+    ),
+    (
+        "NUL in the comment",
+        {
+            "feedback": [
+                {
+                    "card": "c",
+                    "outcome": "overridden",
+                    "overrideReason": NUL_IN_COMMENT,
+                    "outcomeTimestamp": "2026-11-20T09:15:00Z",
+                }
+            ]
+        },
+        "feedback[0].overrideReason.userComment",
+    ),
     ("no entries", {"feedback": []}, "feedback"),
     ("feedback not a list", {"feedback": {"card": "x"}}, "feedback"),
     (

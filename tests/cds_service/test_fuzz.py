@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from conftest import TRUSTED_ISSUER, Mint, patient_view_request
+from conftest import BACKENDS, TRUSTED_ISSUER, Mint, patient_view_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import CdssServer
@@ -41,8 +41,15 @@ def fuzz_settings(cases: int) -> settings:
     )
 
 
+# Values that databases treat differently (PostgreSQL refuses NUL in text; columns have widths).
+EDGE_STRINGS = st.sampled_from(["\x00", "a\x00b", "x" * 300, "\ud800", "Patient/../x", " "])
 json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+    EDGE_STRINGS
+    | st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
 )
 json_values = st.recursive(
     json_scalars,
@@ -111,10 +118,13 @@ def _valid_feedback() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def fuzz_target(start_server: Callable[..., CdssServer]) -> CdssServer:
-    """A service of its own, so the fuzz run's stored rows do not touch other tests."""
-    return start_server("sqlite")
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzz_target(
+    request: pytest.FixtureRequest, start_server: Callable[..., CdssServer]
+) -> CdssServer:
+    """A service of its own on each database (PostgreSQL refuses what SQLite stores)."""
+    server: CdssServer = start_server(request.param)
+    return server
 
 
 @pytest.fixture(scope="module")
