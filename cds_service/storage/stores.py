@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import Connection, Engine, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cds_service.storage.tables import feedback, issued_card, jwt_replay
@@ -181,8 +181,3 @@ class FeedbackStore:
         return FeedbackReceipt(
             stored=stored, duplicates=len(entries) - stored, unknown_cards=unknown
         )
-
-    def count(self) -> int:
-        """How many feedback entries are stored."""
-        with self._engine.connect() as connection:
-            return int(connection.scalar(select(func.count()).select_from(feedback)) or 0)
