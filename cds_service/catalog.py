@@ -13,32 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cards.cds_card import Card
+from fhir_adapters.codes import LOINC, RISK_OBSERVATION_LOINCS
+from fhir_adapters.patient_record import PatientRecord
 from fhir_adapters.prefetch import PrefetchTemplate
 
 PATIENT_VIEW = "patient-view"
 
-# LOINC codes the risk services read; `fhir_adapters` will own the full value sets.
-_DIABETES_OBSERVATIONS = ",".join(
-    f"http://loinc.org|{code}"
-    for code in (
-        "4548-4", "17856-6", "59261-8",  # HbA1c
-        "1558-6", "2345-7", "2339-0",  # glucose
-        "39156-5", "29463-7", "8302-2", "8280-0",  # BMI, weight, height, waist
-        "85354-9", "55284-4", "8480-6", "8462-4",  # blood pressure
-        "2085-9", "2093-3", "2571-8", "2089-1", "18262-6", "13457-7",  # lipids
-        "72166-2",  # smoking status
-    )
-)  # fmt: skip
-_HYPERTENSION_OBSERVATIONS = ",".join(
-    f"http://loinc.org|{code}"
-    for code in (
-        "85354-9", "55284-4", "8480-6", "8462-4",  # blood pressure
-        "39156-5", "29463-7", "8302-2", "8280-0",  # BMI, weight, height, waist
-        "4548-4", "17856-6", "59261-8", "1558-6", "2345-7",  # HbA1c, glucose
-        "2085-9", "2093-3",  # HDL, total cholesterol
-        "72166-2",  # smoking status
-    )
-)  # fmt: skip
+# Every observation the risk models and their cards read, in one query per service.
+_RISK_OBSERVATIONS = ",".join(f"{LOINC}|{code}" for code in RISK_OBSERVATION_LOINCS)
 
 _PATIENT = PrefetchTemplate("patient", "Patient/{{context.patientId}}")
 _CONDITIONS = PrefetchTemplate("conditions", "Condition?patient={{context.patientId}}&_count=200")
@@ -60,10 +42,8 @@ class ServiceInput:
     hook: str
     hook_instance: str
     context: Mapping[str, Any]
-    # Resource or Bundle by prefetch key; None where the EHR or its server had nothing.
-    data: Mapping[str, Mapping[str, Any] | None]
-    # Optional prefetch keys that could not be had, with the reason (for the card to say).
-    unavailable: Mapping[str, str]
+    # The patient's data; what could not be gathered is in its `data_issues`.
+    record: PatientRecord
 
 
 Advisor = Callable[[ServiceInput], Sequence[Card]]
@@ -109,7 +89,7 @@ DIABETES_RISK = CdsServiceDefinition(
         _PATIENT,
         PrefetchTemplate(
             "observations",
-            f"Observation?patient={{{{context.patientId}}}}&code={_DIABETES_OBSERVATIONS}"
+            f"Observation?patient={{{{context.patientId}}}}&code={_RISK_OBSERVATIONS}"
             "&_sort=-date&_count=500",
         ),
         _CONDITIONS,
@@ -131,7 +111,7 @@ HYPERTENSION_RISK = CdsServiceDefinition(
         _PATIENT,
         PrefetchTemplate(
             "observations",
-            f"Observation?patient={{{{context.patientId}}}}&code={_HYPERTENSION_OBSERVATIONS}"
+            f"Observation?patient={{{{context.patientId}}}}&code={_RISK_OBSERVATIONS}"
             "&_sort=-date&_count=500",
         ),
         _CONDITIONS,
@@ -150,13 +130,17 @@ NOTE_SUMMARY = CdsServiceDefinition(
     ),
     prefetch=(
         _PATIENT,
+        # The 20 most recent of each: the first page is what the summary wants.
         PrefetchTemplate(
-            "documents", "DocumentReference?patient={{context.patientId}}&_sort=-date&_count=20"
+            "documents",
+            "DocumentReference?patient={{context.patientId}}&_sort=-date&_count=20",
+            all_pages=False,
         ),
         PrefetchTemplate(
             "reports",
             "DiagnosticReport?patient={{context.patientId}}&_sort=-date&_count=20",
             required=False,
+            all_pages=False,
         ),
     ),
 )

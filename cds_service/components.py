@@ -19,6 +19,7 @@ from cds_service.settings import AuthSettings, ConfigurationError, IssuerSetting
 from cds_service.storage.database import create_database_engine
 from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
 from fhir_adapters.fhir_server import FhirFetcher
+from fhir_adapters.gathering import PatientDataGatherer
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,15 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
         catalog=ServiceCatalog(),
         verifier=verifier,
         hook_runner=HookRunner(
-            FhirFetcher(client, executor, settings.fhir.fetch_budget_seconds),
+            PatientDataGatherer(
+                FhirFetcher(
+                    client,
+                    executor,
+                    settings.fhir.fetch_budget_seconds,
+                    max_pages=settings.fhir.max_pages,
+                ),
+                max_attachments=settings.fhir.max_attachments,
+            ),
             IssuedCardStore(engine),
             PatientPseudonymizer(key),
         ),

@@ -1,11 +1,11 @@
-"""Answering one hook call: gather the data, ask the service for advice, record what was shown."""
+"""Answering one hook call: gather the data, build the patient's record, ask the service for
+advice, and record the cards shown."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from cards.cds_card import Card
 from cds_service.auth.cds_jwt import VerifiedCaller
@@ -14,8 +14,10 @@ from cds_service.errors import InvalidRequest, PrefetchUnavailable, Problem
 from cds_service.privacy import PatientPseudonymizer
 from cds_service.protocol import HookRequest
 from cds_service.storage.stores import IssuedCardRecord, IssuedCardStore
-from fhir_adapters.fhir_server import FhirAccess, FhirFetcher
-from fhir_adapters.prefetch import InvalidPrefetch, PrefetchState, read_prefetch
+from fhir_adapters.fhir_server import FhirAccess
+from fhir_adapters.gathering import GatheredData, PatientDataGatherer
+from fhir_adapters.prefetch import InvalidPrefetch
+from fhir_adapters.record_builder import record_from_gathered
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,11 @@ class HookRunner:
 
     def __init__(
         self,
-        fetcher: FhirFetcher,
+        gatherer: PatientDataGatherer,
         issued_cards: IssuedCardStore,
         pseudonymizer: PatientPseudonymizer,
     ) -> None:
-        self._fetcher = fetcher
+        self._gatherer = gatherer
         self._issued_cards = issued_cards
         self._pseudonymizer = pseudonymizer
 
@@ -39,66 +41,44 @@ class HookRunner:
         self, service: CdsServiceDefinition, request: HookRequest, caller: VerifiedCaller
     ) -> Sequence[Card]:
         """The cards for this call; `PrefetchUnavailable` when required data cannot be had."""
-        data, unavailable = self._gather(service, request)
+        gathered = self._gather(service, request)
         missing_required = [
             template.key
             for template in service.prefetch
-            if template.required and template.key in unavailable
+            if template.required and template.key in gathered.unavailable
         ]
         if missing_required:
-            problems = [Problem(f"prefetch.{key}", unavailable[key]) for key in missing_required]
+            for key in missing_required:
+                # The reasons are the service's own words: no patient data, no token.
+                log.warning("prefetch key %s unavailable: %s", key, gathered.unavailable[key])
+            problems = [
+                Problem(f"prefetch.{key}", gathered.unavailable[key]) for key in missing_required
+            ]
             raise PrefetchUnavailable("required data could not be obtained", problems)
+        record = record_from_gathered(
+            request.patient_id or NO_PATIENT, gathered, datetime.now(UTC).date()
+        )
         cards = service.advise(
             ServiceInput(
                 service_id=service.id,
                 hook=request.hook,
                 hook_instance=request.hook_instance,
                 context=request.context,
-                data=data,
-                unavailable=unavailable,
+                record=record,
             )
         )
         self._record(service, request, caller, cards)
         return cards
 
-    def _gather(
-        self, service: CdsServiceDefinition, request: HookRequest
-    ) -> tuple[dict[str, Mapping[str, Any] | None], dict[str, str]]:
+    def _gather(self, service: CdsServiceDefinition, request: HookRequest) -> GatheredData:
         try:
-            items = read_prefetch(service.prefetch, request.prefetch)
+            return self._gatherer.gather(
+                service.prefetch, request.prefetch, request.context, self._fhir_access(request)
+            )
         except InvalidPrefetch as exc:
             raise InvalidRequest(
                 "invalid prefetch", [Problem(f"prefetch.{exc.key}", exc.reason)]
             ) from None
-        data: dict[str, Mapping[str, Any] | None] = {}
-        to_fetch: dict[str, str] = {}
-        unavailable: dict[str, str] = {}
-        for template in service.prefetch:
-            item = items[template.key]
-            if item.state is PrefetchState.PROVIDED:
-                data[template.key] = item.resource
-            elif item.state is PrefetchState.NO_DATA:
-                data[template.key] = None
-            else:
-                query = template.render(request.context)
-                if query is None:
-                    unavailable[template.key] = "the hook context lacks what the query needs"
-                else:
-                    to_fetch[template.key] = query
-        if not to_fetch:
-            return data, unavailable
-        access = self._fhir_access(request)
-        if access is None:
-            reason = "not prefetched, and the request grants no FHIR server access to fetch it"
-            unavailable.update(dict.fromkeys(to_fetch, reason))
-            return data, unavailable
-        for key, result in self._fetcher.fetch_all(access, to_fetch).items():
-            if isinstance(result, Exception):
-                log.warning("could not fetch prefetch key %s: %s", key, type(result).__name__)
-                unavailable[key] = f"not prefetched, and fetching it failed: {result}"
-            else:
-                data[key] = result
-        return data, unavailable
 
     @staticmethod
     def _fhir_access(request: HookRequest) -> FhirAccess | None:

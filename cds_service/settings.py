@@ -137,8 +137,13 @@ class PrivacySettings(_Section):
 class FhirSettings(_Section):
     """How the service reads the EHR's FHIR server when prefetch is incomplete."""
 
+    # One budget for the whole call: every query, every further page, every attachment.
     fetch_budget_seconds: float = Field(default=0.8, gt=0, le=30)
     max_concurrent_fetches: int = Field(default=8, ge=1, le=64)
+    # Pages read per query (the first included); beyond it the record says the data is partial.
+    max_pages: int = Field(default=10, ge=1, le=1000)
+    # Note attachments given only as a URL, read per call.
+    max_attachments: int = Field(default=20, ge=0, le=500)
 
 
 class LoggingSettings(_Section):

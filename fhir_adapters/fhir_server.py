@@ -6,19 +6,21 @@
     ├── FhirAccessDenied       401 or 403: the token is expired, revoked or lacks a scope
     ├── FhirNotFound           404
     ├── FhirServerFailed       5xx, or any other status the service cannot use
-    └── FhirInvalidResponse    the body is not a FHIR resource in JSON
+    ├── FhirInvalidResponse    the body is not the FHIR resource asked for, in JSON
+    └── FhirForeignUrl         a link (`next`, attachment) points off the FHIR server
 
 httpx's exceptions become these at exactly one place, `_translate_transport_errors`; callers
-never see an httpx type. The access token is sent to the FHIR server and nowhere else: it is
-never stored and never logged.
+never see an httpx type. The access token is sent to the FHIR server and nowhere else (a `next`
+link or attachment URL on another host is refused, not followed): it is never stored and never
+logged.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +55,11 @@ class FhirServerFailed(FhirFetchError):
 
 
 class FhirInvalidResponse(FhirFetchError):
-    """The FHIR server's answer is not a FHIR resource in JSON."""
+    """The FHIR server's answer is not the FHIR resource asked for, in JSON."""
+
+
+class FhirForeignUrl(FhirFetchError):
+    """A link points somewhere other than the FHIR server the request named."""
 
 
 @dataclass(frozen=True)
@@ -102,47 +108,177 @@ def _resource_from(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resources of a Bundle's entries, bar search outcomes; ValueError names a bad one."""
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise ValueError("entry is not a list")
+    resources = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise ValueError(f"entry[{index}] holds no FHIR resource")
+        search = entry.get("search")
+        if isinstance(search, dict) and search.get("mode") == "outcome":
+            continue  # the server's warnings about the search, not the patient's data
+        resources.append(resource)
+    return resources
+
+
+def next_page(bundle: Mapping[str, Any]) -> str | None:
+    """The URL of a searchset's next page, if it has one."""
+    for link in bundle.get("link") or ():
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) and url else None
+    return None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One read or search: a relative query or an absolute URL on the server."""
+
+    url: str
+    expected_type: str
+    # Follow `next` links to the end (within the page cap), or take the first page only.
+    all_pages: bool = True
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What one request gave: its resources, and the error that stopped it early, if any."""
+
+    resources: tuple[dict[str, Any], ...]
+    pages: int
+    error: FhirFetchError | None = None
+    # Pages were left unread because the page cap was reached.
+    truncated: bool = False
+
+
 class FhirFetcher:
-    """Runs several FHIR queries at once, all answered (or failed) within one time budget."""
+    """Runs reads and searches at once, all answered (or failed) by one deadline."""
 
     def __init__(
-        self, client: httpx.Client, executor: ThreadPoolExecutor, budget_seconds: float
+        self,
+        client: httpx.Client,
+        executor: ThreadPoolExecutor,
+        budget_seconds: float,
+        max_pages: int = 10,
     ) -> None:
         self._client = client
         self._executor = executor
         self._budget = budget_seconds
+        self._max_pages = max_pages
 
-    def fetch_all(
-        self, access: FhirAccess, queries: Mapping[str, str]
-    ) -> dict[str, dict[str, Any] | FhirFetchError]:
-        """Each key's resource, or the error that kept the service from getting it."""
-        deadline = time.monotonic() + self._budget
-        futures: dict[str, Future[dict[str, Any]]] = {
-            key: self._executor.submit(self._fetch_one, access, query, deadline)
-            for key, query in queries.items()
+    def deadline(self) -> float:
+        """The monotonic time by which a call starting now must have its data."""
+        return time.monotonic() + self._budget
+
+    def search_all(
+        self, access: FhirAccess, requests: Mapping[str, SearchRequest], deadline: float
+    ) -> dict[str, SearchResult]:
+        """Each request's result, with partial pages kept when a later page fails."""
+        collected: dict[str, list[dict[str, Any]]] = {key: [] for key in requests}
+        futures = {
+            key: self._executor.submit(self._search, access, request, deadline, collected[key])
+            for key, request in requests.items()
         }
-        wait(futures.values(), timeout=self._budget)
-        results: dict[str, dict[str, Any] | FhirFetchError] = {}
+        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        results: dict[str, SearchResult] = {}
         for key, future in futures.items():
             if not future.done():
                 future.cancel()
-                results[key] = FhirTimeout("the FHIR server did not answer within the budget")
+                pages = list(collected[key])  # what arrived before the deadline
+                results[key] = SearchResult(
+                    tuple(r for page in pages for r in _page_resources(page)),
+                    len(pages),
+                    FhirTimeout("the FHIR server did not answer within the budget"),
+                )
+                continue
+            error = future.exception()
+            if error is not None and not isinstance(error, FhirFetchError):
+                raise error
+            pages = collected[key]
+            results[key] = SearchResult(
+                tuple(resource for page in pages for resource in _page_resources(page)),
+                len(pages),
+                error,
+                truncated=error is None and future.result(),
+            )
+        return results
+
+    def _search(
+        self,
+        access: FhirAccess,
+        request: SearchRequest,
+        deadline: float,
+        pages: list[dict[str, Any]],
+    ) -> bool:
+        """Read pages into `pages`; True when the page cap left some unread."""
+        url: str | None = request.url
+        while url is not None:
+            if len(pages) >= self._max_pages:
+                return True
+            page = self._get(access, url, deadline)
+            if page.get("resourceType") != request.expected_type:
+                raise FhirInvalidResponse(
+                    f"the FHIR server answered with a {page.get('resourceType')}, "
+                    f"not a {request.expected_type}"
+                )
+            if request.expected_type == "Bundle":
+                try:
+                    bundle_resources(page)
+                except ValueError as exc:
+                    raise FhirInvalidResponse(f"the server's Bundle is invalid: {exc}") from None
+            pages.append(page)
+            is_search = request.expected_type == "Bundle"
+            url = next_page(page) if request.all_pages and is_search else None
+        return False
+
+    def read_all(
+        self, access: FhirAccess, urls: Iterable[str], deadline: float
+    ) -> dict[str, dict[str, Any] | FhirFetchError]:
+        """Each URL's resource (e.g. a Binary an attachment points to), or why it was not read."""
+        futures = {url: self._executor.submit(self._get, access, url, deadline) for url in urls}
+        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        results: dict[str, dict[str, Any] | FhirFetchError] = {}
+        for url, future in futures.items():
+            if not future.done():
+                future.cancel()
+                results[url] = FhirTimeout("the FHIR server did not answer within the budget")
                 continue
             error = future.exception()
             if error is None:
-                results[key] = future.result()
+                results[url] = future.result()
             elif isinstance(error, FhirFetchError):
-                results[key] = error
+                results[url] = error
             else:
                 raise error
         return results
 
-    def _fetch_one(self, access: FhirAccess, query: str, deadline: float) -> dict[str, Any]:
+    def _get(self, access: FhirAccess, url: str, deadline: float) -> dict[str, Any]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FhirTimeout("the time budget ran out before the request was sent")
-        url = f"{access.base_url.rstrip('/')}/{query.lstrip('/')}"
         headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {access.access_token}"}
         with _translate_transport_errors():
-            response = self._client.get(url, headers=headers, timeout=remaining)
+            response = self._client.get(
+                url_on_server(access.base_url, url), headers=headers, timeout=remaining
+            )
         return _resource_from(response)
+
+
+def _page_resources(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if page.get("resourceType") == "Bundle":
+        return bundle_resources(page)
+    return [dict(page)]
+
+
+def url_on_server(base_url: str, url: str) -> str:
+    """An absolute URL for a relative query, or `FhirForeignUrl` for a URL off the server."""
+    base = base_url.rstrip("/")
+    if "://" not in url:
+        return f"{base}/{url.lstrip('/')}"
+    if url.startswith(f"{base}/") or url.startswith(f"{base}?"):
+        return url
+    raise FhirForeignUrl("a link points outside the FHIR server; the token is not sent there")

@@ -43,6 +43,8 @@ class PrefetchTemplate:
     key: str
     query: str
     required: bool = True
+    # Read every page of the search, or only the first (e.g. "the 20 most recent notes").
+    all_pages: bool = True
 
     def __post_init__(self) -> None:
         for token in _TOKEN.findall(self.query):

@@ -19,6 +19,7 @@ from fhir_adapters.fhir_server import (
     FhirServerFailed,
     FhirTimeout,
     FhirUnreachable,
+    SearchRequest,
     _resource_from,
     _translate_transport_errors,
 )
@@ -85,12 +86,19 @@ def test_a_resource_is_returned() -> None:
 def test_unreachable_server_is_reported_per_key() -> None:
     access = FhirAccess(f"http://127.0.0.1:{free_port()}/fhir", "token-value")
     with httpx.Client() as client, ThreadPoolExecutor(2) as pool:
-        results = FhirFetcher(client, pool, budget_seconds=2).fetch_all(
-            access, {"a": "Patient/1", "b": "Condition?patient=1"}
+        fetcher = FhirFetcher(client, pool, budget_seconds=2)
+        results = fetcher.search_all(
+            access,
+            {
+                "a": SearchRequest("Patient/1", "Patient"),
+                "b": SearchRequest("Condition?patient=1", "Bundle"),
+            },
+            fetcher.deadline(),
         )
 
     assert set(results) == {"a", "b"}
-    assert all(isinstance(result, FhirUnreachable) for result in results.values())
+    assert all(isinstance(result.error, FhirUnreachable) for result in results.values())
+    assert all(result.resources == () for result in results.values())
 
 
 def test_the_token_stays_out_of_repr() -> None:

@@ -1,0 +1,103 @@
+"""Reading FHIR JSON values from plain dicts: codings, dates and references.
+
+The hot path stays on dicts parsed by `json.loads`: validating every resource with
+`fhir.resources` costs ~28 times the parse (see docs/benchmarks.md), for fields the adapter
+does not read. Each reader here checks the types of exactly what it reads instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+Resource = Mapping[str, Any]
+
+
+def reference_of(resource: Resource) -> str:
+    """The resource's relative reference, e.g. "Observation/123", for provenance and paths."""
+    resource_id = resource.get("id")
+    resource_type = resource.get("resourceType", "Resource")
+    if isinstance(resource_id, str) and resource_id:
+        return f"{resource_type}/{resource_id}"
+    return f"{resource_type}/(no id)"
+
+
+def codings(concept: object) -> Iterator[tuple[str | None, str, str]]:
+    """(system, code, display) of each coding of a CodeableConcept that has a code."""
+    if not isinstance(concept, Mapping):
+        return
+    for coding in concept.get("coding") or ():
+        if not isinstance(coding, Mapping):
+            continue
+        code = coding.get("code")
+        if isinstance(code, str) and code:
+            system = coding.get("system")
+            display = coding.get("display")
+            yield (
+                system if isinstance(system, str) else None,
+                code.strip(),
+                display if isinstance(display, str) else "",
+            )
+
+
+def code_in(concept: object, system: str) -> Iterator[str]:
+    """The concept's codes from one code system."""
+    return (code for coding_system, code, _ in codings(concept) if coding_system == system)
+
+
+def concept_text(concept: object) -> str:
+    """The human-readable words of a CodeableConcept: its text, else its first display."""
+    if not isinstance(concept, Mapping):
+        return ""
+    text = concept.get("text")
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    return next((display for _, _, display in codings(concept) if display), "")
+
+
+def concept_words(concept: object) -> str:
+    """All displays and the text of a concept, lower case, for matching names in them."""
+    if not isinstance(concept, Mapping):
+        return ""
+    words = [display for _, _, display in codings(concept)]
+    text = concept.get("text")
+    if isinstance(text, str):
+        words.append(text)
+    return " ".join(words).lower()
+
+
+def status_code(concept: object) -> str | None:
+    """The first code of a status CodeableConcept (Condition.clinicalStatus and friends)."""
+    return next((code for _, code, _ in codings(concept)), None)
+
+
+def parse_date_time(value: object) -> datetime | None:
+    """A FHIR date or dateTime as an aware UTC datetime; partial dates start their period."""
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    try:
+        if len(value) <= 10:
+            parts = [int(part) for part in value.split("-")]
+            year, month, day = [*parts, 1, 1][:3]
+            return datetime(year, month, day, tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        # FHIR requires a zone with a time; a sender that omits it is read as UTC.
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_date(value: object) -> date | None:
+    """A FHIR date or dateTime as a date (the day in UTC)."""
+    parsed = parse_date_time(value)
+    return parsed.date() if parsed is not None else None
+
+
+def period_start(value: object) -> datetime | None:
+    """A Period's start, else its end."""
+    if not isinstance(value, Mapping):
+        return None
+    return parse_date_time(value.get("start")) or parse_date_time(value.get("end"))

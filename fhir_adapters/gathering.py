@@ -1,0 +1,163 @@
+"""Gathering a hook call's data: the EHR's prefetch first, then the EHR's FHIR server.
+
+For each of a service's prefetch templates the data comes from the prefetch when the EHR sent it,
+and from `fhirServer` (with the request's bearer token) when the EHR sent nothing, or an
+OperationOutcome, for it. A prefetched searchset that has a `next` link is completed from the
+server. Attachments that are only a URL are read from the server last. All of it runs within one
+time budget; what could not be had is said per key, for the service to answer 412 or to say on
+its card what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_adapters.fhir_server import (
+    FhirAccess,
+    FhirFetcher,
+    SearchRequest,
+    bundle_resources,
+    next_page,
+)
+from fhir_adapters.fhir_values import Resource
+from fhir_adapters.notes import attachment_urls
+from fhir_adapters.patient_record import DataIssue
+from fhir_adapters.prefetch import (
+    InvalidPrefetch,
+    PrefetchState,
+    PrefetchTemplate,
+    read_prefetch,
+)
+
+NO_ACCESS = "not prefetched, and the request grants no FHIR server access to fetch it"
+NO_CONTEXT = "the hook context lacks what the query needs"
+_NOTE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
+
+
+@dataclass(frozen=True)
+class GatheredData:
+    """The resources found for each prefetch key, and what could not be had."""
+
+    resources: dict[str, tuple[Resource, ...]]
+    # Keys with no data at all because it could not be obtained, and why.
+    unavailable: dict[str, str] = field(default_factory=dict)
+    # Keys with some of their pages only, and why not all.
+    incomplete: dict[str, str] = field(default_factory=dict)
+    # Attachment URL -> the Binary read for it, or why it could not be read.
+    attachments: dict[str, Resource] = field(default_factory=dict)
+    attachment_errors: dict[str, str] = field(default_factory=dict)
+
+    def all_resources(self) -> Iterator[Resource]:
+        """Every resource gathered, from every key."""
+        for resources in self.resources.values():
+            yield from resources
+
+    def issues(self) -> list[DataIssue]:
+        """What the record should say about data it could not gather."""
+        issues = [DataIssue(f"prefetch.{key}", reason) for key, reason in self.unavailable.items()]
+        issues.extend(
+            DataIssue(f"prefetch.{key}", f"incomplete: {reason}")
+            for key, reason in self.incomplete.items()
+        )
+        return issues
+
+
+class PatientDataGatherer:
+    """Gathers the data of a hook call from its prefetch and, where needed, the FHIR server."""
+
+    def __init__(self, fetcher: FhirFetcher, max_attachments: int = 20) -> None:
+        self._fetcher = fetcher
+        self._max_attachments = max_attachments
+
+    def gather(
+        self,
+        templates: tuple[PrefetchTemplate, ...],
+        prefetch: Mapping[str, Any] | None,
+        context: Mapping[str, Any],
+        access: FhirAccess | None,
+    ) -> GatheredData:
+        """Every template's resources; `InvalidPrefetch` when the EHR sent a malformed value."""
+        deadline = self._fetcher.deadline()
+        items = read_prefetch(templates, prefetch)
+        resources: dict[str, tuple[Resource, ...]] = {}
+        unavailable: dict[str, str] = {}
+        incomplete: dict[str, str] = {}
+        requests: dict[str, SearchRequest] = {}
+        for template in templates:
+            item = items[template.key]
+            if item.state is PrefetchState.PROVIDED and item.resource is not None:
+                resources[template.key] = _provided_resources(template.key, item.resource)
+                following = next_page(item.resource) if template.all_pages else None
+                if following is not None:
+                    requests[template.key] = SearchRequest(following, "Bundle")
+            elif item.state is PrefetchState.NO_DATA:
+                resources[template.key] = ()
+            else:
+                query = template.render(context)
+                if query is None:
+                    unavailable[template.key] = NO_CONTEXT
+                else:
+                    requests[template.key] = SearchRequest(
+                        query, template.expected_resource_type, template.all_pages
+                    )
+        if requests and access is None:
+            for key in requests:
+                if key in resources:
+                    incomplete[key] = "only the first page was prefetched; " + NO_ACCESS
+                else:
+                    unavailable[key] = NO_ACCESS
+        elif requests and access is not None:
+            for key, result in self._fetcher.search_all(access, requests, deadline).items():
+                fetched = resources.get(key, ()) + result.resources
+                if result.error is not None and not fetched:
+                    unavailable[key] = f"not prefetched, and fetching it failed: {result.error}"
+                    continue
+                resources[key] = fetched
+                if result.error is not None:
+                    incomplete[key] = f"a later page could not be read: {result.error}"
+                elif result.truncated:
+                    incomplete[key] = "more pages than the page cap allows"
+        gathered = GatheredData(resources, unavailable, incomplete)
+        return self._read_attachments(gathered, access, deadline)
+
+    def _read_attachments(
+        self, gathered: GatheredData, access: FhirAccess | None, deadline: float
+    ) -> GatheredData:
+        urls = sorted(
+            {
+                url
+                for resource in gathered.all_resources()
+                if resource.get("resourceType") in _NOTE_TYPES
+                for url in attachment_urls(resource)
+            }
+        )
+        if not urls:
+            return gathered
+        errors: dict[str, str] = {}
+        attachments: dict[str, Resource] = {}
+        to_read = urls[: self._max_attachments]
+        errors.update(dict.fromkeys(urls[self._max_attachments :], "more than the cap allows"))
+        if access is None:
+            errors.update(dict.fromkeys(to_read, "no FHIR server access was granted"))
+        else:
+            for url, result in self._fetcher.read_all(access, to_read, deadline).items():
+                if isinstance(result, Exception):
+                    errors[url] = str(result)
+                elif result.get("resourceType") != "Binary":
+                    errors[url] = "the server answered with something other than a Binary"
+                else:
+                    attachments[url] = result
+        return GatheredData(
+            gathered.resources, gathered.unavailable, gathered.incomplete, attachments, errors
+        )
+
+
+def _provided_resources(key: str, value: Mapping[str, Any]) -> tuple[Resource, ...]:
+    if value.get("resourceType") != "Bundle":
+        return (value,)
+    try:
+        return tuple(bundle_resources(value))
+    except ValueError as exc:
+        raise InvalidPrefetch(key, str(exc)) from None

@@ -1,0 +1,226 @@
+"""Building a `PatientRecord` from the FHIR resources gathered for a hook call.
+
+Pure: no I/O, no clock (the record's date is an argument), and independent of the order the
+resources arrive in, so the same chart gives the same record whether the EHR prefetched it or
+the service read it page by page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from fhir_adapters.clinical_facts import (
+    read_condition,
+    read_family_member_history,
+    read_medication,
+)
+from fhir_adapters.codes import Measure
+from fhir_adapters.fhir_values import Resource, parse_date, reference_of
+from fhir_adapters.gathering import GatheredData
+from fhir_adapters.notes import read_notes
+from fhir_adapters.observations import read_observations
+from fhir_adapters.patient_record import (
+    AdministrativeSex,
+    ClinicalNote,
+    ConditionFact,
+    DataIssue,
+    Demographics,
+    FamilyHistoryFact,
+    Measurement,
+    MedicationFact,
+    PatientRecord,
+)
+from fhir_adapters.units import UNIT_RULES, UnusableQuantity, check_range
+
+_NOTE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
+_MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement"})
+
+
+@dataclass
+class _Sorted:
+    """Resources of one patient by the reader that handles them."""
+
+    patients: list[Resource] = field(default_factory=list)
+    observations: list[Resource] = field(default_factory=list)
+    conditions: list[Resource] = field(default_factory=list)
+    medication_orders: list[Resource] = field(default_factory=list)
+    medications: dict[str, Resource] = field(default_factory=dict)
+    family_histories: list[Resource] = field(default_factory=list)
+    notes: list[Resource] = field(default_factory=list)
+
+
+def build_patient_record(
+    patient_id: str,
+    resources: Iterable[Resource],
+    as_of: date,
+    fetched_attachments: Mapping[str, Mapping[str, object]] | None = None,
+    attachment_errors: Mapping[str, str] | None = None,
+    gathering_issues: Iterable[DataIssue] = (),
+) -> PatientRecord:
+    """The record of one patient as of a date, from whatever resources were gathered."""
+    by_kind = _sort_resources(resources)
+    issues = list(gathering_issues)
+    demographics = _demographics(patient_id, by_kind.patients, as_of, issues)
+
+    observed = read_observations(by_kind.observations)
+    issues.extend(observed.issues)
+    measurements = observed.measurements
+    _derive_bmi(measurements, issues)
+
+    conditions: list[ConditionFact] = []
+    family_history: list[FamilyHistoryFact] = list(observed.family_history)
+    for resource in by_kind.conditions:
+        fact = read_condition(resource)
+        if isinstance(fact, ConditionFact):
+            conditions.append(fact)
+        elif isinstance(fact, FamilyHistoryFact):
+            family_history.append(fact)
+    for resource in by_kind.family_histories:
+        family_history.extend(read_family_member_history(resource))
+
+    medications: list[MedicationFact] = []
+    for resource in by_kind.medication_orders:
+        found, problems = read_medication(resource, by_kind.medications)
+        medications.extend(found)
+        issues.extend(problems)
+
+    notes: list[ClinicalNote] = []
+    for resource in by_kind.notes:
+        texts, problems = read_notes(resource, fetched_attachments or {}, attachment_errors or {})
+        notes.extend(texts)
+        issues.extend(problems)
+
+    return PatientRecord(
+        patient_id=patient_id,
+        as_of=as_of,
+        demographics=demographics,
+        measurements=tuple(
+            sorted(measurements, key=lambda m: (m.effective, m.source, m.measure), reverse=True)
+        ),
+        blood_pressure=tuple(
+            sorted(observed.blood_pressure, key=lambda r: (r.effective, r.sources), reverse=True)
+        ),
+        smoking=tuple(
+            sorted(observed.smoking, key=lambda s: (s.effective, s.source), reverse=True)
+        ),
+        conditions=tuple(
+            sorted(
+                conditions,
+                key=lambda c: (c.recorded or c.onset or date.min, c.source),
+                reverse=True,
+            )
+        ),
+        medications=tuple(
+            sorted(
+                medications,
+                key=lambda m: (m.authored or date.min, m.source, m.drug_class),
+                reverse=True,
+            )
+        ),
+        family_history=tuple(sorted(set(family_history), key=lambda f: (f.source, f.kind))),
+        notes=tuple(
+            sorted(
+                notes,
+                key=lambda n: (n.date.isoformat() if n.date else "", n.source, n.element),
+                reverse=True,
+            )
+        ),
+        data_issues=tuple(sorted(set(issues), key=lambda i: (i.path, i.reason))),
+    )
+
+
+def record_from_gathered(patient_id: str, gathered: GatheredData, as_of: date) -> PatientRecord:
+    """The record built from a hook call's gathered data, with what could not be gathered."""
+    return build_patient_record(
+        patient_id,
+        gathered.all_resources(),
+        as_of,
+        fetched_attachments=gathered.attachments,
+        attachment_errors=gathered.attachment_errors,
+        gathering_issues=gathered.issues(),
+    )
+
+
+def _sort_resources(resources: Iterable[Resource]) -> _Sorted:
+    by_kind = _Sorted()
+    seen: set[str] = set()
+    for resource in resources:
+        reference = reference_of(resource)
+        if resource.get("id") and reference in seen:
+            continue  # the same resource from two queries, or from two pages that overlapped
+        seen.add(reference)
+        resource_type = resource.get("resourceType")
+        if resource_type == "Observation":
+            by_kind.observations.append(resource)
+        elif resource_type == "Condition":
+            by_kind.conditions.append(resource)
+        elif resource_type in _MEDICATION_TYPES:
+            by_kind.medication_orders.append(resource)
+        elif resource_type == "Medication":
+            by_kind.medications[reference] = resource
+        elif resource_type == "FamilyMemberHistory":
+            by_kind.family_histories.append(resource)
+        elif resource_type in _NOTE_TYPES:
+            by_kind.notes.append(resource)
+        elif resource_type == "Patient":
+            by_kind.patients.append(resource)
+    return by_kind
+
+
+def _demographics(
+    patient_id: str, patients: list[Resource], as_of: date, issues: list[DataIssue]
+) -> Demographics:
+    patient = next((p for p in patients if p.get("id") == patient_id), None)
+    if patient is None:
+        issues.append(DataIssue(f"Patient/{patient_id}", "the Patient resource was not available"))
+        return Demographics(None, None, AdministrativeSex.UNKNOWN)
+    try:
+        sex = AdministrativeSex(patient.get("gender", AdministrativeSex.UNKNOWN.value))
+    except ValueError:
+        issues.append(DataIssue(f"Patient/{patient_id}.gender", "not a FHIR administrative sex"))
+        sex = AdministrativeSex.UNKNOWN
+    birth_date = parse_date(patient.get("birthDate"))
+    if birth_date is None:
+        if "birthDate" in patient:
+            issues.append(DataIssue(f"Patient/{patient_id}.birthDate", "not a FHIR date"))
+        return Demographics(None, None, sex)
+    if birth_date > as_of:
+        issues.append(DataIssue(f"Patient/{patient_id}.birthDate", "after the record's date"))
+        return Demographics(None, None, sex)
+    had_birthday = (as_of.month, as_of.day) >= (birth_date.month, birth_date.day)
+    age = as_of.year - birth_date.year - (0 if had_birthday else 1)
+    return Demographics(birth_date, age, sex)
+
+
+def _derive_bmi(measurements: list[Measurement], issues: list[DataIssue]) -> None:
+    """Add a BMI from the latest weight and height when none was recorded."""
+    if any(m.measure is Measure.BMI for m in measurements):
+        return
+    weight = _latest(measurements, Measure.BODY_WEIGHT)
+    height = _latest(measurements, Measure.BODY_HEIGHT)
+    if weight is None or height is None:
+        return
+    bmi = weight.value / (height.value / 100.0) ** 2
+    rule = UNIT_RULES[Measure.BMI]
+    try:
+        check_range(bmi, rule.low, rule.high, "BMI derived from weight and height", rule.canonical)
+    except UnusableQuantity as exc:
+        issues.append(DataIssue(f"{weight.source} and {height.source}", str(exc)))
+        return
+    measurements.append(
+        Measurement(
+            measure=Measure.BMI,
+            value=bmi,
+            unit=rule.canonical,
+            effective=weight.effective,
+            source=weight.source,
+            derived_from=(weight.source, height.source),
+        )
+    )
+
+
+def _latest(measurements: list[Measurement], measure: Measure) -> Measurement | None:
+    values = [m for m in measurements if m.measure is measure]
+    return max(values, key=lambda m: (m.effective, m.source)) if values else None
