@@ -1,0 +1,286 @@
+"""Real FHIR servers for the tests: sekmet (a FHIR R4 server) and a fault-injecting proxy."""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from support import free_port
+
+SEKMET = Path(sys.executable).with_name("sekmet")
+START_TIMEOUT_SECONDS = 60
+LOAD_TIMEOUT_SECONDS = 300
+FHIR_JSON = "application/fhir+json"
+
+
+class SekmetServer:
+    """A `sekmet serve` process on 127.0.0.1 with bearer-token auth, in its own temporary folder."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/fhir"
+        self.access_token = secrets.token_urlsafe(24)
+        self.workdir = Path(tempfile.mkdtemp(prefix="sekmet-"))
+        self.log_file = self.workdir / "sekmet.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers of an authorised FHIR JSON request."""
+        return {"Authorization": f"Bearer {self.access_token}", "Accept": FHIR_JSON}
+
+    def write_settings(self) -> Path:
+        """Write the settings.yaml the process reads; its path."""
+        settings = {
+            "base_url": self.base_url,
+            "host": "127.0.0.1",
+            "port": self.port,
+            "data_dir": str(self.workdir / "data"),
+            # The simulator would answer orders on its own and add resources behind our back.
+            "simulator": {"enabled": False},
+            "log_inbound": False,
+            "server_auth": {"types": ["bearer"], "tokens": [self.access_token]},
+        }
+        path = self.workdir / "settings.yaml"
+        # JSON is valid YAML, and needs no YAML writer here.
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def start(self) -> SekmetServer:
+        """Start the process and wait until its capability statement answers."""
+        settings = self.write_settings()
+        # sekmet lets SEKMET_* variables override the file; none must leak in from the caller.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEKMET_")}
+        command = [str(SEKMET), "serve", "-c", str(settings), "--host", "127.0.0.1"]
+        command += ["--port", str(self.port)]
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log_text = self._log_text()
+                self.stop()
+                raise RuntimeError(f"sekmet serve exited:\n{log_text}")
+            try:
+                response = httpx.get(f"{self.base_url}/metadata", headers=self.headers, timeout=2)
+                if response.status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        log_text = self._log_text()
+        self.stop()
+        raise RuntimeError(f"sekmet serve did not become ready:\n{log_text}")
+
+    def stop(self) -> None:
+        """Stop the process group (SIGTERM, then SIGKILL) and remove the temporary folder."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def load(self, bundle: Mapping[str, Any]) -> str:
+        """POST a transaction Bundle; the id the server gave its Patient."""
+        response = httpx.post(
+            self.base_url,
+            content=json.dumps(bundle).encode(),
+            headers={**self.headers, "Content-Type": FHIR_JSON},
+            timeout=LOAD_TIMEOUT_SECONDS,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"transaction refused ({response.status_code}): {response.text}")
+        for entry in response.json().get("entry", []):
+            location = entry.get("response", {}).get("location", "")
+            if "/Patient/" in location:
+                # Absolute, like http://127.0.0.1:PORT/fhir/Patient/<id>/_history/1.
+                return str(location.split("/Patient/", 1)[1].split("/", 1)[0])
+        raise RuntimeError("the transaction response names no Patient")
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        """An authorised GET of a path under the base URL; the JSON answer."""
+        return self.get_url(f"{self.base_url}/{path.lstrip('/')}", **params)
+
+    def get_url(self, url: str, **params: Any) -> dict[str, Any]:
+        """An authorised GET of an absolute URL (a `next` link, say); the JSON answer."""
+        response = httpx.get(url, params=params or None, headers=self.headers, timeout=60)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} failed ({response.status_code}): {response.text}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _log_text(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+
+
+class Fault(enum.Enum):
+    """A way the FHIR server in front of the real one misbehaves."""
+
+    SLOW = "slow"
+    SERVER_ERROR = "server-error"
+    INVALID_JSON = "invalid-json"
+    UNAUTHORIZED = "unauthorized"
+    NOT_FOUND = "not-found"
+
+
+def operation_outcome(code: str, diagnostics: str) -> bytes:
+    """An OperationOutcome with one error issue, as JSON bytes."""
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    }
+    return json.dumps(outcome).encode()
+
+
+# Status and body of each fault that answers at once (SLOW proxies after its delay instead).
+FAULT_RESPONSES: dict[Fault, tuple[int, bytes]] = {
+    Fault.SERVER_ERROR: (500, operation_outcome("exception", "Injected server error")),
+    Fault.INVALID_JSON: (200, b'{"resourceType": "Bundle", "entry": ['),
+    Fault.UNAUTHORIZED: (401, operation_outcome("login", "Injected: not authorised")),
+    Fault.NOT_FOUND: (404, operation_outcome("not-found", "Injected: not found")),
+}
+
+
+def later_page(query: str) -> bool:
+    """Whether a search query asks for a page after the first (sekmet pages with `_offset`)."""
+    offsets = parse_qs(query).get("_offset", [])
+    # `self` and `first` links carry _offset=0: that is still the first page.
+    return any(not offset.isdigit() or int(offset) > 0 for offset in offsets)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer of the faulty server."""
+
+    status: int
+    body: bytes
+    content_type: str = FHIR_JSON
+
+
+class FaultyFhirServer:
+    """An HTTP server on 127.0.0.1 proxying to a real FHIR server, injecting faults on demand."""
+
+    def __init__(self, upstream: SekmetServer, slow_seconds: float = 5.0) -> None:
+        self.upstream = upstream
+        self.slow_seconds = slow_seconds
+        self.faults: dict[str, Fault] = {}
+        self.fail_after_first_page: set[str] = set()
+        self.requests: list[str] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._client = httpx.Client(timeout=30)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/fhir"
+        # A short poll interval: stop() waits for the serving loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> FaultyFhirServer:
+        """Start serving."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Release any slow requests, stop serving and close the upstream connections."""
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._client.close()
+
+    def fault_for(self, resource_type: str) -> Fault | None:
+        """The fault a request for this resource type gets, if any."""
+        return self.faults.get(resource_type, self.faults.get("*"))
+
+    def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """What to answer to one request (the whole decision, apart from the HTTP plumbing)."""
+        with self._lock:
+            self.requests.append(target)
+        split = urlsplit(target)
+        segments = [part for part in split.path.split("/") if part]
+        resource_type = segments[1] if len(segments) > 1 and segments[0] == "fhir" else ""
+        fault = self.fault_for(resource_type)
+        if fault is not None and fault is not Fault.SLOW:
+            status, payload = FAULT_RESPONSES[fault]
+            return Reply(status, payload)
+        if resource_type in self.fail_after_first_page and later_page(split.query):
+            return Reply(500, operation_outcome("exception", "Injected: page two failed"))
+        if fault is Fault.SLOW and self._stopping.wait(self.slow_seconds):
+            return Reply(503, operation_outcome("transient", "Injected: server stopping"))
+        return self._proxy(method, target, headers, body)
+
+    def _proxy(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        upstream_root = self.upstream.base_url.removesuffix("/fhir")
+        forwarded = {
+            name: value
+            for name, value in headers.items()
+            if name.lower() in {"authorization", "accept", "content-type", "prefer"}
+        }
+        try:
+            response = self._client.request(
+                method, upstream_root + target, headers=forwarded, content=body or None
+            )
+        except (httpx.HTTPError, RuntimeError) as error:
+            # RuntimeError: stop() closed the client while this request was on its way.
+            return Reply(502, operation_outcome("transient", f"Upstream failed: {error}"))
+        # Absolute URLs (next links, fullUrls) must lead back through this server.
+        content = response.content.replace(self.upstream.base_url.encode(), self.base_url.encode())
+        content_type = response.headers.get("content-type", FHIR_JSON)
+        return Reply(response.status_code, content, content_type)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        # HTTP/1.0 (the default): one request per connection, so no handler outlives stop().
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                reply = proxy.respond(self.command, self.path, dict(self.headers.items()), body)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up (a timeout test does exactly that).
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        return Handler

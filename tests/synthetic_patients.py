@@ -1,0 +1,96 @@
+"""Synthetic patients for the tests, all seeded: carebundle and Synthea output, and variants of it.
+
+Nothing here is hand-edited data: every bundle comes from a package with a fixed seed, or from a
+documented, deterministic transformation of one. Run as a script to write them all to a folder:
+`python tests/synthetic_patients.py --out DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import carebundle
+
+SYNTHEA = Path(sys.executable).with_name("synthea")
+CAREBUNDLE_PROFILES = ("healthy", "hypertension", "type2_diabetes", "ckd_stage3", "anaemia")
+# Synthea's output is byte-identical for a seed only with a fixed reference date.
+SYNTHEA_REFERENCE_DATE = "20260101"
+# Tried in order by large_synthea_patient(); the first big enough wins, so the choice is stable.
+LARGE_PATIENT_SEEDS = (1, 2, 3, 4, 5, 6, 7, 8)
+
+Json = dict[str, Any]
+
+
+def carebundle_patient(profile: str, seed: int = 42) -> Json:
+    """One carebundle patient of a profile as a transaction Bundle (JSON)."""
+    bundle: Json = json.loads(
+        carebundle.to_json(carebundle.generate_bundle(profile=profile, seed=seed))
+    )
+    return bundle
+
+
+def synthea_patients(count: int = 3, seed: int = 20261123, age: str = "45-70") -> dict[str, Json]:
+    """Synthea patients as transaction Bundles, named `synthea-<n>` in the order of their files."""
+    workdir = Path(tempfile.mkdtemp(prefix="synthea-"))
+    try:
+        command = [str(SYNTHEA), "-p", str(count), "-s", str(seed), "-a", age]
+        command += ["-r", SYNTHEA_REFERENCE_DATE, "-o", str(workdir), "--log-level", "error"]
+        result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"synthea failed:\n{result.stdout}\n{result.stderr}")
+        files = sorted((workdir / "fhir").glob("*.json"))
+        bundles = [json.loads(path.read_text(encoding="utf-8")) for path in files]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if len(bundles) != count:
+        raise RuntimeError(f"synthea wrote {len(bundles)} bundles, not {count}")
+    # sekmet accepts Synthea's transactions as they are (every entry a plain POST with a
+    # urn:uuid fullUrl, no conditional creates), so they are returned untouched.
+    return {f"synthea-{n}": bundle for n, bundle in enumerate(bundles, start=1)}
+
+
+def large_synthea_patient(min_resources: int = 3000) -> Json:
+    """The first Synthea patient aged 70-85, over a fixed list of seeds, with enough entries."""
+    for seed in LARGE_PATIENT_SEEDS:
+        (bundle,) = synthea_patients(count=1, seed=seed, age="70-85").values()
+        if len(bundle["entry"]) >= min_resources:
+            return bundle
+    raise RuntimeError(f"no seed in {LARGE_PATIENT_SEEDS} gives {min_resources} resources")
+
+
+def all_patients() -> dict[str, Json]:
+    """Every synthetic patient by name: the carebundle profiles, the variants and Synthea's."""
+    # Imported here: the variants module builds on this one's carebundle_patient().
+    from patient_variants import blood_pressure_variant, messy_variant, units_variant
+
+    patients = {
+        f"carebundle-{profile}": carebundle_patient(profile) for profile in CAREBUNDLE_PROFILES
+    }
+    patients["variant-units"] = units_variant()
+    patients["variant-blood-pressure"] = blood_pressure_variant()
+    patients["variant-messy"] = messy_variant()
+    patients.update(synthea_patients())
+    return patients
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write every synthetic patient to a folder as <name>.json and list them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the bundles to")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, bundle in all_patients().items():
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"{name:28} {len(bundle['entry']):5} resources")
+
+
+if __name__ == "__main__":
+    main()
