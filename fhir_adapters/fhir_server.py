@@ -18,6 +18,7 @@ logged.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 
 FHIR_JSON = "application/fhir+json"
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class FhirFetchError(Exception):
@@ -260,7 +262,13 @@ class FhirFetcher:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FhirTimeout("the time budget ran out before the request was sent")
-        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {access.access_token}"}
+        headers = {
+            "Accept": FHIR_JSON,
+            "Authorization": f"Bearer {access.access_token}",
+            # An error rather than a silently ignored parameter, e.g. `patient` on a server that
+            # does not support it, which would answer with every patient's resources.
+            "Prefer": "handling=strict",
+        }
         with _translate_transport_errors():
             response = self._client.get(
                 url_on_server(access.base_url, url), headers=headers, timeout=remaining
@@ -277,7 +285,9 @@ def _page_resources(page: Mapping[str, Any]) -> list[dict[str, Any]]:
 def url_on_server(base_url: str, url: str) -> str:
     """An absolute URL for a relative query, or `FhirForeignUrl` for a URL off the server."""
     base = base_url.rstrip("/")
-    if "://" not in url:
+    # A query's parameters may hold URLs ("code=http://loinc.org|4548-4"): only a scheme at
+    # the very start makes a URL absolute.
+    if not _ABSOLUTE_URL.match(url):
         return f"{base}/{url.lstrip('/')}"
     if url.startswith(f"{base}/") or url.startswith(f"{base}?"):
         return url

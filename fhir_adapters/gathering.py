@@ -21,7 +21,7 @@ from fhir_adapters.fhir_server import (
     bundle_resources,
     next_page,
 )
-from fhir_adapters.fhir_values import Resource
+from fhir_adapters.fhir_values import Resource, reference_of
 from fhir_adapters.notes import attachment_urls
 from fhir_adapters.patient_record import DataIssue
 from fhir_adapters.prefetch import (
@@ -48,6 +48,8 @@ class GatheredData:
     # Attachment URL -> the Binary read for it, or why it could not be read.
     attachments: dict[str, Resource] = field(default_factory=dict)
     attachment_errors: dict[str, str] = field(default_factory=dict)
+    # Resources left out because they name another patient.
+    other_patients: tuple[str, ...] = ()
 
     def all_resources(self) -> Iterator[Resource]:
         """Every resource gathered, from every key."""
@@ -60,6 +62,10 @@ class GatheredData:
         issues.extend(
             DataIssue(f"prefetch.{key}", f"incomplete: {reason}")
             for key, reason in self.incomplete.items()
+        )
+        issues.extend(
+            DataIssue(reference, "belongs to another patient; not used")
+            for reference in self.other_patients
         )
         return issues
 
@@ -119,7 +125,14 @@ class PatientDataGatherer:
                     incomplete[key] = f"a later page could not be read: {result.error}"
                 elif result.truncated:
                     incomplete[key] = "more pages than the page cap allows"
-        gathered = GatheredData(resources, unavailable, incomplete)
+        patient_id = context.get("patientId")
+        other_patients: list[str] = []
+        if isinstance(patient_id, str):
+            for key, found in resources.items():
+                resources[key] = _of_patient(found, patient_id, other_patients)
+        gathered = GatheredData(
+            resources, unavailable, incomplete, other_patients=tuple(sorted(other_patients))
+        )
         return self._read_attachments(gathered, access, deadline)
 
     def _read_attachments(
@@ -150,7 +163,12 @@ class PatientDataGatherer:
                 else:
                     attachments[url] = result
         return GatheredData(
-            gathered.resources, gathered.unavailable, gathered.incomplete, attachments, errors
+            gathered.resources,
+            gathered.unavailable,
+            gathered.incomplete,
+            attachments,
+            errors,
+            gathered.other_patients,
         )
 
 
@@ -161,3 +179,33 @@ def _provided_resources(key: str, value: Mapping[str, Any]) -> tuple[Resource, .
         return tuple(bundle_resources(value))
     except ValueError as exc:
         raise InvalidPrefetch(key, str(exc)) from None
+
+
+def _of_patient(
+    resources: tuple[Resource, ...], patient_id: str, other_patients: list[str]
+) -> tuple[Resource, ...]:
+    """The resources that are this patient's; the references of those of another go to the list.
+
+    A server that ignores a search parameter it does not support (as FHIR allows, unless asked
+    for strict handling) answers with every patient's resources: they must not reach this record.
+    """
+    kept = []
+    for resource in resources:
+        owner = _patient_named(resource)
+        if owner is None or owner == patient_id:
+            kept.append(resource)
+        else:
+            other_patients.append(reference_of(resource))
+    return tuple(kept)
+
+
+def _patient_named(resource: Resource) -> str | None:
+    if resource.get("resourceType") == "Patient":
+        resource_id = resource.get("id")
+        return resource_id if isinstance(resource_id, str) else None
+    for element in ("subject", "patient"):
+        reference = resource.get(element)
+        target = reference.get("reference") if isinstance(reference, Mapping) else None
+        if isinstance(target, str) and "Patient/" in target:
+            return target.split("/_history/")[0].rsplit("Patient/", 1)[1]
+    return None

@@ -214,7 +214,7 @@ def _add_reading(
     if systolic is not None and diastolic is not None and systolic <= diastolic:
         facts.issues.append(
             DataIssue(
-                sources[0],
+                " and ".join(sources),
                 f"systolic {systolic:g} {MMHG} is not above diastolic {diastolic:g} {MMHG}",
             )
         )

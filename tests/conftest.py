@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
+from fhir_servers import SekmetServer
 from support import CdssServer, KeySetPublisher, PostgresCluster
+from synthetic_patients import all_patients
 
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
 
@@ -139,6 +141,28 @@ def mint(signing_keys: dict[str, dict[str, Any]]) -> Mint:
         return sign_cds_token(signing_keys[algorithm], audience=server.base_url + path, **options)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def fhir_server() -> Iterator[SekmetServer]:
+    """A real FHIR R4 server (sekmet) on 127.0.0.1, empty."""
+    server = SekmetServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def synthetic_patients() -> dict[str, dict[str, Any]]:
+    """Every synthetic patient's transaction Bundle, by name (see tests/synthetic_patients.py)."""
+    return all_patients()
+
+
+@pytest.fixture(scope="session")
+def loaded_patients(
+    fhir_server: SekmetServer, synthetic_patients: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """The synthetic patients loaded into the FHIR server: their ids there, by name."""
+    return {name: fhir_server.load(bundle) for name, bundle in synthetic_patients.items()}
 
 
 @pytest.fixture

@@ -284,3 +284,34 @@ class FaultyFhirServer:
                 pass
 
         return Handler
+
+
+def resolve_prefetch_as_an_ehr(
+    server: SekmetServer, templates: Mapping[str, str], patient_id: str
+) -> dict[str, Any]:
+    """Each template's value the way an EHR fills prefetch: the first page of each query.
+
+    Written apart from the service's own template code, as an EHR's would be. A query the server
+    refuses is sent as the OperationOutcome it gave, which CDS Hooks 2.0 allows.
+    """
+    prefetch: dict[str, Any] = {}
+    for key, template in templates.items():
+        query = template.replace("{{context.patientId}}", patient_id)
+        response = httpx.get(
+            f"{server.base_url}/{query}",
+            headers={**server.headers, "Prefer": "handling=strict"},
+            timeout=60,
+        )
+        prefetch[key] = response.json()
+    return prefetch
+
+
+def every_page(server: SekmetServer, query: str) -> list[dict[str, Any]]:
+    """Every resource a search gives, following `next` links to the end."""
+    resources: list[dict[str, Any]] = []
+    page: dict[str, Any] | None = server.get(query)
+    while page is not None:
+        resources.extend(entry["resource"] for entry in page.get("entry", []))
+        following = [link["url"] for link in page.get("link", []) if link["relation"] == "next"]
+        page = server.get_url(following[0]) if following else None
+    return resources

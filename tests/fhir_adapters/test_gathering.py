@@ -22,7 +22,9 @@ BASE = "http://fhir.example.test/r4"
 ACCESS = FhirAccess(BASE, "secret-token", "p1")
 CONTEXT = {"patientId": "p1", "userId": "Practitioner/u1"}
 PATIENT = PrefetchTemplate("patient", "Patient/{{context.patientId}}")
-OBSERVATIONS = PrefetchTemplate("observations", "Observation?patient={{context.patientId}}")
+OBSERVATIONS = PrefetchTemplate(
+    "observations", "Observation?patient={{context.patientId}}&code=http://loinc.org|4548-4"
+)
 NOTES = PrefetchTemplate("notes", "DocumentReference?patient={{context.patientId}}")
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -164,7 +166,7 @@ def test_a_next_link_off_the_server_is_not_followed_with_the_token(
         return httpx.Response(200, json=page(range(2), "http://elsewhere.example/steal?page=1"))
 
     gathered = gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS)
-    assert asked == [f"{BASE}/Observation?patient=p1"]
+    assert asked == [f"{BASE}/Observation?patient=p1&code=http://loinc.org|4548-4"]
     assert ids(gathered.resources["observations"]) == ["o0", "o1"]
     assert "outside the FHIR server" in gathered.incomplete["observations"]
 
@@ -245,3 +247,42 @@ def test_url_attachments_are_read_from_the_server_only(
     assert sorted(asked) == ["/r4/Binary/b1", "/r4/Binary/b2"]
     assert set(gathered.attachments) == {"Binary/b1", f"{BASE}/Binary/b2"}
     assert "outside the FHIR server" in gathered.attachment_errors["https://cdn.example/b3"]
+
+
+def test_resources_of_another_patient_are_left_out(
+    gatherer_for: Callable[..., PatientDataGatherer],
+) -> None:
+    handler, _ = paged_server(pages=1)
+
+    def owned(number: int, patient: str) -> dict[str, Any]:
+        return {**observation(number), "subject": {"reference": patient}}
+
+    prefetch = {
+        "patient": {"resourceType": "Patient", "id": "p1"},
+        "observations": {
+            "resourceType": "Bundle",
+            "entry": [
+                {"resource": owned(1, "Patient/p1")},
+                {"resource": owned(2, f"{BASE}/Patient/p1/_history/3")},
+                {"resource": owned(3, "Patient/p2")},
+                {"resource": owned(4, f"{BASE}/Patient/p22")},
+            ],
+        },
+    }
+    gathered = gatherer_for(handler).gather((PATIENT, OBSERVATIONS), prefetch, CONTEXT, ACCESS)
+    assert ids(gathered.resources["observations"]) == ["o1", "o2"]
+    assert gathered.other_patients == ("Observation/o3", "Observation/o4")
+    assert "belongs to another patient" in gathered.issues()[0].reason
+
+
+def test_searches_ask_for_strict_handling(
+    gatherer_for: Callable[..., PatientDataGatherer],
+) -> None:
+    preferences: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        preferences.append(request.headers.get("Prefer", ""))
+        return httpx.Response(200, json=page(range(1)))
+
+    gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS)
+    assert preferences == ["handling=strict"]
