@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 from conftest import patient_view_request  # noqa: E402
-from report import replace_section  # noqa: E402
+from report import emit  # noqa: E402
 
 REPEATS = 500
 AUDIENCE = "http://127.0.0.1:8080/cds-services/diabetes-risk"
@@ -98,10 +98,7 @@ def main() -> None:
         "ES384 verification costs more than RS384 or ES256 (the table says how much on this run);",
         "the specification recommends ES384 or RS384, and the service accepts both.",
     ]
-    section = "\n".join(lines)
-    print(section)
-    if len(sys.argv) == 3 and sys.argv[1] == "--write":
-        replace_section(REPO / sys.argv[2], section)
+    emit("\n".join(lines), REPO)
 
 
 if __name__ == "__main__":

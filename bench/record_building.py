@@ -31,7 +31,7 @@ from fhir_adapters.record_builder import build_patient_record
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
-from report import replace_section  # noqa: E402
+from report import emit  # noqa: E402
 from synthetic_patients import (  # noqa: E402
     carebundle_patient,
     large_synthea_patient,
@@ -130,10 +130,7 @@ def main() -> None:
         "On this two-core machine the absolute times vary by up to half between runs (other",
         "work, the garbage collector); the ratio to `json.loads` stayed under 2 in every run.",
     ]
-    section = "\n".join(lines)
-    print(section)
-    if len(sys.argv) == 3 and sys.argv[1] == "--write":
-        replace_section(REPO / sys.argv[2], section)
+    emit("\n".join(lines), REPO)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 TITLE = "# Benchmarks\n\n"
@@ -21,3 +22,10 @@ def replace_section(target: Path, section: str) -> None:
         rest = "" if end == -1 else text[end + 1 :]
         text = text[:start] + section.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
     target.write_text(text, encoding="utf-8")
+
+
+def emit(section: str, repo: Path) -> None:
+    """Print the section; with `--write FILE` on the command line, also put it in that file."""
+    print(section)
+    if len(sys.argv) == 3 and sys.argv[1] == "--write":
+        replace_section(repo / sys.argv[2], section)

@@ -114,19 +114,17 @@ def test_messy_notes_hold_the_promised_bytes() -> None:
 
 
 @pytest.fixture(scope="module")
-def sekmet() -> Iterator[SekmetServer]:
-    """One sekmet server for the module."""
-    server = SekmetServer().start()
-    yield server
-    server.stop()
+def sekmet(fhir_server: SekmetServer) -> SekmetServer:
+    """The suite's sekmet server."""
+    return fhir_server
 
 
 @pytest.fixture(scope="module")
-def loaded(sekmet: SekmetServer) -> dict[str, str]:
-    """The messy variant and carebundle's healthy patient, loaded; their Patient ids."""
+def loaded(loaded_patients: dict[str, str]) -> dict[str, str]:
+    """The messy variant's and carebundle's healthy patient's ids in it."""
     return {
-        "messy": sekmet.load(messy_variant()),
-        "healthy": sekmet.load(carebundle_patient("healthy")),
+        "messy": loaded_patients["variant-messy"],
+        "healthy": loaded_patients["carebundle-healthy"],
     }
 
 
