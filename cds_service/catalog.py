@@ -29,6 +29,12 @@ _MEDICATIONS = PrefetchTemplate(
     "MedicationRequest?patient={{context.patientId}}&status=active&_count=200",
     required=False,
 )
+# What the patient reports taking (home medications), which many EHRs keep apart from orders.
+_MEDICATION_STATEMENTS = PrefetchTemplate(
+    "medicationStatements",
+    "MedicationStatement?patient={{context.patientId}}&status=active&_count=200",
+    required=False,
+)
 _FAMILY_HISTORY = PrefetchTemplate(
     "familyHistory", "FamilyMemberHistory?patient={{context.patientId}}", required=False
 )
@@ -94,6 +100,7 @@ DIABETES_RISK = CdsServiceDefinition(
         ),
         _CONDITIONS,
         _MEDICATIONS,
+        _MEDICATION_STATEMENTS,
         _FAMILY_HISTORY,
     ),
 )
@@ -116,6 +123,7 @@ HYPERTENSION_RISK = CdsServiceDefinition(
         ),
         _CONDITIONS,
         _MEDICATIONS,
+        _MEDICATION_STATEMENTS,
         _FAMILY_HISTORY,
     ),
 )

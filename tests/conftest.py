@@ -184,6 +184,7 @@ def patient_view_request(patient_id: str = "pat-1", **overrides: Any) -> dict[st
             "observations": bundle,
             "conditions": bundle,
             "medications": bundle,
+            "medicationStatements": bundle,
             "familyHistory": bundle,
             "documents": bundle,
             "reports": bundle,

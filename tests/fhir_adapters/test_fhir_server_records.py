@@ -211,12 +211,16 @@ def test_record_values_match_the_source_resources(
     }
     assert {(c.source, c.kind) for c in record.conditions} == expected_conditions
 
-    orders = every_page(fhir_server, f"MedicationRequest?patient={patient_id}&status=active")
+    taken = [
+        resource
+        for kind in ("MedicationRequest", "MedicationStatement")
+        for resource in every_page(fhir_server, f"{kind}?patient={patient_id}&status=active")
+    ]
     expected_medications = {
-        (f"MedicationRequest/{order['id']}", ingredient)
-        for order in orders
+        (f"{item['resourceType']}/{item['id']}", ingredient)
+        for item in taken
         for ingredient in INGREDIENTS
-        if ingredient in json.dumps(order["medicationCodeableConcept"]).lower()
+        if ingredient in json.dumps(item["medicationCodeableConcept"]).lower()
     }
     assert {(m.source, m.ingredient) for m in record.medications} == expected_medications
 
@@ -254,9 +258,11 @@ def test_the_messy_chart_keeps_what_is_usable_and_says_what_is_not(
     assert not record.has_condition(ConditionKind.DIABETES)
     assert not record.has_condition(ConditionKind.HYPERTENSION)
     assert [f.kind for f in record.family_history] == [ConditionKind.DIABETES]
-    # The stopped metformin is not taken; the amlodipine given only as text is.
-    assert [(m.ingredient, m.drug_class.value) for m in record.medications] == [
-        ("amlodipine", "antihypertensive")
+    # The stopped metformin is not taken; the amlodipine given only as text is, and so is the
+    # lisinopril the patient reports taking.
+    assert sorted((m.source.split("/")[0], m.ingredient) for m in record.medications) == [
+        ("MedicationRequest", "amlodipine"),
+        ("MedicationStatement", "lisinopril"),
     ]
     # This server does not support `patient` on FamilyMemberHistory: asked for strict
     # handling it says so, rather than answering with every patient's family history.
