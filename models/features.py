@@ -1,0 +1,188 @@
+"""The models' inputs: one definition each, read from a `PatientRecord` the way NHANES measured it.
+
+A feature's name is also its NHANES column (see `nhanes`), so what a model is trained on and
+what it is given at the bedside are defined side by side. Values older than the feature's
+window are treated as missing: a BMI from 2015 does not describe the patient today. Missing
+values stay missing (NaN); the models handle them (see each model card), nothing is invented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from statistics import fmean
+
+import numpy as np
+import numpy.typing as npt
+
+from fhir_adapters.codes import ConditionKind, DrugClass, Measure, SmokingStatus
+from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
+
+# How old a value may be and still describe the patient today.
+BODY_MEASURE_WINDOW = timedelta(days=3 * 365)
+LABORATORY_WINDOW = timedelta(days=3 * 365)
+# ACC/AHA 2017 reads blood pressure as the mean of recent readings; a year is "recent" here.
+BLOOD_PRESSURE_WINDOW = timedelta(days=365)
+# A diastolic reading below this is a recording artefact (NHANES codes some as 0), not a pressure.
+MIN_PLAUSIBLE_DIASTOLIC = 20.0
+
+
+@dataclass(frozen=True)
+class FeatureValue:
+    """One input as given to a model: its value (None when missing) and where it came from."""
+
+    name: str
+    value: float | None
+    sources: tuple[str, ...] = ()
+    effective: date | None = None
+    # How the value was made when it is not one recorded value, e.g. "mean of 3 readings".
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A model input: its name, how a clinician reads it, its unit, and how it is found."""
+
+    name: str
+    label: str
+    unit: str
+    extract: Callable[[PatientRecord], FeatureValue]
+
+
+def _latest(
+    name: str, measure: Measure, window: timedelta
+) -> Callable[[PatientRecord], FeatureValue]:
+    def extract(record: PatientRecord) -> FeatureValue:
+        latest = record.latest(measure)
+        if latest is None or latest.effective.date() < record.as_of - window:
+            return FeatureValue(name, None)
+        return FeatureValue(name, latest.value, (latest.source,), latest.effective.date())
+
+    return extract
+
+
+def _age(record: PatientRecord) -> FeatureValue:
+    age = record.demographics.age_years
+    return FeatureValue("age", None if age is None else float(age))
+
+
+def _male_sex(record: PatientRecord) -> FeatureValue:
+    sex = record.demographics.sex
+    if sex is AdministrativeSex.MALE:
+        return FeatureValue("male_sex", 1.0)
+    if sex is AdministrativeSex.FEMALE:
+        return FeatureValue("male_sex", 0.0)
+    return FeatureValue("male_sex", None)
+
+
+def _mean_pressure(name: str, part: str) -> Callable[[PatientRecord], FeatureValue]:
+    def extract(record: PatientRecord) -> FeatureValue:
+        since = record.as_of - BLOOD_PRESSURE_WINDOW
+        readings = [
+            (reading, value)
+            for reading in record.blood_pressure
+            if reading.effective.date() >= since
+            and (value := getattr(reading, part)) is not None
+            and (part != "diastolic" or value >= MIN_PLAUSIBLE_DIASTOLIC)
+        ]
+        if not readings:
+            return FeatureValue(name, None)
+        sources = tuple(source for reading, _ in readings for source in reading.sources)
+        return FeatureValue(
+            name,
+            fmean(value for _, value in readings),
+            tuple(dict.fromkeys(sources)),
+            readings[0][0].effective.date(),
+            f"mean of {len(readings)} reading{'s' if len(readings) > 1 else ''} in the last year",
+        )
+
+    return extract
+
+
+def _current_smoker(record: PatientRecord) -> FeatureValue:
+    if not record.smoking:
+        return FeatureValue("current_smoker", None)
+    newest = record.smoking[0]
+    if newest.status is SmokingStatus.UNKNOWN:
+        return FeatureValue("current_smoker", None, (newest.source,), newest.effective.date())
+    return FeatureValue(
+        "current_smoker",
+        1.0 if newest.status is SmokingStatus.CURRENT else 0.0,
+        (newest.source,),
+        newest.effective.date(),
+    )
+
+
+def _diagnosis(
+    name: str, kind: ConditionKind, drug_class: DrugClass | None = None
+) -> Callable[[PatientRecord], FeatureValue]:
+    # NHANES asked "ever told by a doctor", so a resolved diagnosis counts too (the adapter has
+    # already dropped refuted ones), and one not on the record counts as the survey's "no" (0).
+    def extract(record: PatientRecord) -> FeatureValue:
+        sources = tuple(item.source for item in record.conditions if item.kind is kind)
+        if drug_class is not None:
+            sources += tuple(i.source for i in record.medications if i.drug_class is drug_class)
+        return FeatureValue(name, 1.0 if sources else 0.0, sources)
+
+    return extract
+
+
+AGE = Feature("age", "Age", "years", _age)
+MALE_SEX = Feature("male_sex", "Male sex", "", _male_sex)
+BMI = Feature("bmi", "BMI", "kg/m2", _latest("bmi", Measure.BMI, BODY_MEASURE_WINDOW))
+WAIST = Feature(
+    "waist",
+    "Waist circumference",
+    "cm",
+    _latest("waist", Measure.WAIST_CIRCUMFERENCE, BODY_MEASURE_WINDOW),
+)
+SYSTOLIC = Feature(
+    "systolic", "Systolic blood pressure", "mmHg", _mean_pressure("systolic", "systolic")
+)
+DIASTOLIC = Feature(
+    "diastolic", "Diastolic blood pressure", "mmHg", _mean_pressure("diastolic", "diastolic")
+)
+HDL = Feature(
+    "hdl", "HDL cholesterol", "mg/dL", _latest("hdl", Measure.HDL_CHOLESTEROL, LABORATORY_WINDOW)
+)
+TOTAL_CHOLESTEROL = Feature(
+    "total_cholesterol",
+    "Total cholesterol",
+    "mg/dL",
+    _latest("total_cholesterol", Measure.TOTAL_CHOLESTEROL, LABORATORY_WINDOW),
+)
+HBA1C = Feature("hba1c", "HbA1c", "%", _latest("hba1c", Measure.HBA1C, LABORATORY_WINDOW))
+CURRENT_SMOKER = Feature("current_smoker", "Current smoker", "", _current_smoker)
+PREDIABETES = Feature(
+    "prediabetes", "Prediabetes diagnosis", "", _diagnosis("prediabetes", ConditionKind.PREDIABETES)
+)
+DIABETES = Feature(
+    "diabetes",
+    "Diabetes (diagnosis or treatment)",
+    "",
+    _diagnosis("diabetes", ConditionKind.DIABETES, DrugClass.ANTIDIABETIC),
+)
+
+
+@dataclass(frozen=True)
+class FeatureVector:
+    """A model's inputs for one patient, in the model's order."""
+
+    values: tuple[FeatureValue, ...]
+
+    def as_array(self) -> npt.NDArray[np.float64]:
+        """The values as one row, NaN where missing."""
+        return np.array(
+            [np.nan if item.value is None else item.value for item in self.values], dtype=np.float64
+        )
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The names of the inputs that had no usable value."""
+        return tuple(item.name for item in self.values if item.value is None)
+
+
+def feature_vector(record: PatientRecord, features: Sequence[Feature]) -> FeatureVector:
+    """Read each feature from the record."""
+    return FeatureVector(tuple(feature.extract(record) for feature in features))

@@ -1,0 +1,186 @@
+"""Hypertension: three honest answers, each for the patients it fits.
+
+1. Recorded pressure already in the hypertensive range and no diagnosis: a detection (ACC/AHA
+   2017: the mean of readings on two or more occasions), not a prediction.
+2. No pressure recorded in the last year: the probability that it would be 130/80 or higher if
+   measured (`UNMEASURED_BLOOD_PRESSURE`, learned from NHANES).
+3. Recent pressure below 130/80: the 1-, 2- and 4-year risk of hypertension from the Parikh
+   equation, within its validity range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from fhir_adapters.codes import ConditionKind, Kinship
+from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
+from models import parikh
+from models.artifacts import Artifact, read_artifact
+from models.features import AGE, BMI, CURRENT_SMOKER, DIASTOLIC, SYSTOLIC, FeatureValue
+from models.prediction import LOG_CUMULATIVE_HAZARD, Contribution, NoEstimate, RiskEstimate
+from models.risk_models import LearnedRiskModel, has_diabetes
+
+INCIDENCE_MODEL = "hypertension-incidence"
+STAGE1_SYSTOLIC, STAGE1_DIASTOLIC = 130.0, 80.0
+STAGE2_SYSTOLIC, STAGE2_DIASTOLIC = 140.0, 90.0
+MIN_OCCASIONS = 2
+
+_PARENTS_INPUT = "parents_with_hypertension"
+_LABELS = {
+    "female": ("Female sex", ""),
+    "age": (AGE.label, AGE.unit),
+    "bmi": (BMI.label, BMI.unit),
+    "systolic": (SYSTOLIC.label, SYSTOLIC.unit),
+    "diastolic": (DIASTOLIC.label, DIASTOLIC.unit),
+    "current_smoker": (CURRENT_SMOKER.label, ""),
+    _PARENTS_INPUT: ("Parents with hypertension", "parents"),
+}
+
+
+class Finding(StrEnum):
+    """Which of the three answers applies."""
+
+    DIAGNOSED = "diagnosed"  # nothing to add
+    DETECTED = "detected"
+    UNMEASURED = "unmeasured"
+    INCIDENCE = "incidence"
+
+
+@dataclass(frozen=True)
+class PressureSummary:
+    """The mean of the last year's readings, as ACC/AHA reads them."""
+
+    systolic: FeatureValue
+    diastolic: FeatureValue
+    occasions: int
+
+    @property
+    def stage(self) -> int:
+        """0 below 130/80, 1 for 130-139 or 80-89, 2 from 140 or 90 (ACC/AHA 2017)."""
+        sbp, dbp = self.systolic.value or 0.0, self.diastolic.value or 0.0
+        if sbp >= STAGE2_SYSTOLIC or dbp >= STAGE2_DIASTOLIC:
+            return 2
+        return 1 if sbp >= STAGE1_SYSTOLIC or dbp >= STAGE1_DIASTOLIC else 0
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the readings span the two occasions a diagnosis rests on."""
+        return self.occasions >= MIN_OCCASIONS
+
+
+@dataclass(frozen=True)
+class HypertensionAssessment:
+    """The answer that applies, with what it rests on."""
+
+    finding: Finding
+    pressure: PressureSummary | None
+    estimate: RiskEstimate | NoEstimate | None
+
+
+def pressure_summary(record: PatientRecord) -> PressureSummary | None:
+    """The last year's mean pressure and on how many days it was taken; None if unmeasured."""
+    systolic, diastolic = SYSTOLIC.extract(record), DIASTOLIC.extract(record)
+    if systolic.value is None or diastolic.value is None:
+        return None
+    since = record.as_of.toordinal() - 365
+    days = {
+        reading.effective.date()
+        for reading in record.blood_pressure
+        if reading.effective.date().toordinal() >= since
+    }
+    return PressureSummary(systolic, diastolic, len(days))
+
+
+class IncidenceModel:
+    """The Parikh equation, explained against the reference patient in its artifact."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+        self.reference = parikh.ParikhInputs(**artifact.payload["reference"])
+
+    @classmethod
+    def load(cls, directory: Path) -> IncidenceModel:
+        """Load and verify the reference patient's artifact."""
+        return cls(read_artifact(directory, INCIDENCE_MODEL, parikh.INPUTS))
+
+    def predict(
+        self, record: PatientRecord, pressure: PressureSummary
+    ) -> RiskEstimate | NoEstimate:
+        """The 1-, 2- and 4-year risk of hypertension, or why the equation does not apply."""
+        age, bmi, smoker = AGE.extract(record), BMI.extract(record), CURRENT_SMOKER.extract(record)
+        sex = record.demographics.sex
+        absent = [
+            label
+            for label, missing in (
+                (AGE.label, age.value is None),
+                (BMI.label, bmi.value is None),
+                ("sex", sex not in (AdministrativeSex.FEMALE, AdministrativeSex.MALE)),
+            )
+            if missing
+        ]
+        if absent:
+            return NoEstimate(INCIDENCE_MODEL, ("needs " + ", ".join(absent),))
+        parents = {
+            item.relationship
+            for item in record.family_history
+            if item.kind is ConditionKind.HYPERTENSION and item.kinship is Kinship.PARENT
+        }
+        values = {
+            "female": FeatureValue("female", 1.0 if sex is AdministrativeSex.FEMALE else 0.0),
+            "age": age,
+            "bmi": bmi,
+            "systolic": pressure.systolic,
+            "diastolic": pressure.diastolic,
+            # Unrecorded smoking or parental history is read as none, and listed as missing.
+            "current_smoker": smoker,
+            _PARENTS_INPUT: FeatureValue(_PARENTS_INPUT, float(min(len(parents), 2))),
+        }
+        inputs = parikh.ParikhInputs(**{k: v.value or 0.0 for k, v in values.items()})
+        try:
+            parikh.check_validity(inputs, has_diabetes(record))
+        except parikh.OutsideValidity as exc:
+            return NoEstimate(INCIDENCE_MODEL, (str(exc),))
+        result = parikh.explain(inputs, self.reference)
+        missing = ["current_smoker"] if smoker.value is None else []
+        if not record.family_history:
+            missing.append(_PARENTS_INPUT)
+        return RiskEstimate(
+            model=INCIDENCE_MODEL,
+            outcome="new hypertension within 4 years",
+            probability=result.risks[-1][1],
+            margin=result.margin,
+            margin_scale=LOG_CUMULATIVE_HAZARD,
+            expected_margin=result.expected_margin,
+            contributions=tuple(
+                Contribution(
+                    feature=name,
+                    label=_LABELS[name][0],
+                    unit=_LABELS[name][1],
+                    value=values[name].value,
+                    sources=values[name].sources,
+                    effective=values[name].effective,
+                    note=values[name].note,
+                    shapley=shapley,
+                )
+                for name, shapley in result.contributions.items()
+            ),
+            missing=tuple(missing),
+            artifact_sha256=self.artifact.content_sha256,
+            horizons=result.risks,
+        )
+
+
+def assess_hypertension(
+    record: PatientRecord, unmeasured: LearnedRiskModel, incidence: IncidenceModel
+) -> HypertensionAssessment:
+    """Which of the three answers fits this patient, and that answer."""
+    if record.has_condition(ConditionKind.HYPERTENSION):
+        return HypertensionAssessment(Finding.DIAGNOSED, None, None)
+    pressure = pressure_summary(record)
+    if pressure is None:
+        return HypertensionAssessment(Finding.UNMEASURED, None, unmeasured.predict(record))
+    if pressure.stage > 0:
+        return HypertensionAssessment(Finding.DETECTED, pressure, None)
+    return HypertensionAssessment(Finding.INCIDENCE, pressure, incidence.predict(record, pressure))
