@@ -6,11 +6,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
-from cds_service.components import JWT_CHECKS_OFF_WARNING
+from cds_service.components import JWT_CHECKS_OFF_WARNING, load_models
 from cds_service.privacy import load_or_create_patient_key
 from cds_service.settings import SIGNING_ALGORITHMS, ConfigurationError, Settings, load_settings
 from cds_service.storage.database import create_database_engine, migrate
@@ -34,7 +35,8 @@ def _settings(config_file: Path | None) -> Settings:
 
 
 def prepare(settings: Settings) -> None:
-    """What must happen once before workers start: schema migrations and the patient key."""
+    """What must happen once before workers start: models verified, schema, the patient key."""
+    load_models(settings)
     engine = create_database_engine(settings.storage.database_url)
     try:
         migrate(engine)
@@ -80,6 +82,71 @@ def serve(
     except (ConfigurationError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     run_gunicorn(settings)
+
+
+models_option = click.option(
+    "--models",
+    "models_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of model artifacts (default: the ones shipped in the package).",
+)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write artifacts, metrics and model cards (default: the package's own).",
+)
+def train(out_dir: Path | None) -> None:
+    """Rebuild every model from NHANES 2017-18: artifacts, metrics.json and model cards."""
+    pipeline = _training_pipeline()
+    pipeline.train_all(out_dir or pipeline.SHIPPED_DIRECTORY, click.echo)
+
+
+@main.command()
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the evaluation document.",
+)
+@models_option
+def evaluate(json_file: Path, models_dir: Path | None) -> None:
+    """Score the artifacts on the held-out NHANES rows, against the baselines."""
+    from models.artifacts import ArtifactError
+
+    pipeline = _training_pipeline()
+    try:
+        metrics = pipeline.evaluate_all(models_dir or pipeline.SHIPPED_DIRECTORY)
+    except ArtifactError as exc:
+        raise click.ClickException(str(exc)) from None
+    json_file.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for name, item in metrics["models"].items():
+        low, high = item["auroc_ci"]
+        click.echo(
+            f"{name}: {item['kind']}, AUROC {item['auroc']:.3f} ({low:.3f}-{high:.3f}), "
+            f"calibration slope {item['calibration_slope']:.2f}, "
+            f"intercept {item['calibration_intercept']:+.2f}"
+        )
+        for baseline, figures in item["baselines"].items():
+            click.echo(f"  {baseline}: AUROC {figures['auroc']:.3f}")
+    click.echo(f"wrote {json_file}")
+
+
+def _training_pipeline() -> Any:
+    # The learners and the survey data are an extra: the service itself runs without them.
+    try:
+        from models import pipeline
+    except ImportError as exc:
+        raise click.ClickException(
+            f"training needs the [train] extra (pip install 'cdss[train]'): {exc}"
+        ) from None
+    return pipeline
 
 
 @main.group()
