@@ -20,6 +20,8 @@ from cds_service.storage.database import create_database_engine
 from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
 from fhir_adapters.fhir_server import FhirFetcher
 from fhir_adapters.gathering import PatientDataGatherer
+from models.artifacts import ArtifactError
+from models.registry import RiskModels, load_risk_models
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class Components:
     verifier: CdsJwtVerifier | None
     hook_runner: HookRunner
     feedback_store: FeedbackStore
+    risk_models: RiskModels
     http_client: httpx.Client
     executor: ThreadPoolExecutor
 
@@ -51,8 +54,18 @@ class Components:
         self.engine.dispose()
 
 
+def load_models(settings: Settings) -> RiskModels:
+    """The risk models, verified; `ConfigurationError` when an artifact is missing or altered."""
+    try:
+        return load_risk_models(settings.models.directory)
+    except ArtifactError as exc:
+        raise ConfigurationError(f"[models] {exc}") from exc
+
+
 def build_components(settings: Settings, http_client: httpx.Client | None = None) -> Components:
     """Build the service's parts; `ConfigurationError` when the configuration cannot work."""
+    # Models first: a service that cannot give honest numbers must not start at all.
+    risk_models = load_models(settings)
     engine = create_database_engine(settings.storage.database_url)
     client = http_client or httpx.Client(follow_redirects=False, headers={"User-Agent": "cdss"})
     executor = ThreadPoolExecutor(
@@ -98,6 +111,7 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
             PatientPseudonymizer(key),
         ),
         feedback_store=FeedbackStore(engine),
+        risk_models=risk_models,
         http_client=client,
         executor=executor,
     )

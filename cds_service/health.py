@@ -1,4 +1,8 @@
-"""`GET /healthz` (the process answers) and `GET /readyz` (it can serve: database reachable)."""
+"""`GET /healthz` (the process answers) and `GET /readyz` (it can serve: database reachable).
+
+The models are verified before a worker accepts requests (it does not start otherwise); readiness
+lists which artifacts, by content hash, this worker serves.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,12 @@ def alive() -> dict[str, Any]:
 
 @blueprint.get("/readyz")
 def ready() -> tuple[dict[str, Any], int]:
-    """Ready when the database answers (model checks join here when the models land)."""
-    database_ok = database_is_reachable(current_components().engine)
+    """Ready when the database answers; names the model artifacts loaded."""
+    components = current_components()
+    database_ok = database_is_reachable(components.engine)
     body = {
         "status": "ready" if database_ok else "not-ready",
         "database": "ok" if database_ok else "unreachable",
+        "models": components.risk_models.content_hashes(),
     }
     return body, 200 if database_ok else 503

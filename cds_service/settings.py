@@ -146,6 +146,13 @@ class FhirSettings(_Section):
     max_attachments: int = Field(default=20, ge=0, le=500)
 
 
+class ModelSettings(_Section):
+    """Where the risk models' artifacts are (verified by content hash at every start)."""
+
+    # None: the artifacts shipped in the package (models/shipped), rebuilt by `cdss train`.
+    directory: Path | None = None
+
+
 class LoggingSettings(_Section):
     """Log verbosity."""
 
@@ -161,6 +168,7 @@ class Settings(_Section):
     admin: AdminSettings = AdminSettings()
     privacy: PrivacySettings = PrivacySettings()
     fhir: FhirSettings = FhirSettings()
+    models: ModelSettings = ModelSettings()
     logging: LoggingSettings = LoggingSettings()
 
 
@@ -239,6 +247,13 @@ def _resolve_paths(settings: Settings, base_dir: Path) -> Settings:
             "auth": settings.auth.model_copy(update={"issuers": issuers}),
             "privacy": settings.privacy.model_copy(
                 update={"patient_key_file": under_base(settings.privacy.patient_key_file)}
+            ),
+            "models": settings.models.model_copy(
+                update={
+                    "directory": None
+                    if settings.models.directory is None
+                    else under_base(settings.models.directory)
+                }
             ),
             "storage": settings.storage.model_copy(
                 update={
