@@ -16,7 +16,9 @@ matplotlib.use("Agg")  # no display on servers and CI
 
 import matplotlib.pyplot as plt
 
-from models import nhanes
+from models import nhanes, parikh
+from models.artifacts import read_artifact
+from models.hypertension import INCIDENCE_MODEL
 from models.published_scores import MISSING_ITEMS
 from models.risk_models import LEARNED_MODELS, LearnedModelSpec
 
@@ -77,8 +79,8 @@ def _learned_card(
         "",
         "## Intended use and population",
         f"- Population: {population}.",
-        "- Use: to prompt testing (HbA1c or a blood pressure measurement) in adults where the "
-        "condition is not already known; not for diagnosis, and not for children or pregnancy.",
+        "- Use: to prompt a test (an HbA1c, or a blood pressure measurement) in adults in whom "
+        "the condition is not already known; not for diagnosis, nor for children or pregnancy.",
         "- Race/ethnicity is not an input; it is reported as a subgroup below.",
         "",
         "## Inputs",
@@ -161,8 +163,8 @@ def _learned_card(
         "confirmation.",
         "- EHR values differ from survey measurements (self-reported smoking, office blood "
         "pressure); a problem list that omits a diagnosis reads as no diagnosis.",
-        "- Thresholds for acting on the estimate are set by the deploying site (see the card "
-        "configuration); the decision curve above shows net benefit across thresholds.",
+        "- Thresholds for acting on the estimate are set by the deploying site; the decision "
+        "curve above shows the net benefit of testing at each threshold.",
         "",
         f"Artifact: `{spec.name}.json`, content SHA-256 `{metrics['artifact_sha256']}`. "
         "Rebuild with `cdss train`; re-score with `cdss evaluate --json FILE`.",
@@ -170,10 +172,63 @@ def _learned_card(
     return "\n".join(lines) + "\n"
 
 
+def _incidence_card(reference: dict[str, float], rows: int, content_sha256: str) -> str:
+    coefficients = "\n".join(
+        f"| {name} | {beta:+.6f} |" for name, beta in parikh.COEFFICIENTS.items()
+    )
+    lines = [
+        f"# Model card: `{INCIDENCE_MODEL}` (Framingham hypertension risk score)",
+        "",
+        "**Estimates** the 1-, 2- and 4-year risk of new hypertension in an adult whose recent "
+        "blood pressure is below 130/80, with the published equation of Parikh et al. (Ann "
+        "Intern Med 2008;148:102-110). Nothing is learned here: no incidence data can be had "
+        "offline, and labels are not invented.",
+        "",
+        "## The equation",
+        "`risk(t) = 1 - exp(-exp((ln t - mu) / 0.876925))`, with "
+        f"`mu = {parikh.INTERCEPT} + sum(beta x input) + {parikh.AGE_X_DIASTOLIC} x age x DBP`:",
+        "",
+        "| input | beta |",
+        "|---|---|",
+        coefficients,
+        "",
+        "`parents_with_hypertension` counts parents (0, 1, 2) times one coefficient, as the "
+        "Framingham Heart Study's online calculator and public implementations do; the paper's "
+        "table may give a separate term for both parents (to verify against the paper).",
+        "",
+        "## Validity and refusals",
+        f"Used for ages {parikh.MIN_AGE}-{parikh.MAX_AGE}, systolic below "
+        f"{parikh.MAX_SYSTOLIC:g} and diastolic below {parikh.MAX_DIASTOLIC:g} mmHg, without "
+        "diabetes; outside that, no number and the reason. Derived in 1,717 white Framingham "
+        "Offspring participants aged 20-69 (C statistic 0.788); validated in Whitehall II "
+        "(0.80), MESA (0.788) and Tehran (0.81, where it under-estimated risk until "
+        "recalibrated). It may misestimate in other populations.",
+        "",
+        "## Inputs from the chart",
+        "Blood pressure is the mean of the last year's readings. Unrecorded smoking status or "
+        "parental history is read as none and listed as missing on the card, so the estimate "
+        "may be low.",
+        "",
+        "## Explanation",
+        "Exact Shapley values of the 4-year log cumulative hazard against a reference patient: "
+        f"the mean of the {rows} NHANES 2017-18 adults the equation applies to "
+        "(age 20-80, pressure below 140/90, no diabetes).",
+        "",
+        "| reference input | value |",
+        "|---|---|",
+        *(f"| {name} | {value:.3f} |" for name, value in reference.items()),
+        "",
+        "NHANES does not ask about parents' blood pressure, so the reference has none.",
+        "",
+        f"Artifact: `{INCIDENCE_MODEL}.json`, content SHA-256 `{content_sha256}`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def write_model_cards(
     directory: Path, metrics: dict[str, Any], frames: dict[str, nhanes.Population]
 ) -> None:
-    """Write a card and its plots for every learned model."""
+    """Write a card and its plots for every model."""
     cards = directory / CARDS_DIRECTORY
     cards.mkdir(parents=True, exist_ok=True)
     for spec in LEARNED_MODELS:
@@ -181,3 +236,10 @@ def write_model_cards(
         plots = _plots(cards, spec.name, model_metrics)
         text = _learned_card(spec, model_metrics, frames[spec.population].description, plots)
         (cards / f"{spec.name}.md").write_text(text, encoding="utf-8")
+    incidence = read_artifact(directory, INCIDENCE_MODEL, parikh.INPUTS)
+    text = _incidence_card(
+        incidence.payload["reference"],
+        incidence.training["reference_rows"],
+        incidence.content_sha256,
+    )
+    (cards / f"{INCIDENCE_MODEL}.md").write_text(text, encoding="utf-8")

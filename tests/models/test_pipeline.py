@@ -9,6 +9,7 @@ intercept within 0.2, explanations adding up to 1e-6).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -108,3 +109,12 @@ def test_evaluate_refuses_an_altered_artifact(tmp_path: Path) -> None:
     assert "diabetes-undiagnosed" in result.stderr
     assert "altered" in result.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_readme_quotes_the_committed_metrics() -> None:
+    readme = (SHIPPED_DIRECTORY.parents[1] / "README.md").read_text(encoding="utf-8")
+    for name, figures in COMMITTED["models"].items():
+        row = re.search(rf"^\| `{name}` \|.*$", readme, re.MULTILINE)
+        assert row is not None, name
+        low, high = figures["auroc_ci"]
+        assert f"{figures['auroc']:.3f} ({low:.3f}-{high:.3f})" in row.group(0)
