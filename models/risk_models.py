@@ -6,7 +6,7 @@ the estimate and its exact explanation from one pass (house style rule 6).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -79,14 +79,12 @@ DYSGLYCEMIA = LearnedModelSpec(
     monotone={"age": 1, "bmi": 1, "waist": 1, "hdl": -1, "prediabetes": 1},
     excludes_diabetes=True,
 )
-UNDIAGNOSED_DIABETES = LearnedModelSpec(
+# The same inputs, population and constraints; a higher HbA1c threshold.
+UNDIAGNOSED_DIABETES = replace(
+    DYSGLYCEMIA,
     name="diabetes-undiagnosed",
     outcome="undiagnosed diabetes (HbA1c 6.5% or higher)",
-    features=DIABETES_FEATURES,
     label="undiagnosed_diabetes",
-    population="glycemia",
-    monotone={"age": 1, "bmi": 1, "waist": 1, "hdl": -1, "prediabetes": 1},
-    excludes_diabetes=True,
 )
 UNMEASURED_BLOOD_PRESSURE = LearnedModelSpec(
     name="hypertension-unmeasured",
