@@ -7,7 +7,7 @@ import logging
 import httpx
 from flask import Flask
 
-from cds_service import cors, discovery, feedback, health, hooks
+from cds_service import cors, discovery, feedback, health, hooks, model_cards
 from cds_service.components import EXTENSION_KEY, build_components
 from cds_service.errors import render_error
 from cds_service.settings import Settings
@@ -27,6 +27,7 @@ def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -
     app.register_blueprint(hooks.blueprint)
     app.register_blueprint(feedback.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(model_cards.blueprint)
     cors.init_app(app, settings.server.cors_allowed_origins)
     app.register_error_handler(Exception, render_error)
     return app

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cards.cds_card import Card
+from cards.card_parts import IssuedCard
+from cards.policy import NO_HISTORY, FeedbackHistory
 from fhir_adapters.codes import LOINC, RISK_OBSERVATION_LOINCS
 from fhir_adapters.patient_record import PatientRecord
 from fhir_adapters.prefetch import PrefetchTemplate
@@ -50,12 +51,14 @@ class ServiceInput:
     context: Mapping[str, Any]
     # The patient's data; what could not be gathered is in its `data_issues`.
     record: PatientRecord
+    # What clinicians said about this patient's earlier cards of the service, still in force.
+    history: FeedbackHistory = NO_HISTORY
 
 
-Advisor = Callable[[ServiceInput], Sequence[Card]]
+Advisor = Callable[[ServiceInput], Sequence[IssuedCard]]
 
 
-def no_advice_yet(_: ServiceInput) -> Sequence[Card]:
+def no_advice_yet(_: ServiceInput) -> Sequence[IssuedCard]:
     """The advice of a service whose model has not landed yet: no cards."""
     return ()
 

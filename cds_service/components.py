@@ -10,6 +10,7 @@ import httpx
 from flask import current_app
 from sqlalchemy import Engine
 
+from cds_service.advice import advised_services, card_policy
 from cds_service.auth.cds_jwt import CdsJwtVerifier, TrustedIssuer
 from cds_service.auth.key_sets import KeySetError, KeySource, PinnedKeySet, RemoteKeySet
 from cds_service.catalog import ServiceCatalog
@@ -66,6 +67,7 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     """Build the service's parts; `ConfigurationError` when the configuration cannot work."""
     # Models first: a service that cannot give honest numbers must not start at all.
     risk_models = load_models(settings)
+    policy = card_policy(settings.cards, settings.server.public_base_url)
     engine = create_database_engine(settings.storage.database_url)
     client = http_client or httpx.Client(follow_redirects=False, headers={"User-Agent": "cdss"})
     executor = ThreadPoolExecutor(
@@ -95,7 +97,7 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     return Components(
         settings=settings,
         engine=engine,
-        catalog=ServiceCatalog(),
+        catalog=ServiceCatalog(advised_services(risk_models, policy)),
         verifier=verifier,
         hook_runner=HookRunner(
             PatientDataGatherer(
@@ -109,6 +111,7 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
             ),
             IssuedCardStore(engine),
             PatientPseudonymizer(key),
+            policy,
         ),
         feedback_store=FeedbackStore(engine),
         risk_models=risk_models,

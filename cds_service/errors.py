@@ -4,6 +4,7 @@
     ├── InvalidRequest (400)        the body or a field is wrong; names the field, never its value
     ├── AuthenticationFailed (401)  answered with a bare 401; the reason goes to the log only
     ├── UnknownService (404)
+    ├── UnknownDocument (404)       a model card or plot that is not served
     ├── RequestTooLarge (413)
     └── PrefetchUnavailable (412)   data the service needs was neither prefetched nor fetchable
 
@@ -65,6 +66,13 @@ class AuthenticationFailed(CdssError):
 
 class UnknownService(CdssError):
     """No CDS service has the requested id."""
+
+    status = 404
+    issue_code = "not-found"
+
+
+class UnknownDocument(CdssError):
+    """No such document (model card or plot) is served."""
 
     status = 404
     issue_code = "not-found"

@@ -7,7 +7,9 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from cards.card_parts import IssuedCard
 from cards.cds_card import Card
+from cards.policy import CardPolicy
 from cds_service.auth.cds_jwt import VerifiedCaller
 from cds_service.catalog import CdsServiceDefinition, ServiceInput
 from cds_service.errors import InvalidRequest, PrefetchUnavailable, Problem
@@ -32,10 +34,12 @@ class HookRunner:
         gatherer: PatientDataGatherer,
         issued_cards: IssuedCardStore,
         pseudonymizer: PatientPseudonymizer,
+        policy: CardPolicy,
     ) -> None:
         self._gatherer = gatherer
         self._issued_cards = issued_cards
         self._pseudonymizer = pseudonymizer
+        self._policy = policy
 
     def run(
         self, service: CdsServiceDefinition, request: HookRequest, caller: VerifiedCaller
@@ -55,20 +59,28 @@ class HookRunner:
                 Problem(f"prefetch.{key}", gathered.unavailable[key]) for key in missing_required
             ]
             raise PrefetchUnavailable("required data could not be obtained", problems)
-        record = record_from_gathered(
-            request.patient_id or NO_PATIENT, gathered, datetime.now(UTC).date()
+        now = datetime.now(UTC)
+        record = record_from_gathered(request.patient_id or NO_PATIENT, gathered, now.date())
+        pseudonym = self._pseudonymizer.pseudonym(caller.issuer, request.patient_id or NO_PATIENT)
+        history = self._issued_cards.feedback_history(
+            service.id,
+            pseudonym,
+            now,
+            overridden_days=self._policy.suppress_overridden_days,
+            accepted_days=self._policy.suppress_accepted_days,
         )
-        cards = service.advise(
+        issued = service.advise(
             ServiceInput(
                 service_id=service.id,
                 hook=request.hook,
                 hook_instance=request.hook_instance,
                 context=request.context,
                 record=record,
+                history=history,
             )
         )
-        self._record(service, request, caller, cards)
-        return cards
+        self._record(service, request, pseudonym, now, issued)
+        return [item.card for item in issued]
 
     def _gather(self, service: CdsServiceDefinition, request: HookRequest) -> GatheredData:
         try:
@@ -94,24 +106,23 @@ class HookRunner:
         self,
         service: CdsServiceDefinition,
         request: HookRequest,
-        caller: VerifiedCaller,
-        cards: Sequence[Card],
+        pseudonym: str,
+        issued_at: datetime,
+        issued: Sequence[IssuedCard],
     ) -> None:
-        if not cards:
-            return
-        pseudonym = self._pseudonymizer.pseudonym(caller.issuer, request.patient_id or NO_PATIENT)
-        issued_at = datetime.now(UTC)
         self._issued_cards.record(
             [
                 IssuedCardRecord(
-                    card_uuid=card.uuid,
+                    card_uuid=item.card.uuid,
                     service_id=service.id,
                     hook_instance=request.hook_instance,
                     patient_pseudonym=pseudonym,
-                    indicator=card.indicator.value,
-                    card_type=None,
+                    indicator=item.card.indicator.value,
+                    card_type=item.card_type,
                     issued_at=issued_at,
+                    band=None if item.band is None else int(item.band),
+                    suggestion_kinds=item.suggestion_kinds,
                 )
-                for card in cards
+                for item in issued
             ]
         )

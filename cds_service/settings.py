@@ -153,6 +153,39 @@ class ModelSettings(_Section):
     directory: Path | None = None
 
 
+class BandSettings(_Section):
+    """Probability thresholds of one risk: moderate from `moderate_from`, high from `high_from`."""
+
+    moderate_from: float = Field(gt=0, lt=1)
+    high_from: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BandSettings:
+        if self.moderate_from >= self.high_from:
+            raise ValueError("moderate_from must be below high_from")
+        return self
+
+
+CardIndicatorSetting = Literal["none", "info", "warning", "critical"]
+
+
+class CardSettings(_Section):
+    """When a risk becomes a card (defaults and their reasons: `cards/policy.py`)."""
+
+    diabetes: BandSettings = BandSettings(moderate_from=0.25, high_from=0.40)
+    unmeasured_blood_pressure: BandSettings = BandSettings(moderate_from=0.30, high_from=0.50)
+    hypertension_incidence: BandSettings = BandSettings(moderate_from=0.05, high_from=0.10)
+    # The card for each band; "none" shows no card.
+    low_indicator: CardIndicatorSetting = "none"
+    moderate_indicator: CardIndicatorSetting = "info"
+    high_indicator: CardIndicatorSetting = "warning"
+    explain_missing_estimate: bool = True
+    # An overridden card stays away this long unless the risk band rises.
+    suppress_overridden_days: int = Field(default=90, ge=0, le=3650)
+    # An accepted suggestion (an order) is taken as pending this long.
+    suppress_accepted_days: int = Field(default=30, ge=0, le=3650)
+
+
 class LoggingSettings(_Section):
     """Log verbosity."""
 
@@ -169,6 +202,7 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     fhir: FhirSettings = FhirSettings()
     models: ModelSettings = ModelSettings()
+    cards: CardSettings = CardSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

@@ -19,10 +19,10 @@ import matplotlib.pyplot as plt
 from models import nhanes, parikh
 from models.artifacts import read_artifact
 from models.hypertension import INCIDENCE_MODEL
+from models.model_card_files import CARDS_DIRECTORY, PLOTS
 from models.published_scores import MISSING_ITEMS
 from models.risk_models import LEARNED_MODELS, LearnedModelSpec
 
-CARDS_DIRECTORY = "model-cards"
 _PNG_METADATA = {"Software": None}  # keep the files the same from run to run
 
 _MISSING_HANDLING = {
@@ -44,7 +44,7 @@ def _ci(item: dict[str, Any]) -> str:
 
 def _plots(directory: Path, name: str, metrics: dict[str, Any]) -> tuple[str, str]:
     bins, curve = metrics["calibration_bins"], metrics["decision_curve"]
-    calibration_png, decision_png = f"{name}-calibration.png", f"{name}-decision-curve.png"
+    calibration_png, decision_png = (f"{name}-{plot}.png" for plot in PLOTS)
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     top = max(max(bins["predicted"]), max(bins["observed"])) * 1.1
     axes.plot([0, top], [0, top], color="grey", linestyle="--", label="perfect calibration")

@@ -6,15 +6,24 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cards.policy import Band, FeedbackHistory
 from cds_service.storage.tables import feedback, issued_card, jwt_replay
+
+ACCEPTED = "accepted"
+OVERRIDDEN = "overridden"
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,9 @@ class IssuedCardRecord:
     indicator: str
     card_type: str | None
     issued_at: datetime
+    band: int | None = None
+    # suggestion uuid -> kind
+    suggestion_kinds: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,11 +147,56 @@ class IssuedCardStore:
                 "patient_pseudonym": card.patient_pseudonym,
                 "indicator": card.indicator,
                 "card_type": card.card_type,
+                "band": card.band,
+                "suggestion_kinds": dict(card.suggestion_kinds) or None,
             }
             for card in cards
         ]
         with self._engine.begin() as connection:
             _insert_ignoring_conflicts(connection, issued_card, rows, ["card_uuid"])
+
+    def feedback_history(
+        self,
+        service_id: str,
+        patient_pseudonym: str,
+        now: datetime,
+        overridden_days: int,
+        accepted_days: int,
+    ) -> FeedbackHistory:
+        """What clinicians said about this patient's cards of this service, still in force."""
+        overridden_since = now - timedelta(days=overridden_days)
+        accepted_since = now - timedelta(days=accepted_days)
+        query = (
+            select(
+                issued_card.c.card_type,
+                issued_card.c.band,
+                issued_card.c.suggestion_kinds,
+                feedback.c.outcome,
+                feedback.c.accepted_suggestions,
+                feedback.c.outcome_timestamp,
+            )
+            .join(feedback, feedback.c.card_uuid == issued_card.c.card_uuid)
+            .where(
+                issued_card.c.service_id == service_id,
+                issued_card.c.patient_pseudonym == patient_pseudonym,
+                feedback.c.service_id == service_id,
+                feedback.c.outcome_timestamp >= min(overridden_since, accepted_since),
+            )
+        )
+        overridden: dict[str, Band | None] = {}
+        accepted: set[str] = set()
+        with self._engine.connect() as connection:
+            for row in connection.execute(query):
+                at = _aware(row.outcome_timestamp)
+                if row.outcome == OVERRIDDEN and at >= overridden_since and row.card_type:
+                    band = None if row.band is None else Band(row.band)
+                    earlier = overridden.get(row.card_type, band)
+                    both = [b for b in (earlier, band) if b is not None]
+                    overridden[row.card_type] = max(both) if both else None
+                elif row.outcome == ACCEPTED and at >= accepted_since:
+                    kinds = row.suggestion_kinds or {}
+                    accepted.update(kinds[s] for s in row.accepted_suggestions or () if s in kinds)
+        return FeedbackHistory(overridden, frozenset(accepted))
 
 
 class FeedbackStore:

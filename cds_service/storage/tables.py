@@ -29,7 +29,12 @@ issued_card = Table(
     Column("patient_pseudonym", String(64), nullable=False),
     Column("indicator", String(16), nullable=False),
     Column("card_type", String(64), nullable=True),
+    # The risk band it was shown in (0 low, 1 moderate, 2 high), for "unless the band rises".
+    Column("band", Integer, nullable=True),
+    # Its suggestions' uuids and kinds, so an accepted suggestion can be recognised later.
+    Column("suggestion_kinds", JSON, nullable=True),
     Index("ix_issued_card_patient", "service_id", "patient_pseudonym"),
+    Index("ix_issued_card_type", "service_id", "card_type"),
 )
 
 # One row per distinct feedback entry; `entry_digest` makes a resent entry a no-op.

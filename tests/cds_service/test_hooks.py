@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from card_rules import check_response
 from conftest import Mint, patient_view_request
 from support import CdssServer, free_port
 
@@ -38,7 +39,14 @@ def test_complete_prefetch_is_answered_with_cards(
     response = _post(http, cdss_server, mint, patient_view_request())
 
     assert response.status_code == 200
-    assert response.json() == {"cards": []}
+    cards = check_response(response.json(), "pat-1")
+    # A chart with nothing in it: no number, and a card that says what would make one possible.
+    assert [(card["indicator"], card["summary"]) for card in cards] == [
+        (
+            "info",
+            "Diabetes risk not estimated: no date of birth or BMI (or weight and height) recorded",
+        )
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,249 @@
+"""The `diabetes-risk` service's cards, decided from the record and the two diabetes estimates.
+
+1. Diabetes diagnosed or treated: no card.
+2. A recent HbA1c >= 6.5%, or fasting glucose >= 126 mg/dL on two days, without a diagnosis:
+   "possible undiagnosed diabetes" (warning), with a provisional problem-list entry to add.
+3. Otherwise the estimated risk of undiagnosed dysglycemia, carded by band, with an HbA1c
+   order when none is recent and a prevention-programme referral when the risk is high.
+4. No estimate for want of a measurement: an `info` card that names it (if the site wants it).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cards.card_parts import (
+    IssuedCard,
+    SuggestedOrder,
+    build_card,
+    model_card_link,
+    provisional_condition,
+    service_request,
+    source,
+)
+from cards.cds_card import Indicator
+from cards.explanation import (
+    data_issue_lines,
+    dated,
+    factor_lines,
+    missing_inputs,
+    missing_lines,
+    percent,
+)
+from cards.policy import Band, CardPolicy, FeedbackHistory
+from fhir_adapters.codes import LOINC_HBA1C, Measure
+from fhir_adapters.patient_record import Measurement, PatientRecord
+from models.nhanes import HBA1C_DIABETES
+from models.prediction import NoEstimate, RiskEstimate
+from models.risk_models import DYSGLYCEMIA, has_diabetes
+
+BY_LAB = "diabetes-possible-undiagnosed"
+RISK = "diabetes-risk"
+NOT_ESTIMATED = "diabetes-risk-not-estimated"
+HBA1C_ORDER = "hba1c-order"
+PREVENTION_REFERRAL = "diabetes-prevention-referral"
+PROBLEM_LIST_ENTRY = "diabetes-problem-list"
+
+FASTING_GLUCOSE_DIABETES = 126.0  # mg/dL, ADA
+LAB_WINDOW = timedelta(days=3 * 365)  # an HbA1c older than this does not answer the question
+SNOMED_DIABETES = "73211009"
+TOPIC = "diabetes-screening"
+LABEL = "Diabetes risk (cdss, NHANES-trained)"
+POPULATION = (
+    "The estimate comes from a model built on NHANES 2017-18 adults (18 and over) without "
+    "diagnosed diabetes; it describes the chance of a raised HbA1c today, not in future."
+)
+
+
+def _recent(record: PatientRecord, measure: Measure) -> list[Measurement]:
+    since = record.as_of - LAB_WINDOW
+    return [m for m in record.history(measure) if m.effective.date() >= since]
+
+
+def _lab_evidence(record: PatientRecord) -> tuple[str, tuple[str, ...]] | None:
+    """What in the chart already meets the ADA criteria for diabetes, cited; None if nothing."""
+    hba1c = _recent(record, Measure.HBA1C)
+    if hba1c and hba1c[0].value >= HBA1C_DIABETES:
+        latest = hba1c[0]
+        return f"HbA1c {dated(latest.value, '%', latest.effective.date())}", (latest.source,)
+    high_days: dict[str, Measurement] = {}
+    for item in _recent(record, Measure.GLUCOSE_FASTING):
+        if item.value >= FASTING_GLUCOSE_DIABETES:
+            high_days.setdefault(item.effective.date().isoformat(), item)
+    if len(high_days) >= 2:
+        shown = list(high_days.values())[:2]
+        text = " and ".join(dated(m.value, " mg/dL", m.effective.date(), 0) for m in shown)
+        return f"fasting glucose {text}", tuple(m.source for m in shown)
+    return None
+
+
+def diabetes_cards(
+    record: PatientRecord,
+    dysglycemia: RiskEstimate | NoEstimate,
+    undiagnosed: RiskEstimate | NoEstimate,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    """The cards for this patient (at most one)."""
+    if has_diabetes(record):
+        return ()
+    evidence = _lab_evidence(record)
+    if evidence is not None:
+        if history.holds_back(BY_LAB, None):
+            return ()
+        return (_by_lab_card(record, evidence, policy, hook_instance),)
+    if isinstance(dysglycemia, NoEstimate):
+        return _not_estimated(dysglycemia, policy, history, hook_instance)
+    band = policy.diabetes.band(dysglycemia.probability)
+    indicator = policy.indicator(band)
+    if indicator is None or history.holds_back(RISK, band):
+        return ()
+    return (
+        _risk_card(
+            record, dysglycemia, undiagnosed, band, indicator, policy, history, hook_instance
+        ),
+    )
+
+
+def _by_lab_card(
+    record: PatientRecord,
+    evidence: tuple[str, tuple[str, ...]],
+    policy: CardPolicy,
+    hook_instance: str,
+) -> IssuedCard:
+    finding, sources = evidence
+    order = SuggestedOrder(
+        kind=PROBLEM_LIST_ENTRY,
+        label="Add diabetes (provisional) to the problem list",
+        description="Record provisional diabetes mellitus, citing the result",
+        resource=provisional_condition(
+            record.patient_id, SNOMED_DIABETES, "Diabetes mellitus", sources
+        ),
+        recommended=True,
+    )
+    detail = [
+        f"The chart holds {finding}, which meets the ADA criterion for diabetes, and no "
+        "diabetes diagnosis or treatment is recorded.",
+        "",
+        "Confirm with a repeat test unless the clinical picture is unequivocal, then record "
+        "the diagnosis.",
+        "",
+        *data_issue_lines(record.data_issues),
+    ]
+    return build_card(
+        hook_instance=hook_instance,
+        card_type=BY_LAB,
+        band=None,
+        orders=(order,),
+        summary=f"Possible undiagnosed diabetes: {finding}"[:139],
+        indicator=Indicator.WARNING,
+        detail="\n".join(detail).strip(),
+        source=source("ADA diagnostic criteria (cdss)", TOPIC),
+    )
+
+
+def _risk_card(
+    record: PatientRecord,
+    dysglycemia: RiskEstimate,
+    undiagnosed: RiskEstimate | NoEstimate,
+    band: Band,
+    indicator: Indicator,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> IssuedCard:
+    hba1c = _recent(record, Measure.HBA1C)
+    orders = []
+    if not hba1c and HBA1C_ORDER not in history.accepted:
+        orders.append(
+            SuggestedOrder(
+                kind=HBA1C_ORDER,
+                label="Order an HbA1c",
+                description="Order HbA1c (LOINC 4548-4)",
+                resource=service_request(
+                    record.patient_id,
+                    "Hemoglobin A1c/Hemoglobin.total in Blood",
+                    f"Diabetes screening: estimated risk {band.word}",
+                    LOINC_HBA1C,
+                ),
+                recommended=True,
+            )
+        )
+    if band is Band.HIGH and PREVENTION_REFERRAL not in history.accepted:
+        orders.append(
+            SuggestedOrder(
+                kind=PREVENTION_REFERRAL,
+                label="Refer to a diabetes prevention programme",
+                description="Referral to a diabetes prevention programme",
+                resource=service_request(
+                    record.patient_id,
+                    "Referral to a diabetes prevention programme",
+                    "High estimated risk of prediabetes or diabetes",
+                ),
+            )
+        )
+    pct = percent(dysglycemia.probability)
+    action = ": HbA1c screening suggested" if orders and orders[0].kind == HBA1C_ORDER else ""
+    also = (
+        f", and {percent(undiagnosed.probability)} of undiagnosed diabetes (HbA1c 6.5% or higher)"
+        if isinstance(undiagnosed, RiskEstimate)
+        else ""
+    )
+    last = (
+        f"Last HbA1c: {dated(hba1c[0].value, '%', hba1c[0].effective.date())}."
+        if hba1c
+        else "No HbA1c in the last 3 years."
+    )
+    detail = [
+        f"**{pct} estimated probability of undiagnosed prediabetes or diabetes** (HbA1c 5.7% "
+        f"or higher){also}.",
+        "",
+        *factor_lines(dysglycemia),
+        *missing_lines(dysglycemia, "The estimate rests on the inputs that were recorded."),
+        last,
+        "",
+        *data_issue_lines(record.data_issues),
+        POPULATION,
+    ]
+    return build_card(
+        hook_instance=hook_instance,
+        card_type=RISK,
+        band=band,
+        orders=tuple(orders),
+        summary=f"Diabetes risk {band.word} ({pct}){action}",
+        indicator=indicator,
+        detail="\n".join(detail),
+        source=source(LABEL, TOPIC, policy.model_cards_url, DYSGLYCEMIA.name),
+        links=(model_card_link(policy.model_cards_url, DYSGLYCEMIA.name),),
+    )
+
+
+def _not_estimated(
+    result: NoEstimate, policy: CardPolicy, history: FeedbackHistory, hook_instance: str
+) -> tuple[IssuedCard, ...]:
+    # Only a missing measurement is worth a card; a child or a diagnosed patient is not.
+    needs = [reason for reason in result.reasons if reason.startswith("needs ")]
+    if not policy.explain_missing_estimate or len(needs) != len(result.reasons) or not needs:
+        return ()
+    if history.holds_back(NOT_ESTIMATED, None):
+        return ()
+    absent = [name for name in DYSGLYCEMIA.required if name in result.missing]
+    wanted, either = missing_inputs(absent), missing_inputs(absent, "or")
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=NOT_ESTIMATED,
+            band=None,
+            summary=f"Diabetes risk not estimated: no {either} recorded"[:139],
+            indicator=Indicator.INFO,
+            detail=(
+                f"An estimate of undiagnosed prediabetes or diabetes needs: {wanted}. None "
+                "usable is in the chart (body measures and laboratory values older than 3 "
+                "years are not used). "
+                "No number is given rather than one resting on too little.\n\n" + POPULATION
+            ),
+            source=source(LABEL, TOPIC, policy.model_cards_url, DYSGLYCEMIA.name),
+            links=(model_card_link(policy.model_cards_url, DYSGLYCEMIA.name),),
+        ),
+    )

@@ -1,0 +1,290 @@
+"""The `hypertension-risk` service's cards, one for whichever of the three answers applies.
+
+- Readings in the hypertensive range on two or more days, no diagnosis: a detection (warning),
+  suggesting confirmation out of the office and a provisional diagnosis.
+- The same on a single day: repeat the measurement (info).
+- No reading in 12 months: the probability of 130/80 or higher if measured, and a measurement.
+- Recent normal readings: the Framingham 4-year risk, when it is in a band the site shows.
+"""
+
+from __future__ import annotations
+
+from cards.card_parts import (
+    IssuedCard,
+    SuggestedOrder,
+    build_card,
+    model_card_link,
+    provisional_condition,
+    service_request,
+    source,
+)
+from cards.cds_card import Indicator
+from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
+from cards.policy import CardPolicy, FeedbackHistory
+from fhir_adapters.codes import LOINC_BP_PANEL
+from fhir_adapters.patient_record import PatientRecord
+from models.hypertension import (
+    INCIDENCE_MODEL,
+    Finding,
+    HypertensionAssessment,
+    PressureSummary,
+)
+from models.prediction import NoEstimate, RiskEstimate
+from models.risk_models import UNMEASURED_BLOOD_PRESSURE
+
+DETECTED = "hypertension-detected"
+REPEAT = "blood-pressure-repeat"
+UNMEASURED = "blood-pressure-unmeasured"
+INCIDENCE = "hypertension-incidence"
+HOME_MONITORING = "home-bp-monitoring"
+AMBULATORY_MONITORING = "ambulatory-bp-monitoring"
+MEASUREMENT = "bp-measurement"
+PROBLEM_LIST_ENTRY = "hypertension-problem-list"
+
+SNOMED_HYPERTENSION = "38341003"
+TOPIC = "hypertension"
+STAGE_WORDS = {1: "stage 1 range (130-139 or 80-89)", 2: "stage 2 range (140+ or 90+)"}
+
+
+def _pressure(pressure: PressureSummary) -> str:
+    return f"{pressure.systolic.value:.0f}/{pressure.diastolic.value:.0f} mmHg"
+
+
+def _home(patient_id: str, reason: str) -> SuggestedOrder:
+    return SuggestedOrder(
+        kind=HOME_MONITORING,
+        label="Start home blood pressure monitoring",
+        description="Home blood pressure monitoring",
+        resource=service_request(patient_id, "Home blood pressure monitoring", reason),
+        recommended=True,
+    )
+
+
+def hypertension_cards(
+    record: PatientRecord,
+    assessment: HypertensionAssessment,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    """The card for this patient's finding (at most one)."""
+    pressure = assessment.pressure
+    if assessment.finding is Finding.DETECTED and pressure is not None:
+        card_type = DETECTED if pressure.confirmed else REPEAT
+        if history.holds_back(card_type, None):
+            return ()
+        return (_detection(record, pressure, policy, history, hook_instance),)
+    if assessment.finding is Finding.UNMEASURED:
+        return _unmeasured(record, assessment.estimate, policy, history, hook_instance)
+    if assessment.finding is Finding.INCIDENCE and isinstance(assessment.estimate, RiskEstimate):
+        return _incidence(record, assessment.estimate, pressure, policy, history, hook_instance)
+    return ()
+
+
+def _orders(history: FeedbackHistory, *orders: SuggestedOrder) -> tuple[SuggestedOrder, ...]:
+    return tuple(order for order in orders if order.kind not in history.accepted)
+
+
+def _detection(
+    record: PatientRecord,
+    pressure: PressureSummary,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> IssuedCard:
+    patient = record.patient_id
+    stage = STAGE_WORDS[pressure.stage]
+    readings = pressure.systolic.note
+    reason = f"Blood pressure {_pressure(pressure)} ({readings})"
+    if not pressure.confirmed:
+        return build_card(
+            hook_instance=hook_instance,
+            card_type=REPEAT,
+            band=None,
+            orders=_orders(history, _home(patient, reason)),
+            summary=f"BP {_pressure(pressure)} on one day, in the {stage[:13]}: repeat to confirm",
+            indicator=Indicator.INFO,
+            detail=(
+                f"Readings in the last year: {readings}, all on one day, mean "
+                f"{_pressure(pressure)}: the {stage}. ACC/AHA 2017 bases a diagnosis on the "
+                "mean of readings on two or more occasions; repeat on another day, or "
+                "measure at home.\n\n" + "\n".join(data_issue_lines(record.data_issues))
+            ).strip(),
+            source=source("ACC/AHA 2017 blood pressure categories (cdss)", TOPIC),
+        )
+    orders = _orders(
+        history,
+        _home(patient, reason),
+        SuggestedOrder(
+            kind=AMBULATORY_MONITORING,
+            label="Arrange 24-hour ambulatory blood pressure monitoring",
+            description="24-hour ambulatory blood pressure monitoring",
+            resource=service_request(
+                patient, "24-hour ambulatory blood pressure monitoring", reason
+            ),
+        ),
+        SuggestedOrder(
+            kind=PROBLEM_LIST_ENTRY,
+            label="Add hypertension (provisional) to the problem list",
+            description="Record provisional hypertension, citing the readings",
+            resource=provisional_condition(
+                patient,
+                SNOMED_HYPERTENSION,
+                "Hypertensive disorder, systemic arterial",
+                pressure.systolic.sources,
+            ),
+        ),
+    )
+    detail = [
+        f"Mean blood pressure {_pressure(pressure)} ({readings}, on {pressure.occasions} days, "
+        f"the latest on {pressure.systolic.effective}): the {stage}. No hypertension diagnosis "
+        "is recorded.",
+        "",
+        "ACC/AHA 2017: confirm office readings out of the office (home or ambulatory "
+        "monitoring) before treating, then record the diagnosis.",
+        "",
+        *data_issue_lines(record.data_issues),
+    ]
+    return build_card(
+        hook_instance=hook_instance,
+        card_type=DETECTED,
+        band=None,
+        orders=orders,
+        summary=f"BP {_pressure(pressure)} on {pressure.occasions} days, no hypertension diagnosis",
+        indicator=Indicator.WARNING,
+        detail="\n".join(detail).strip(),
+        source=source("ACC/AHA 2017 blood pressure categories (cdss)", TOPIC),
+    )
+
+
+def _unmeasured(
+    record: PatientRecord,
+    estimate: RiskEstimate | NoEstimate | None,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    patient = record.patient_id
+    measure = SuggestedOrder(
+        kind=MEASUREMENT,
+        label="Measure blood pressure",
+        description="Blood pressure measurement (LOINC 85354-9)",
+        resource=service_request(
+            patient,
+            "Blood pressure panel",
+            "No blood pressure recorded in 12 months",
+            LOINC_BP_PANEL,
+        ),
+        recommended=True,
+    )
+    home = _home(patient, "No blood pressure recorded in 12 months (remote care)")
+    orders = _orders(history, measure, home)
+    model = UNMEASURED_BLOOD_PRESSURE.name
+    if not isinstance(estimate, RiskEstimate):
+        wanted = (
+            []
+            if estimate is None
+            else [n for n in UNMEASURED_BLOOD_PRESSURE.required if n in estimate.missing]
+        )
+        if (
+            not policy.explain_missing_estimate
+            or not wanted
+            or history.holds_back(UNMEASURED, None)
+        ):
+            return ()
+        return (
+            build_card(
+                hook_instance=hook_instance,
+                card_type=UNMEASURED,
+                band=None,
+                orders=orders,
+                summary="No blood pressure recorded in 12 months: measure",
+                indicator=Indicator.INFO,
+                detail=(
+                    "No blood pressure reading in the last 12 months. The chance that it is "
+                    f"raised cannot be estimated without: {missing_inputs(wanted)}."
+                ),
+                source=source(
+                    "Blood pressure if measured (cdss)", TOPIC, policy.model_cards_url, model
+                ),
+            ),
+        )
+    band = policy.unmeasured_blood_pressure.band(estimate.probability)
+    indicator = policy.indicator(band)
+    if indicator is None or history.holds_back(UNMEASURED, band):
+        return ()
+    pct = percent(estimate.probability)
+    detail = [
+        f"No blood pressure reading in the last 12 months. **Estimated probability that it is "
+        f"130/80 mmHg or higher if measured: {pct}.**",
+        "",
+        *factor_lines(estimate),
+        *missing_lines(estimate, "The estimate rests on the inputs that were recorded."),
+        *data_issue_lines(record.data_issues),
+        "Built on NHANES 2017-18 adults whose blood pressure was measured at the examination "
+        "(treated and untreated alike); it estimates today's blood pressure, not future risk.",
+    ]
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=UNMEASURED,
+            band=band,
+            orders=orders,
+            summary=f"No BP in 12 months: {pct} likely 130/80 or higher if measured",
+            indicator=indicator,
+            detail="\n".join(detail),
+            source=source(
+                "Blood pressure if measured (cdss)", TOPIC, policy.model_cards_url, model
+            ),
+            links=(model_card_link(policy.model_cards_url, model),),
+        ),
+    )
+
+
+def _incidence(
+    record: PatientRecord,
+    estimate: RiskEstimate,
+    pressure: PressureSummary | None,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    band = policy.hypertension_incidence.band(estimate.probability)
+    indicator = policy.indicator(band)
+    if indicator is None or history.holds_back(INCIDENCE, band):
+        return ()
+    pct = percent(estimate.probability)
+    horizons = ", ".join(
+        f"{years} year{'s' if years > 1 else ''}: {percent(p)}" for years, p in estimate.horizons
+    )
+    current = (
+        ""
+        if pressure is None
+        else f" Recent blood pressure {_pressure(pressure)} ({pressure.systolic.note})."
+    )
+    detail = [
+        f"**Risk of developing hypertension: {horizons}** (Framingham, Parikh 2008).{current}",
+        "",
+        *factor_lines(estimate),
+        *missing_lines(estimate, "Read as none; the risk may be higher."),
+        *data_issue_lines(record.data_issues),
+        "The equation was derived in white adults of the Framingham Offspring study without "
+        "diabetes, and validated in European, US multi-ethnic and Iranian cohorts.",
+    ]
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=INCIDENCE,
+            band=band,
+            summary=f"Hypertension risk {band.word}: {pct} over 4 years (Framingham)",
+            indicator=indicator,
+            detail="\n".join(detail),
+            source=source(
+                "Framingham hypertension risk score (cdss)",
+                TOPIC,
+                policy.model_cards_url,
+                INCIDENCE_MODEL,
+            ),
+            links=(model_card_link(policy.model_cards_url, INCIDENCE_MODEL),),
+        ),
+    )
