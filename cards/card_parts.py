@@ -80,6 +80,11 @@ def model_card_link(models_url: str, model: str) -> Link:
     return Link(label=f"Model card: {model}", url=f"{models_url}/{model}", type=LinkType.ABSOLUTE)
 
 
+def model_card_markdown(models_url: str, model: str) -> str:
+    """The detail's closing line: where the model's data, limits and calibration are."""
+    return f"[Model card: data, performance and limits]({models_url}/{model})"
+
+
 def source(
     label: str, topic: str, models_url: str | None = None, model: str | None = None
 ) -> Source:

@@ -3,9 +3,15 @@
 1. Diabetes diagnosed or treated: no card.
 2. A recent HbA1c >= 6.5%, or fasting glucose >= 126 mg/dL on two days, without a diagnosis:
    "possible undiagnosed diabetes" (warning), with a provisional problem-list entry to add.
-3. Otherwise the estimated risk of undiagnosed dysglycemia, carded by band, with an HbA1c
-   order when none is recent and a prevention-programme referral when the risk is high.
-4. No estimate for want of a measurement: an `info` card that names it (if the site wants it).
+3. Prediabetes on the problem list: the question is diabetes, and the ADA advises an HbA1c
+   every year; a card only when none is on record for a year, with the estimated chance of
+   undiagnosed diabetes.
+4. An HbA1c in the last 3 years: the laboratory has answered what the model would estimate.
+   In the prediabetes range (5.7-6.4%) and not on the problem list: a card saying so; normal:
+   no card (screening is due again after 3 years, USPSTF 2021).
+5. Otherwise the estimated risk of undiagnosed dysglycemia, carded by band, with an HbA1c
+   order and, when the risk is high, a prevention-programme referral.
+6. No estimate for want of a measurement: an `info` card that names it (if the site wants it).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from cards.card_parts import (
     SuggestedOrder,
     build_card,
     model_card_link,
+    model_card_markdown,
     provisional_condition,
     service_request,
     source,
@@ -31,22 +38,27 @@ from cards.explanation import (
     percent,
 )
 from cards.policy import Band, CardPolicy, FeedbackHistory
-from fhir_adapters.codes import LOINC_HBA1C, Measure
+from fhir_adapters.codes import LOINC_HBA1C, ConditionKind, Measure
 from fhir_adapters.patient_record import Measurement, PatientRecord
-from models.nhanes import HBA1C_DIABETES
+from models.nhanes import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA
 from models.prediction import NoEstimate, RiskEstimate
-from models.risk_models import DYSGLYCEMIA, has_diabetes
+from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, has_diabetes
 
 BY_LAB = "diabetes-possible-undiagnosed"
+PREDIABETES_BY_LAB = "prediabetes-range-hba1c"
+PREDIABETES_MONITORING = "prediabetes-monitoring"
 RISK = "diabetes-risk"
 NOT_ESTIMATED = "diabetes-risk-not-estimated"
 HBA1C_ORDER = "hba1c-order"
 PREVENTION_REFERRAL = "diabetes-prevention-referral"
 PROBLEM_LIST_ENTRY = "diabetes-problem-list"
+PREDIABETES_PROBLEM_LIST_ENTRY = "prediabetes-problem-list"
 
 FASTING_GLUCOSE_DIABETES = 126.0  # mg/dL, ADA
 LAB_WINDOW = timedelta(days=3 * 365)  # an HbA1c older than this does not answer the question
+PREDIABETES_RETEST = timedelta(days=365)  # ADA: test people with prediabetes every year
 SNOMED_DIABETES = "73211009"
+SNOMED_PREDIABETES = "714628002"
 TOPIC = "diabetes-screening"
 LABEL = "Diabetes risk (cdss, NHANES-trained)"
 POPULATION = (
@@ -93,6 +105,13 @@ def diabetes_cards(
         if history.holds_back(BY_LAB, None):
             return ()
         return (_by_lab_card(record, evidence, policy, hook_instance),)
+    hba1c = _recent(record, Measure.HBA1C)
+    if record.has_condition(ConditionKind.PREDIABETES):
+        return _prediabetes_monitoring(record, hba1c, undiagnosed, policy, history, hook_instance)
+    if hba1c:
+        if hba1c[0].value < HBA1C_DYSGLYCEMIA or history.holds_back(PREDIABETES_BY_LAB, None):
+            return ()
+        return (_prediabetes_by_lab(record, hba1c[0], policy, history, hook_instance),)
     if isinstance(dysglycemia, NoEstimate):
         return _not_estimated(dysglycemia, policy, history, hook_instance)
     band = policy.diabetes.band(dysglycemia.probability)
@@ -153,35 +172,12 @@ def _risk_card(
     history: FeedbackHistory,
     hook_instance: str,
 ) -> IssuedCard:
-    hba1c = _recent(record, Measure.HBA1C)
     orders = []
-    if not hba1c and HBA1C_ORDER not in history.accepted:
-        orders.append(
-            SuggestedOrder(
-                kind=HBA1C_ORDER,
-                label="Order an HbA1c",
-                description="Order HbA1c (LOINC 4548-4)",
-                resource=service_request(
-                    record.patient_id,
-                    "Hemoglobin A1c/Hemoglobin.total in Blood",
-                    f"Diabetes screening: estimated risk {band.word}",
-                    LOINC_HBA1C,
-                ),
-                recommended=True,
-            )
-        )
+    if HBA1C_ORDER not in history.accepted:
+        orders.append(_hba1c_order(record, f"Diabetes screening: estimated risk {band.word}"))
     if band is Band.HIGH and PREVENTION_REFERRAL not in history.accepted:
         orders.append(
-            SuggestedOrder(
-                kind=PREVENTION_REFERRAL,
-                label="Refer to a diabetes prevention programme",
-                description="Referral to a diabetes prevention programme",
-                resource=service_request(
-                    record.patient_id,
-                    "Referral to a diabetes prevention programme",
-                    "High estimated risk of prediabetes or diabetes",
-                ),
-            )
+            _prevention_referral(record, "High estimated risk of prediabetes or diabetes")
         )
     pct = percent(dysglycemia.probability)
     action = ": HbA1c screening suggested" if orders and orders[0].kind == HBA1C_ORDER else ""
@@ -190,21 +186,18 @@ def _risk_card(
         if isinstance(undiagnosed, RiskEstimate)
         else ""
     )
-    last = (
-        f"Last HbA1c: {dated(hba1c[0].value, '%', hba1c[0].effective.date())}."
-        if hba1c
-        else "No HbA1c in the last 3 years."
-    )
     detail = [
         f"**{pct} estimated probability of undiagnosed prediabetes or diabetes** (HbA1c 5.7% "
         f"or higher){also}.",
         "",
         *factor_lines(dysglycemia),
         *missing_lines(dysglycemia, "The estimate rests on the inputs that were recorded."),
-        last,
+        "No HbA1c in the last 3 years.",
         "",
         *data_issue_lines(record.data_issues),
         POPULATION,
+        "",
+        model_card_markdown(policy.model_cards_url, DYSGLYCEMIA.name),
     ]
     return build_card(
         hook_instance=hook_instance,
@@ -241,9 +234,127 @@ def _not_estimated(
                 f"An estimate of undiagnosed prediabetes or diabetes needs: {wanted}. None "
                 "usable is in the chart (body measures and laboratory values older than 3 "
                 "years are not used). "
-                "No number is given rather than one resting on too little.\n\n" + POPULATION
+                "No number is given rather than one resting on too little.\n\n"
+                + POPULATION
+                + "\n\n"
+                + model_card_markdown(policy.model_cards_url, DYSGLYCEMIA.name)
             ),
             source=source(LABEL, TOPIC, policy.model_cards_url, DYSGLYCEMIA.name),
             links=(model_card_link(policy.model_cards_url, DYSGLYCEMIA.name),),
+        ),
+    )
+
+
+def _hba1c_order(record: PatientRecord, reason: str) -> SuggestedOrder:
+    return SuggestedOrder(
+        kind=HBA1C_ORDER,
+        label="Order an HbA1c",
+        description="Order HbA1c (LOINC 4548-4)",
+        resource=service_request(
+            record.patient_id, "Hemoglobin A1c/Hemoglobin.total in Blood", reason, LOINC_HBA1C
+        ),
+        recommended=True,
+    )
+
+
+def _prevention_referral(record: PatientRecord, reason: str) -> SuggestedOrder:
+    return SuggestedOrder(
+        kind=PREVENTION_REFERRAL,
+        label="Refer to a diabetes prevention programme",
+        description="Referral to a diabetes prevention programme",
+        resource=service_request(
+            record.patient_id, "Referral to a diabetes prevention programme", reason
+        ),
+    )
+
+
+def _prediabetes_by_lab(
+    record: PatientRecord,
+    hba1c: Measurement,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> IssuedCard:
+    result = dated(hba1c.value, "%", hba1c.effective.date())
+    orders = tuple(
+        order
+        for order in (
+            SuggestedOrder(
+                kind=PREDIABETES_PROBLEM_LIST_ENTRY,
+                label="Add prediabetes to the problem list",
+                description="Record prediabetes, citing the result",
+                resource=provisional_condition(
+                    record.patient_id, SNOMED_PREDIABETES, "Prediabetes", (hba1c.source,)
+                ),
+                recommended=True,
+            ),
+            _prevention_referral(record, f"HbA1c {result}, prediabetes range"),
+        )
+        if order.kind not in history.accepted
+    )
+    return build_card(
+        hook_instance=hook_instance,
+        card_type=PREDIABETES_BY_LAB,
+        band=None,
+        orders=orders,
+        summary=f"HbA1c {result}: prediabetes range, not on the problem list",
+        indicator=Indicator.INFO,
+        detail=(
+            f"The chart holds HbA1c {result}, in the prediabetes range (5.7-6.4%, ADA), and "
+            "no prediabetes or diabetes diagnosis. The ADA advises an HbA1c every year and "
+            "referral to a prevention programme.\n\n"
+            + "\n".join(data_issue_lines(record.data_issues))
+        ).strip(),
+        source=source("ADA diagnostic criteria (cdss)", TOPIC),
+    )
+
+
+def _prediabetes_monitoring(
+    record: PatientRecord,
+    hba1c: list[Measurement],
+    undiagnosed: RiskEstimate | NoEstimate,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    if hba1c and hba1c[0].effective.date() >= record.as_of - PREDIABETES_RETEST:
+        return ()
+    if history.holds_back(PREDIABETES_MONITORING, None):
+        return ()
+    last = (
+        f"The last HbA1c was {dated(hba1c[0].value, '%', hba1c[0].effective.date())}."
+        if hba1c
+        else "No HbA1c in the last 3 years."
+    )
+    chance = ""
+    detail = [f"Prediabetes is on the problem list. {last} The ADA advises an HbA1c every year."]
+    if isinstance(undiagnosed, RiskEstimate):
+        chance = f" ({percent(undiagnosed.probability)} chance of diabetes)"
+        detail += [
+            "",
+            f"**{percent(undiagnosed.probability)} estimated probability of undiagnosed "
+            "diabetes** (HbA1c 6.5% or higher).",
+            "",
+            *factor_lines(undiagnosed),
+            *missing_lines(undiagnosed, "The estimate rests on the inputs that were recorded."),
+        ]
+    detail += [
+        *data_issue_lines(record.data_issues),
+        POPULATION,
+        "",
+        model_card_markdown(policy.model_cards_url, UNDIAGNOSED_DIABETES.name),
+    ]
+    orders = () if HBA1C_ORDER in history.accepted else (_hba1c_order(record, "Prediabetes"),)
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=PREDIABETES_MONITORING,
+            band=None,
+            orders=orders,
+            summary=f"Prediabetes, no HbA1c in a year{chance}: HbA1c suggested",
+            indicator=Indicator.INFO,
+            detail="\n".join(detail),
+            source=source(LABEL, TOPIC, policy.model_cards_url, UNDIAGNOSED_DIABETES.name),
+            links=(model_card_link(policy.model_cards_url, UNDIAGNOSED_DIABETES.name),),
         ),
     )

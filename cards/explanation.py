@@ -26,7 +26,7 @@ _FLAG_WORDS = {
     "prediabetes": ("Prediabetes diagnosis on record", "No prediabetes diagnosis on record"),
     "diabetes": ("Diabetes on record", "No diabetes on record"),
 }
-_DECIMALS = {"bmi": 1, "hba1c": 1, "waist": 0, "age": 0}
+_DECIMALS = {"bmi": 1, "hba1c": 1}
 _FEATURE_NAMES = {
     "waist": "waist circumference",
     "systolic": "blood pressure",
@@ -62,7 +62,7 @@ def describe_value(item: Contribution) -> str:
         decimals = _DECIMALS.get(item.feature, 0)
         text = f"{item.label} {item.value:.{decimals}f}"
         if item.unit:
-            text += f" {item.unit}"
+            text += item.unit if item.unit == "%" else f" {item.unit}"
     when = [] if item.effective is None else [item.effective.isoformat()]
     if item.note:
         when.append(item.note)

@@ -14,6 +14,7 @@ from cards.card_parts import (
     SuggestedOrder,
     build_card,
     model_card_link,
+    model_card_markdown,
     provisional_condition,
     service_request,
     source,
@@ -223,6 +224,8 @@ def _unmeasured(
         *data_issue_lines(record.data_issues),
         "Built on NHANES 2017-18 adults whose blood pressure was measured at the examination "
         "(treated and untreated alike); it estimates today's blood pressure, not future risk.",
+        "",
+        model_card_markdown(policy.model_cards_url, model),
     ]
     return (
         build_card(
@@ -250,9 +253,10 @@ def _incidence(
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
     band = policy.hypertension_incidence.band(estimate.probability)
-    indicator = policy.indicator(band)
-    if indicator is None or history.holds_back(INCIDENCE, band):
+    if band < policy.incidence_card_from or history.holds_back(INCIDENCE, band):
         return ()
+    # A risk years away calls for nothing urgent: never more than `info`, whatever the band.
+    indicator = Indicator.INFO
     pct = percent(estimate.probability)
     horizons = ", ".join(
         f"{years} year{'s' if years > 1 else ''}: {percent(p)}" for years, p in estimate.horizons
@@ -270,6 +274,8 @@ def _incidence(
         *data_issue_lines(record.data_issues),
         "The equation was derived in white adults of the Framingham Offspring study without "
         "diabetes, and validated in European, US multi-ethnic and Iranian cohorts.",
+        "",
+        model_card_markdown(policy.model_cards_url, INCIDENCE_MODEL),
     ]
     return (
         build_card(

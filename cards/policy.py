@@ -61,6 +61,8 @@ class CardPolicy:
     unmeasured_blood_pressure: RiskBands = RiskBands(moderate_from=0.30, high_from=0.50)
     # Parikh's own 4-year bands: low < 5%, medium 5-10%, high > 10% (Ann Intern Med 2008).
     hypertension_incidence: RiskBands = RiskBands(moderate_from=0.05, high_from=0.10)
+    # A future risk gets a card only from this band (about half of Parikh's cohort was "high").
+    incidence_card_from: Band = Band.HIGH
     indicators: Mapping[Band, Indicator | None] = field(default_factory=_default_indicators)
     # Whether to say which measurement would make an estimate possible (an `info` card).
     explain_missing_estimate: bool = True

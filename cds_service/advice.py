@@ -37,6 +37,7 @@ def card_policy(cards: CardSettings, public_base_url: str) -> CardPolicy:
         diabetes=bands(cards.diabetes),
         unmeasured_blood_pressure=bands(cards.unmeasured_blood_pressure),
         hypertension_incidence=bands(cards.hypertension_incidence),
+        incidence_card_from=Band[cards.hypertension_incidence_card_from.upper()],
         indicators={
             Band.LOW: indicator(cards.low_indicator),
             Band.MODERATE: indicator(cards.moderate_indicator),

@@ -175,6 +175,8 @@ class CardSettings(_Section):
     diabetes: BandSettings = BandSettings(moderate_from=0.25, high_from=0.40)
     unmeasured_blood_pressure: BandSettings = BandSettings(moderate_from=0.30, high_from=0.50)
     hypertension_incidence: BandSettings = BandSettings(moderate_from=0.05, high_from=0.10)
+    # The lowest 4-year hypertension risk band that gets a card (always `info`).
+    hypertension_incidence_card_from: Literal["low", "moderate", "high"] = "high"
     # The card for each band; "none" shows no card.
     low_indicator: CardIndicatorSetting = "none"
     moderate_indicator: CardIndicatorSetting = "info"

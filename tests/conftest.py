@@ -23,6 +23,17 @@ SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
 BACKENDS = ("sqlite", "postgresql")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--update-golden` rewrites the golden files from what the code gives now (then review)."""
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/data/golden")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """Whether golden files are to be rewritten rather than compared."""
+    return bool(request.config.getoption("--update-golden"))
+
+
 class Mint(Protocol):
     """Makes a signed token for a path of a running service."""
 

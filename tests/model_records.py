@@ -27,6 +27,7 @@ UNITS = {
     Measure.HDL_CHOLESTEROL: "mg/dL",
     Measure.TOTAL_CHOLESTEROL: "mg/dL",
     Measure.HBA1C: "%",
+    Measure.GLUCOSE_FASTING: "mg/dL",
 }
 
 
