@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.client
 import json
 import logging
@@ -119,16 +120,59 @@ def run_cell(
     return Result([ms for ms, _ in done], Counter(status for _, status in done), seconds)
 
 
+BENCH_PATIENT = "synthea-1"  # a card from each risk service (tests/data/golden_cards)
+
+
+@functools.cache
+def full_prefetch() -> tuple[str, dict[str, Any]]:
+    """A real chart's complete prefetch, as an EHR fills the discovery templates."""
+    from fhir_adapters.codes import LOINC, RISK_OBSERVATION_LOINCS
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from synthetic_patients import synthea_patients
+
+    resources = [
+        {"id": f"r{n}", **entry["resource"]}
+        for n, entry in enumerate(synthea_patients()[BENCH_PATIENT]["entry"])
+    ]
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+
+    def risk_observation(resource: dict[str, Any]) -> bool:
+        codings = resource.get("code", {}).get("coding", [])
+        return any(
+            c.get("system") == LOINC and c.get("code") in RISK_OBSERVATION_LOINCS for c in codings
+        )
+
+    def searchset(keep: Any, limit: int | None = None) -> dict[str, Any]:
+        found = [r for r in resources if keep(r)][:limit]
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                "entry": [{"resource": r} for r in found]}  # fmt: skip
+
+    def of_type(name: str) -> Any:
+        return lambda r: r["resourceType"] == name
+
+    prefetch = {
+        "patient": patient,
+        "observations": searchset(lambda r: of_type("Observation")(r) and risk_observation(r)),
+        "conditions": searchset(of_type("Condition")),
+        "medications": searchset(
+            lambda r: of_type("MedicationRequest")(r) and r.get("status") == "active"
+        ),
+        "medicationStatements": searchset(of_type("MedicationStatement")),
+        "familyHistory": searchset(of_type("FamilyMemberHistory")),
+        "documents": searchset(of_type("DocumentReference"), 20),
+        "reports": searchset(of_type("DiagnosticReport"), 20),
+    }
+    return patient["id"], prefetch
+
+
 def hook_request_body() -> bytes:
-    """A valid patient-view request with complete prefetch (as tests/conftest.py builds it)."""
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": 0}
-    prefetch_keys = ("observations", "conditions", "medications", "familyHistory", "documents")
-    prefetch: dict[str, Any] = {key: bundle for key in (*prefetch_keys, "reports")}
-    prefetch["patient"] = {"resourceType": "Patient", "id": "pat-1", "gender": "female"}
+    """A valid patient-view request with a real chart's complete prefetch."""
+    patient_id, prefetch = full_prefetch()
     body = {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/prac-1", "patientId": "pat-1"},
+        "context": {"userId": "Practitioner/prac-1", "patientId": patient_id},
         "prefetch": prefetch,
     }
     return json.dumps(body).encode()
@@ -262,8 +306,11 @@ NOTE = (
     "with the gunicorn workers, so the throughput figures are a lower bound on what the service "
     "can do on this hardware, and the latency at higher concurrency includes waiting for a core. "
     "Tokens are signed before timing starts, so signing is not measured; the service's work "
-    "(ES384 verification, the replay-store write, validation, and the services' advice, "
-    "which is still empty: no model has landed) is. The in-process "
+    "(ES384 verification, the replay-store write, validation, building the record from the "
+    "prefetch, the models, the cards, reading the patient's feedback history and recording "
+    "the cards issued) is. Every hook call carries the complete prefetch of Synthea patient "
+    "`synthea-1` (its risk observations, conditions, medications, notes), which gets one card "
+    "from each risk service. The in-process "
     "figures skip the network and gunicorn but include the Werkzeug test client's own overhead; "
     "the gap between them and the concurrency-1 rows is roughly the cost of HTTP and gunicorn."
 )
