@@ -224,6 +224,7 @@ def in_process_phase(
     """The same requests through Flask's test client, one at a time, with no HTTP server."""
     from cds_service.app import create_app
     from cds_service.cli import prepare
+    from cds_service.server import settle_after_start
     from cds_service.settings import load_settings
 
     settings = load_settings(config_file, environ={})
@@ -231,6 +232,7 @@ def in_process_phase(
     # The app logs as it does under gunicorn, but to a file rather than over the report.
     logging.basicConfig(filename=config_file.parent / "in-process.log", level=logging.INFO)
     client = create_app(settings).test_client()
+    settle_after_start()  # as a gunicorn worker does
     results: dict[str, Result] = {}
     for target in TARGETS:
         calls = build_calls(
@@ -310,7 +312,9 @@ NOTE = (
     "prefetch, the models, the cards, reading the patient's feedback history and recording "
     "the cards issued) is. Every hook call carries the complete prefetch of Synthea patient "
     "`synthea-1` (its risk observations, conditions, medications, notes), which gets one card "
-    "from each risk service. The in-process "
+    "from each risk service. Such a call costs about the in-process p50 in CPU time, so two "
+    "cores serve at most two at once: beyond concurrency 2 the rising latency is the queue for "
+    "a core, and the throughput the ceiling. The in-process "
     "figures skip the network and gunicorn but include the Werkzeug test client's own overhead; "
     "the gap between them and the concurrency-1 rows is roughly the cost of HTTP and gunicorn."
 )

@@ -51,10 +51,15 @@ class _CdsGunicornApp(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         app = create_app(self._settings)
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_after_start()
         return app
+
+
+def settle_after_start() -> None:
+    """Set the collector up for serving once start-up is done (see `GC_THRESHOLDS`)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_gunicorn(settings: Settings) -> None:
