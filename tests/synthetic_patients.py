@@ -65,6 +65,18 @@ def large_synthea_patient(min_resources: int = 3000) -> Json:
     raise RuntimeError(f"no seed in {LARGE_PATIENT_SEEDS} gives {min_resources} resources")
 
 
+# The names `all_patients()` gives, in its order (for parametrising tests without building them).
+PATIENT_NAMES = (
+    *(f"carebundle-{profile}" for profile in CAREBUNDLE_PROFILES),
+    "variant-units",
+    "variant-blood-pressure",
+    "variant-messy",
+    "synthea-1",
+    "synthea-2",
+    "synthea-3",
+)
+
+
 def all_patients() -> dict[str, Json]:
     """Every synthetic patient by name: the carebundle profiles, the variants and Synthea's."""
     # Imported here: the variants module builds on this one's carebundle_patient().

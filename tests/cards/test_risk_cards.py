@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from card_rules import check_card, without_uuids
 from model_records import AS_OF, condition, measurement, reading, record
+from synthetic_patients import PATIENT_NAMES
 
 from cards.card_parts import IssuedCard
 from cards.diabetes_cards import diabetes_cards
@@ -222,22 +223,7 @@ def test_normal_pressure_with_raised_four_year_risk(
     check_golden("normal-pressure-raised-4-year-risk", cards, "p1", update_golden)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "carebundle-healthy",
-        "carebundle-hypertension",
-        "carebundle-type2_diabetes",
-        "carebundle-ckd_stage3",
-        "carebundle-anaemia",
-        "variant-units",
-        "variant-blood-pressure",
-        "variant-messy",
-        "synthea-1",
-        "synthea-2",
-        "synthea-3",
-    ],
-)
+@pytest.mark.parametrize("name", PATIENT_NAMES)
 def test_synthetic_patients(
     models: RiskModels,
     synthetic_patients: dict[str, dict[str, Any]],

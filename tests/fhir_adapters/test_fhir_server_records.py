@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fhir_servers import SekmetServer, every_page, resolve_prefetch_as_an_ehr
-from synthetic_patients import CAREBUNDLE_PROFILES
+from synthetic_patients import PATIENT_NAMES
 
 from cds_service.catalog import DIABETES_RISK, NOTE_SUMMARY, SERVICES, CdsServiceDefinition
 from fhir_adapters.codes import ConditionKind, Measure
@@ -27,15 +27,7 @@ from fhir_adapters.prefetch import PrefetchTemplate
 from fhir_adapters.record_builder import record_from_gathered
 
 AS_OF = date(2026, 11, 23)
-PATIENTS = [
-    *(f"carebundle-{profile}" for profile in CAREBUNDLE_PROFILES),
-    "variant-units",
-    "variant-blood-pressure",
-    "variant-messy",
-    "synthea-1",
-    "synthea-2",
-    "synthea-3",
-]
+PATIENTS = list(PATIENT_NAMES)
 UCUM = "http://unitsofmeasure.org"
 
 # The oracle, written from shared/reference/clinical.md rather than from the adapter's tables:
