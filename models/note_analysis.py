@@ -12,6 +12,8 @@ possibility, hypotheticals, history and family. Loaded once per process (`Clinic
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -35,11 +37,31 @@ EXTRA_SECTION_HEADERS = (
     ("assessment", "A:"),
     ("plan", "P:"),
 )
+# Common words that are headers only at the start of a line ("Plan:", not "the plan was").
+LINE_START_SECTION_HEADERS = (
+    ("plan", "Plan:"),
+    ("plan", "PLAN:"),
+    ("assessment", "Assessment:"),
+    ("assessment", "ASSESSMENT:"),
+    ("review_of_systems", "Review of Systems:"),
+    ("review_of_systems", "Review of systems:"),
+    ("review_of_systems", "ROS:"),
+)
 # Negations ConText's defaults miss when they follow the finding ("pneumothorax ruled out").
 EXTRA_NEGATIONS_AFTER = ("ruled out", "was ruled out", "has been ruled out", "excluded", "not seen")
+# Triggers that govern a short phrase, not the rest of a comma-separated list: "migraine
+# without aura, ..., anemia" and "not in labor force, anemia" do not deny the anemia, while
+# "No fever, chills or night sweats" (kept unbounded) does deny all three. In tokens.
+TIGHT_NEGATIONS = {"without": 4, "w/o": 4, "not": 6}
 # "1.No fever" -> "1 No fever": a list number glued to the next word hides a negation trigger.
 _GLUED_LIST_NUMBER = re.compile(r"(?m)(?:^|(?<=\s))(\d{1,2})\.(?=[A-Za-z])")
+# "## Plan" -> "  Plan:": a Markdown header becomes the kind of header the sectionizer knows.
+_MARKDOWN_HEADER = re.compile(r"(?m)^(#{1,6}) (\S[^\n]*?)[ \t]*$")
+# A line break ends a sentence unless it can be a hard wrap: before a list item or header,
+# after terminal punctuation, or around a blank line.
+_NEXT_LINE_STARTS_ITEM = re.compile(r"\s*(?:[-*\u2022#]|\d{1,2}[.)])")
 _LITERAL_NEWLINE = "\\n"
+LINE_BREAKS_COMPONENT = "cdss_line_breaks"
 
 
 class Assertion(StrEnum):
@@ -61,6 +83,8 @@ class Sentence:
     end: int
     text: str
     section: str
+    # A section header on its own ("ASSESSMENT AND PLAN:", "## Plan"): never an excerpt.
+    is_header: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +110,26 @@ class NoteAnalysis:
 def reading_copy(text: str) -> str:
     """The text the NLP reads: the same length, with layouts that defeat it undone."""
     copy = text.replace(_LITERAL_NEWLINE, " \n")
+    copy = _MARKDOWN_HEADER.sub(lambda m: " " * len(m.group(1)) + m.group(2) + ":", copy)
     return _GLUED_LIST_NUMBER.sub(lambda m: f"{m.group(1)} ", copy)
+
+
+def line_breaks(copy: str) -> list[int]:
+    """Offsets of the line breaks that end a sentence (see `_NEXT_LINE_STARTS_ITEM`)."""
+    breaks = []
+    lines = copy.split("\n")
+    offset = 0
+    for current, following in itertools.pairwise(lines):
+        offset += len(current) + 1
+        ends = current.rstrip()
+        if (
+            not ends
+            or not following.strip()
+            or ends[-1] in ".:;!?"
+            or _NEXT_LINE_STARTS_ITEM.match(following)
+        ):
+            breaks.append(offset - 1)
+    return breaks
 
 
 def _assertion(entity: Any) -> Assertion:
@@ -119,6 +162,10 @@ class ClinicalReader:
         logger.disable("PyRuSH")
         import medspacy
         from medspacy.context import ConTextRule
+        from spacy.language import Language
+
+        if not Language.has_factory(LINE_BREAKS_COMPONENT):
+            Language.component(LINE_BREAKS_COMPONENT, func=_sentences_end_at_line_breaks)
         from medspacy.ner import TargetRule
         from medspacy.section_detection import SectionRule
 
@@ -130,8 +177,16 @@ class ClinicalReader:
                 "medspacy_sectionizer",
             ]
         )
+        # After PyRuSH, before ConText: a modifier must not reach across a list's lines.
+        nlp.add_pipe(LINE_BREAKS_COMPONENT, after="medspacy_pyrush")
         nlp.get_pipe("medspacy_sectionizer").add(
             [SectionRule(category=c, literal=literal) for c, literal in EXTRA_SECTION_HEADERS]
+            + [
+                SectionRule(
+                    category=c, literal=literal, pattern=rf"(?m)^[ \t]*{re.escape(literal)}"
+                )
+                for c, literal in LINE_START_SECTION_HEADERS
+            ]
         )
         # ConText's default "ruled out" reads forward ("ruled out for PE") and so claims the
         # phrase in "pneumothorax ruled out": rebuilt with it requiring "for" or "against".
@@ -140,7 +195,13 @@ class ClinicalReader:
             "medspacy_context", config={"rules": None}, after="medspacy_target_matcher"
         )
         rules = [
-            rule
+            ConTextRule(
+                rule.literal,
+                rule.category,
+                pattern=rule.pattern,
+                direction=rule.direction,
+                max_scope=TIGHT_NEGATIONS.get(rule.literal.lower(), rule.max_scope),
+            )
             for rule in ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)
             if not (rule.literal == "ruled out" and rule.direction == "FORWARD")
         ]
@@ -174,15 +235,16 @@ class ClinicalReader:
         for span in doc.sents:
             start, end = span.start_char, span.end_char
             # Leading and trailing white space (as the NLP read it) is not part of a sentence.
-            while start < end and copy[start].isspace():
+            while start < end and (copy[start].isspace() or note.text[start].isspace()):
                 start += 1
-            while end > start and copy[end - 1].isspace():
+            while end > start and (copy[end - 1].isspace() or note.text[end - 1].isspace()):
                 end -= 1
             if start == end:
                 continue
             section = _section_of(doc, span.start) or OTHER_SECTION
-            sentences.append(Sentence(start, end, note.text[start:end], section))
-            starts.append(span.start_char)
+            header = copy[start:end].endswith(":") and "\n" not in copy[start:end]
+            sentences.append(Sentence(start, end, note.text[start:end], section, header))
+            starts.append(start)
         findings = []
         for entity in doc.ents:
             index = max(i for i, s in enumerate(starts) if s <= entity.start_char) if starts else 0
@@ -196,6 +258,16 @@ class ClinicalReader:
                 )
             )
         return NoteAnalysis(note, tuple(sentences), tuple(findings))
+
+
+def _sentences_end_at_line_breaks(doc: Any) -> Any:
+    """spaCy component: the first token after a sentence-ending line break starts a sentence."""
+    starts = [token.idx for token in doc]
+    for offset in line_breaks(doc.text):
+        index = bisect.bisect_right(starts, offset)
+        if 0 < index < len(doc):
+            doc[index].is_sent_start = True
+    return doc
 
 
 def _section_of(doc: Any, token_index: int) -> str | None:

@@ -52,6 +52,9 @@ def note(text: str) -> ClinicalNote:
         ("Type 2 diabetes, well controlled.", "type 2 diabetes", Assertion.PRESENT),
         ("HTN, stable on lisinopril.", "hypertension", Assertion.PRESENT),
         ("CKD stage 3, creatinine stable.", "chronic kidney disease", Assertion.PRESENT),
+        ("Does not have fever.", "fever", Assertion.NEGATED),
+        ("Migraine without aura, stress, anemia (disorder).", "anemia", Assertion.PRESENT),
+        ("Not in labor force (finding), obesity (disorder).", "obesity", Assertion.PRESENT),
     ],
 )
 def test_how_a_finding_is_asserted(
@@ -59,6 +62,15 @@ def test_how_a_finding_is_asserted(
 ) -> None:
     findings = reader.read(note(text)).findings
     assert [(f.concept, f.assertion) for f in findings] == [(concept, assertion)]
+
+
+def test_a_negation_heading_a_list_covers_the_list(reader: ClinicalReader) -> None:
+    findings = reader.read(note("No fever, chills, cough or night sweats.")).findings
+    assert [(f.concept, f.assertion) for f in findings] == [
+        ("fever", Assertion.NEGATED),
+        ("chills", Assertion.NEGATED),
+        ("cough", Assertion.NEGATED),
+    ]
 
 
 def test_sentences_are_exact_spans_of_the_source(reader: ClinicalReader) -> None:
@@ -107,3 +119,29 @@ def test_each_finding_points_at_its_sentence(reader: ClinicalReader) -> None:
     analysis = reader.read(note("Seen today. Denies chest pain. Mother has diabetes."))
     for finding in analysis.findings:
         assert finding.text in analysis.sentences[finding.sentence].text
+
+
+def test_a_list_line_does_not_negate_the_next(reader: ClinicalReader) -> None:
+    analysis = reader.read(note("# Review of systems\n- No fever\n- Cough for 3 days\n"))
+    assert [(f.concept, f.assertion) for f in analysis.findings] == [
+        ("fever", Assertion.NEGATED),
+        ("cough", Assertion.PRESENT),
+    ]
+    assert [(s.text, s.is_header) for s in analysis.sentences] == [
+        ("Review of systems", True),
+        ("- No fever", False),
+        ("- Cough for 3 days", False),
+    ]
+
+
+def test_markdown_headers_are_sections(reader: ClinicalReader) -> None:
+    text = "# History of Present Illness\nType 2 diabetes.\n\n## Plan\nHbA1c in 3 months."
+    sections = [s.section for s in reader.read(note(text)).sentences]
+    assert sections[1] == "history_of_present_illness"
+    assert sections[-1] == "plan"
+
+
+def test_a_header_word_inside_a_line_is_not_a_header(reader: ClinicalReader) -> None:
+    text = "Seen for follow up. The plan: was discussed with her.\nPlan: HbA1c in 3 months."
+    sections = [s.section for s in reader.read(note(text)).sentences]
+    assert sections == [OTHER_SECTION, OTHER_SECTION, "plan"]

