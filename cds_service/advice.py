@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -9,6 +10,7 @@ from cards.card_parts import IssuedCard
 from cards.cds_card import Indicator
 from cards.diabetes_cards import diabetes_cards
 from cards.hypertension_cards import hypertension_cards
+from cards.note_card import note_summary_card
 from cards.policy import Band, CardPolicy, RiskBands
 from cds_service.catalog import (
     DIABETES_RISK,
@@ -17,11 +19,15 @@ from cds_service.catalog import (
     CdsServiceDefinition,
     ServiceInput,
 )
-from cds_service.settings import BandSettings, CardSettings
+from cds_service.settings import BandSettings, CardSettings, NoteSettings
 from models.hypertension import assess_hypertension
+from models.note_analysis import ClinicalReader
+from models.note_summary import NoteSummarizer
 from models.registry import RiskModels
+from models.sentence_vectors import MiniLmVectors, SentenceVectors, TfidfVectors
 
 MODEL_CARDS_PATH = "/model-cards"
+log = logging.getLogger(__name__)
 
 
 def card_policy(cards: CardSettings, public_base_url: str) -> CardPolicy:
@@ -90,10 +96,44 @@ class HypertensionAdvice:
         )
 
 
-def advised_services(models: RiskModels, policy: CardPolicy) -> tuple[CdsServiceDefinition, ...]:
+class NoteSummaryAdvice:
+    """`note-summary`: the most recent notes, summarised in their own words."""
+
+    def __init__(self, summarizer: NoteSummarizer, max_notes: int) -> None:
+        self._summarizer = summarizer
+        self._max_notes = max_notes
+
+    def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
+        """The card for this call (none when the chart has no note text)."""
+        notes = sorted(
+            service_input.record.notes,
+            key=lambda note: (note.date is not None, note.date),
+            reverse=True,
+        )[: self._max_notes]
+        summary = self._summarizer.summarize(notes)
+        return note_summary_card(summary, service_input.history, service_input.hook_instance)
+
+
+def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:
+    """The reader and the sentence vectors, loaded once (a few seconds)."""
+    vectors: SentenceVectors = TfidfVectors()
+    if notes.embedder == "minilm":
+        try:
+            vectors = MiniLmVectors.load()
+        except ImportError:
+            log.warning(
+                "[notes] embedder = minilm, but the [embedder] extra is not installed: "
+                "note summaries choose their excerpts by TF-IDF"
+            )
+    return NoteSummarizer(ClinicalReader.load(), vectors)
+
+
+def advised_services(
+    models: RiskModels, policy: CardPolicy, summarizer: NoteSummarizer, notes: NoteSettings
+) -> tuple[CdsServiceDefinition, ...]:
     """The catalog's services with their advice attached."""
     return (
         replace(DIABETES_RISK, advise=DiabetesAdvice(models, policy)),
         replace(HYPERTENSION_RISK, advise=HypertensionAdvice(models, policy)),
-        NOTE_SUMMARY,
+        replace(NOTE_SUMMARY, advise=NoteSummaryAdvice(summarizer, notes.max_notes)),
     )

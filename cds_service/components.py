@@ -10,7 +10,7 @@ import httpx
 from flask import current_app
 from sqlalchemy import Engine
 
-from cds_service.advice import advised_services, card_policy
+from cds_service.advice import advised_services, card_policy, load_note_summarizer
 from cds_service.auth.cds_jwt import CdsJwtVerifier, TrustedIssuer
 from cds_service.auth.key_sets import KeySetError, KeySource, PinnedKeySet, RemoteKeySet
 from cds_service.catalog import ServiceCatalog
@@ -97,7 +97,11 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     return Components(
         settings=settings,
         engine=engine,
-        catalog=ServiceCatalog(advised_services(risk_models, policy)),
+        catalog=ServiceCatalog(
+            advised_services(
+                risk_models, policy, load_note_summarizer(settings.notes), settings.notes
+            )
+        ),
         verifier=verifier,
         hook_runner=HookRunner(
             PatientDataGatherer(

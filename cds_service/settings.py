@@ -188,6 +188,15 @@ class CardSettings(_Section):
     suppress_accepted_days: int = Field(default=30, ge=0, le=3650)
 
 
+class NoteSettings(_Section):
+    """How the note summary chooses its excerpts."""
+
+    # "minilm": sentence embeddings (the [embedder] extra; TF-IDF, with a warning, without it).
+    embedder: Literal["minilm", "tfidf"] = "minilm"
+    # The most recent notes read for a summary.
+    max_notes: int = Field(default=10, ge=1, le=100)
+
+
 class LoggingSettings(_Section):
     """Log verbosity."""
 
@@ -205,6 +214,7 @@ class Settings(_Section):
     fhir: FhirSettings = FhirSettings()
     models: ModelSettings = ModelSettings()
     cards: CardSettings = CardSettings()
+    notes: NoteSettings = NoteSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

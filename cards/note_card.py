@@ -1,0 +1,93 @@
+"""The `note-summary` card: what the recent notes say, quoted, with where each quote is from.
+
+The summary line names the problems the notes assert as present; the detail quotes each
+excerpt verbatim (escaped only so Markdown shows it as written), grouped by section, with the
+note's title, date and id, then lists every problem mentioned by how the notes assert it.
+Unlike the risk cards, a dismissed summary is not held back: it is information, not advice,
+and holding it back would hide the notes written since.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cards.card_parts import IssuedCard, build_card, source
+from cards.cds_card import SUMMARY_MAX_CHARACTERS, Indicator
+from cards.policy import FeedbackHistory
+from models.note_summary import Excerpt, NoteSummary
+
+NOTE_SUMMARY = "note-summary"
+TOPIC = "note-summary"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+|!~])")
+_PROBLEM_LISTS = (
+    ("present", "Present"),
+    ("denied", "Denied or ruled out"),
+    ("possible", "Possible or to watch for"),
+    ("historical", "In the past"),
+    ("family", "In the family"),
+)
+
+
+def _quote(text: str) -> str:
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return "\n".join(f"> {line}" for line in escaped.splitlines())
+
+
+def _section_title(section: str) -> str:
+    return section.replace("_", " ").capitalize()
+
+
+def _provenance(excerpt: Excerpt) -> str:
+    when = excerpt.note_date.isoformat() if excerpt.note_date else "undated"
+    return f"{excerpt.note_title}, {when} (`{excerpt.source}`)"
+
+
+def summary_line(summary: NoteSummary) -> str:
+    """ "4 notes since 2024-01-03: type 2 diabetes, CKD stage 3, hypertension", under 140."""
+    notes = f"{summary.note_count} note{'s' if summary.note_count != 1 else ''}"
+    since = f" since {summary.since.isoformat()}" if summary.since else ""
+    head = f"{notes}{since}"
+    problems = list(summary.problems.present)
+    while problems:
+        line = f"{head}: {', '.join(problems)}"
+        if len(line) <= SUMMARY_MAX_CHARACTERS:
+            return line
+        problems.pop()
+    return f"{head}: no current problem named"
+
+
+def note_summary_card(
+    summary: NoteSummary, history: FeedbackHistory, hook_instance: str
+) -> tuple[IssuedCard, ...]:
+    """The card, or none when there are no notes (`history` is not consulted; see above)."""
+    del history
+    if summary.note_count == 0:
+        return ()
+    detail = [f"**Quoted from the notes** (excerpts chosen by {summary.method}):", ""]
+    current = None
+    for excerpt in summary.excerpts:
+        if excerpt.section != current:
+            current = excerpt.section
+            detail += [f"*{_section_title(current)}*", ""]
+        detail += [_quote(excerpt.text), f"— {_provenance(excerpt)}", ""]
+    detail += ["**Problems mentioned:**"]
+    for attribute, title in _PROBLEM_LISTS:
+        concepts = getattr(summary.problems, attribute)
+        if concepts:
+            detail.append(f"- {title}: {', '.join(concepts)}")
+    detail += [
+        "",
+        "Every excerpt is the note's own words; nothing is paraphrased. A problem is listed "
+        "as present only where a note states it without denial, doubt, history or family.",
+    ]
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=NOTE_SUMMARY,
+            band=None,
+            summary=summary_line(summary),
+            indicator=Indicator.INFO,
+            detail="\n".join(detail),
+            source=source("Note summary (cdss, extractive)", TOPIC),
+        ),
+    )

@@ -1,0 +1,108 @@
+"""The note-summary card for the synthetic patients: valid, quoting its sources exactly.
+
+Golden files use the TF-IDF path, whose choices are exact arithmetic; the MiniLM path is held
+to the same rules (verbatim, provenance, validator) without a golden file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from card_rules import check_card, without_uuids
+from synthetic_patients import PATIENT_NAMES
+
+from cards.note_card import note_summary_card, summary_line
+from cards.policy import NO_HISTORY, FeedbackHistory
+from fhir_adapters.patient_record import ClinicalNote, PatientRecord
+from fhir_adapters.record_builder import build_patient_record
+from models.note_analysis import ClinicalReader
+from models.note_summary import NoteSummarizer, NoteSummary, ProblemMentions
+from models.sentence_vectors import MINILM, TfidfVectors
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_cards"
+
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+@pytest.fixture(scope="module")
+def summarizer() -> NoteSummarizer:
+    return NoteSummarizer(ClinicalReader.load(), TfidfVectors())
+
+
+def chart(bundle: dict[str, Any]) -> PatientRecord:
+    resources = [{"id": f"r{n}", **entry["resource"]} for n, entry in enumerate(bundle["entry"])]
+    patient = next(r["id"] for r in resources if r["resourceType"] == "Patient")
+    return build_patient_record(patient, resources, date(2026, 11, 23))
+
+
+def recent(record: PatientRecord) -> list[ClinicalNote]:
+    notes = sorted(record.notes, key=lambda n: (n.date is not None, n.date), reverse=True)
+    return notes[:10]
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in PATIENT_NAMES if n.startswith(("synthea", "variant-messy"))]
+)
+def test_note_cards_of_the_synthetic_patients(
+    summarizer: NoteSummarizer,
+    synthetic_patients: dict[str, dict[str, Any]],
+    name: str,
+    update_golden: bool,
+) -> None:
+    record = chart(synthetic_patients[name])
+    notes = recent(record)
+    summary = summarizer.summarize(notes)
+    (issued,) = note_summary_card(summary, NO_HISTORY, "hook-1")
+    card = issued.card.to_json()
+    check_card(card, record.patient_id)
+    # Every quote in the detail, unescaped, is an excerpt, and every excerpt is its source's.
+    quotes = [
+        _UNESCAPE.sub(r"\1", line[2:])
+        for line in card["detail"].splitlines()
+        if line.startswith("> ")
+    ]
+    assert quotes == [line for e in summary.excerpts for line in e.text.splitlines()]
+    sources = {(n.source, n.element): n.text for n in notes}
+    for excerpt in summary.excerpts:
+        assert (
+            sources[(excerpt.source, excerpt.element)][excerpt.start : excerpt.end] == excerpt.text
+        )
+    path = GOLDEN / f"notes-{name}.json"
+    text = json.dumps(without_uuids(card), indent=2, ensure_ascii=False) + "\n"
+    if update_golden:
+        path.write_text(text, encoding="utf-8")
+    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
+
+
+def test_the_summary_line_names_what_fits() -> None:
+    many = tuple(f"problem number {n}" for n in range(20))
+    summary = NoteSummary(
+        note_count=4,
+        since=date(2024, 1, 3),
+        excerpts=(),
+        problems=ProblemMentions(many, (), (), (), ()),
+        method=MINILM,
+    )
+    line = summary_line(summary)
+    assert len(line) < 140
+    assert line.startswith("4 notes since 2024-01-03: problem number 0, problem number 1")
+    empty = NoteSummary(1, None, (), ProblemMentions((), ("fever",), (), (), ()), MINILM)
+    assert summary_line(empty) == "1 note: no current problem named"
+
+
+def test_no_notes_no_card_and_a_dismissed_summary_still_shows_news(
+    summarizer: NoteSummarizer,
+) -> None:
+    assert note_summary_card(summarizer.summarize([]), NO_HISTORY, "h") == ()
+    note = ClinicalNote("DocumentReference/1", "content[0].attachment", None, "Note", "text/plain",
+                        "Type 2 diabetes, stable on metformin. Denies chest pain.")  # fmt: skip
+    summary = summarizer.summarize([note])
+    assert len(note_summary_card(summary, NO_HISTORY, "h")) == 1
+    # A summary is not advice: dismissing it once must not hide the next notes for months.
+    dismissed = FeedbackHistory(overridden={"note-summary": None})
+    assert len(note_summary_card(summary, dismissed, "h")) == 1
