@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
 from cards.card_parts import IssuedCard
@@ -20,14 +26,17 @@ from cds_service.catalog import (
     ServiceInput,
 )
 from cds_service.settings import BandSettings, CardSettings, NoteSettings
+from fhir_adapters.patient_record import ClinicalNote
 from models.hypertension import assess_hypertension
 from models.note_analysis import ClinicalReader
-from models.note_summary import NoteSummarizer
+from models.note_summary import NoteSummarizer, NoteSummary
 from models.registry import RiskModels
 from models.sentence_vectors import MiniLmVectors, SentenceVectors, TfidfVectors
 
 MODEL_CARDS_PATH = "/model-cards"
 log = logging.getLogger(__name__)
+# Finished summaries kept per process, by the content of the notes they summarise.
+SUMMARY_CACHE_SIZE = 1_000
 
 
 def card_policy(cards: CardSettings, public_base_url: str) -> CardPolicy:
@@ -97,21 +106,64 @@ class HypertensionAdvice:
 
 
 class NoteSummaryAdvice:
-    """`note-summary`: the most recent notes, summarised in their own words."""
+    """`note-summary`: the most recent notes, summarised in their own words, within a budget.
 
-    def __init__(self, summarizer: NoteSummarizer, max_notes: int) -> None:
+    Reading notes costs ~30 us a character on first sight (0.3-2 s for a chart's ten notes,
+    docs/benchmarks.md); seen again, ~1 ms. So one background worker summarises (it alone
+    touches spaCy and torch), a call waits at most `answer_within_seconds` and otherwise
+    answers without the card, and the finished summary serves the next view of the chart.
+    """
+
+    def __init__(self, summarizer: NoteSummarizer, notes: NoteSettings) -> None:
         self._summarizer = summarizer
-        self._max_notes = max_notes
+        self._max_notes = notes.max_notes
+        self._wait_seconds = notes.answer_within_seconds
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="note-summary")
+        self._lock = threading.Lock()
+        self._running: dict[bytes, Future[NoteSummary]] = {}
+        self._done: OrderedDict[bytes, NoteSummary] = OrderedDict()
 
     def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
-        """The card for this call (none when the chart has no note text)."""
+        """The card for this call (none when the chart has no note text, or not yet ready)."""
         notes = sorted(
             service_input.record.notes,
             key=lambda note: (note.date is not None, note.date),
             reverse=True,
         )[: self._max_notes]
-        summary = self._summarizer.summarize(notes)
+        summary = self._summary(notes)
+        if summary is None:
+            return ()
         return note_summary_card(summary, service_input.history, service_input.hook_instance)
+
+    def _summary(self, notes: list[ClinicalNote]) -> NoteSummary | None:
+        key = hashlib.sha256(
+            b"\x00".join(f"{n.source}\x01{n.element}\x01{n.text}".encode() for n in notes)
+        ).digest()
+        with self._lock:
+            done = self._done.get(key)
+            if done is not None:
+                self._done.move_to_end(key)
+                return done
+            future = self._running.get(key)
+            if future is None:
+                future = self._worker.submit(self._summarizer.summarize, notes)
+                self._running[key] = future
+                future.add_done_callback(functools.partial(self._finished, key))
+        try:
+            return future.result(timeout=self._wait_seconds)
+        except FutureTimeout:
+            log.info("note summary not ready in %.1f s: answered without it", self._wait_seconds)
+        except Exception as exc:  # a summary must never fail the call; no note text is logged
+            log.error("note summary failed: %s", type(exc).__name__)
+        return None
+
+    def _finished(self, key: bytes, future: Future[NoteSummary]) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+            if future.exception() is None:
+                self._done[key] = future.result()
+                while len(self._done) > SUMMARY_CACHE_SIZE:
+                    self._done.popitem(last=False)
 
 
 def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:
@@ -135,5 +187,5 @@ def advised_services(
     return (
         replace(DIABETES_RISK, advise=DiabetesAdvice(models, policy)),
         replace(HYPERTENSION_RISK, advise=HypertensionAdvice(models, policy)),
-        replace(NOTE_SUMMARY, advise=NoteSummaryAdvice(summarizer, notes.max_notes)),
+        replace(NOTE_SUMMARY, advise=NoteSummaryAdvice(summarizer, notes)),
     )

@@ -195,6 +195,8 @@ class NoteSettings(_Section):
     embedder: Literal["minilm", "tfidf"] = "minilm"
     # The most recent notes read for a summary.
     max_notes: int = Field(default=10, ge=1, le=100)
+    # How long a call waits for a summary not made before; it is finished for the next view.
+    answer_within_seconds: float = Field(default=0.4, ge=0, le=30)
 
 
 class LoggingSettings(_Section):

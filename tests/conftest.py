@@ -122,6 +122,8 @@ def start_server(
             config={
                 "auth": {"clock_skew_seconds": 30},
                 "fhir": {"fetch_budget_seconds": 0.5},
+                # Tests read cards on the first view: wait for the note summary to be made.
+                "notes": {"answer_within_seconds": 30},
                 **config,
             },
             issuers=trusted_issuers,
