@@ -23,6 +23,7 @@ from fhir_adapters.patient_record import ClinicalNote
 from models.clinical_findings import FINDINGS
 
 OTHER_SECTION = "other"
+PROBLEM, TEST = "PROBLEM", "TEST"
 # Headers medspacy's 140 default rules miss; (category, literal).
 EXTRA_SECTION_HEADERS = (
     ("assessment_and_plan", "ASSESSMENT AND PLAN"),
@@ -46,13 +47,45 @@ LINE_START_SECTION_HEADERS = (
     ("review_of_systems", "Review of Systems:"),
     ("review_of_systems", "Review of systems:"),
     ("review_of_systems", "ROS:"),
+    # Short headers that end the section before them (else "FAMILY HISTORY:" runs on through
+    # the exam, and everything in it would read as a relative's).
+    ("medications", "Meds:"),
+    ("medications", "MEDS:"),
+    ("physical_exam", "Exam:"),
+    ("physical_exam", "EXAM:"),
+    ("physical_exam", "Vitals:"),
+    ("physical_exam", "VITALS:"),
+    ("labs_and_studies", "Labs:"),
+    ("labs_and_studies", "LABS:"),
+    ("labs_and_studies", "Data:"),
+    ("labs_and_studies", "DATA:"),
+    ("labs_and_studies", "Results:"),
+    ("labs_and_studies", "RESULTS:"),
+    ("history_of_present_illness", "HPI:"),
+    ("chief_complaint", "CC:"),
+    ("past_medical_history", "PMH:"),
 )
+# Mentions that name a test, not a problem ("order a home sleep apnea test").
+TEST_NAMES = ("sleep apnea test", "home sleep apnea test", "sleep study", "polysomnography")
 # Negations ConText's defaults miss when they follow the finding ("pneumothorax ruled out").
 EXTRA_NEGATIONS_AFTER = ("ruled out", "was ruled out", "has been ruled out", "excluded", "not seen")
+POSSIBLE_AFTER = (
+    "cannot be excluded",
+    "can not be excluded",
+    "could not be excluded",
+    "not excluded",
+    "cannot be ruled out",
+)
 # Triggers that govern a short phrase, not the rest of a comma-separated list: "migraine
-# without aura, ..., anemia" and "not in labor force, anemia" do not deny the anemia, while
+# without aura, ..., anemia" and "not in labor force, anemia" do not deny the anemia, and
+# "ondansetron as needed, ..., omeprazole for GERD" does not make the GERD hypothetical, while
 # "No fever, chills or night sweats" (kept unbounded) does deny all three. In tokens.
-TIGHT_NEGATIONS = {"without": 4, "w/o": 4, "not": 6}
+SHORT_SCOPE_TRIGGERS = {"without": 4, "w/o": 4, "not": 6, "as needed": 3}
+# "evaluate for X" looks for X: a possibility, where ConText's defaults read a denial.
+LOOKING_FOR = ("evaluate for", "to evaluate for", "evaluation for", "assess for")
+# "Lungs: No consolidation" -> "Lungs. No consolidation": ConText's ": no" reads backwards
+# (as in "Fever: no"), so a "No" that opens a finding after a label is given its own sentence.
+_LABEL_THEN_NO = re.compile(r":(?=[ \t]+[Nn][Oo][ \t]+\w)")
 # "1.No fever" -> "1 No fever": a list number glued to the next word hides a negation trigger.
 _GLUED_LIST_NUMBER = re.compile(r"(?m)(?:^|(?<=\s))(\d{1,2})\.(?=[A-Za-z])")
 # "## Plan" -> "  Plan:": a Markdown header becomes the kind of header the sectionizer knows.
@@ -111,6 +144,7 @@ def reading_copy(text: str) -> str:
     """The text the NLP reads: the same length, with layouts that defeat it undone."""
     copy = text.replace(_LITERAL_NEWLINE, " \n")
     copy = _MARKDOWN_HEADER.sub(lambda m: " " * len(m.group(1)) + m.group(2) + ":", copy)
+    copy = _LABEL_THEN_NO.sub(".", copy)
     return _GLUED_LIST_NUMBER.sub(lambda m: f"{m.group(1)} ", copy)
 
 
@@ -200,10 +234,11 @@ class ClinicalReader:
                 rule.category,
                 pattern=rule.pattern,
                 direction=rule.direction,
-                max_scope=TIGHT_NEGATIONS.get(rule.literal.lower(), rule.max_scope),
+                max_scope=SHORT_SCOPE_TRIGGERS.get(rule.literal.lower(), rule.max_scope),
             )
             for rule in ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)
             if not (rule.literal == "ruled out" and rule.direction == "FORWARD")
+            and rule.literal.lower() not in LOOKING_FOR
         ]
         rules += [
             *(
@@ -215,14 +250,26 @@ class ClinicalReader:
                 ConTextRule(literal, "NEGATED_EXISTENCE", direction="BACKWARD")
                 for literal in EXTRA_NEGATIONS_AFTER
             ),
+            # Longer than the default backward "was negative", so "X was negative for Y"
+            # denies Y.
+            *(
+                ConTextRule(f"{verb} negative for", "NEGATED_EXISTENCE", direction="FORWARD")
+                for verb in ("was", "is", "are", "were")
+            ),
+            *(
+                ConTextRule(literal, "POSSIBLE_EXISTENCE", direction="FORWARD")
+                for literal in LOOKING_FOR
+            ),
+            # Longer than "excluded": a doubt, not a denial.
+            *(
+                ConTextRule(literal, "POSSIBLE_EXISTENCE", direction="BACKWARD")
+                for literal in POSSIBLE_AFTER
+            ),
         ]
         context.add(rules)
         nlp.get_pipe("medspacy_target_matcher").add(
-            [
-                TargetRule(literal, "PROBLEM")
-                for literals in FINDINGS.values()
-                for literal in literals
-            ]
+            [TargetRule(literal, PROBLEM) for literals in FINDINGS.values() for literal in literals]
+            + [TargetRule(name, TEST) for name in TEST_NAMES]
         )
         return cls(nlp)
 
@@ -247,6 +294,8 @@ class ClinicalReader:
             starts.append(start)
         findings = []
         for entity in doc.ents:
+            if entity.label_ != PROBLEM:
+                continue
             index = max(i for i, s in enumerate(starts) if s <= entity.start_char) if starts else 0
             findings.append(
                 Finding(

@@ -126,7 +126,8 @@ class NoteSummarizer:
         """How excerpts are chosen (shown on the card)."""
         return self._vectors.method
 
-    def _read(self, note: ClinicalNote) -> NoteAnalysis:
+    def read(self, note: ClinicalNote) -> NoteAnalysis:
+        """The note read (sentences, sections, findings), from the cache when seen before."""
         key = _note_key(note)
         cached = self._analyses.get(key)
         if cached is None:
@@ -139,7 +140,7 @@ class NoteSummarizer:
     def summarize(self, notes: Sequence[ClinicalNote]) -> NoteSummary:
         """The summary of these notes (any order; newest are preferred)."""
         ordered = sorted(notes, key=lambda n: (n.date is not None, n.date), reverse=True)
-        analyses = [self._read(note) for note in ordered if note.text.strip()]
+        analyses = [self.read(note) for note in ordered if note.text.strip()]
         candidates = _candidates(analyses)
         chosen = self._choose(candidates)
         excerpts = tuple(_excerpt(candidates[i]) for i in chosen)
