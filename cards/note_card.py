@@ -10,13 +10,16 @@ and holding it back would hide the notes written since.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import SUMMARY_MAX_CHARACTERS, Indicator
 from cards.policy import FeedbackHistory
+from fhir_adapters.patient_record import DataIssue
 from models.note_summary import Excerpt, NoteSummary
 
 NOTE_SUMMARY = "note-summary"
+NOTE_RESOURCES = ("DocumentReference/", "DiagnosticReport/")
 TOPIC = "note-summary"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+|!~])")
 _PROBLEM_LISTS = (
@@ -56,13 +59,35 @@ def summary_line(summary: NoteSummary) -> str:
     return f"{head}: no current problem named"
 
 
+def unread_notes(issues: Sequence[DataIssue]) -> list[DataIssue]:
+    """The record's issues that are notes the adapter could not read (format, encoding, URL)."""
+    return [issue for issue in issues if issue.path.startswith(NOTE_RESOURCES)]
+
+
 def note_summary_card(
-    summary: NoteSummary, history: FeedbackHistory, hook_instance: str
+    summary: NoteSummary,
+    unread: Sequence[DataIssue],
+    history: FeedbackHistory,
+    hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
-    """The card, or none when there are no notes (`history` is not consulted; see above)."""
+    """The card, or none without notes (`history` is not consulted; see the module)."""
     del history
+    not_read = [f"- `{issue.path}`: {issue.reason}" for issue in unread]
     if summary.note_count == 0:
-        return ()
+        if not not_read:
+            return ()
+        count = len(not_read)
+        return (
+            build_card(
+                hook_instance=hook_instance,
+                card_type=NOTE_SUMMARY,
+                band=None,
+                summary=f"{count} note{'s' if count != 1 else ''} could not be read",
+                indicator=Indicator.INFO,
+                detail="\n".join(["**Not read:**", *not_read]),
+                source=source("Note summary (cdss, extractive)", TOPIC),
+            ),
+        )
     detail = [f"**Quoted from the notes** (excerpts chosen by {summary.method}):", ""]
     current = None
     for excerpt in summary.excerpts:
@@ -75,6 +100,8 @@ def note_summary_card(
         concepts = getattr(summary.problems, attribute)
         if concepts:
             detail.append(f"- {title}: {', '.join(concepts)}")
+    if not_read:
+        detail += ["", "**Not read:**", *not_read]
     detail += [
         "",
         "Every excerpt is the note's own words; nothing is paraphrased. A problem is listed "

@@ -16,7 +16,7 @@ from cards.card_parts import IssuedCard
 from cards.cds_card import Indicator
 from cards.diabetes_cards import diabetes_cards
 from cards.hypertension_cards import hypertension_cards
-from cards.note_card import note_summary_card
+from cards.note_card import note_summary_card, unread_notes
 from cards.policy import Band, CardPolicy, RiskBands
 from cds_service.catalog import (
     DIABETES_RISK,
@@ -133,7 +133,10 @@ class NoteSummaryAdvice:
         summary = self._summary(notes)
         if summary is None:
             return ()
-        return note_summary_card(summary, service_input.history, service_input.hook_instance)
+        unread = unread_notes(service_input.record.data_issues)
+        return note_summary_card(
+            summary, unread, service_input.history, service_input.hook_instance
+        )
 
     def _summary(self, notes: list[ClinicalNote]) -> NoteSummary | None:
         key = hashlib.sha256(

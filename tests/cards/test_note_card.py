@@ -16,9 +16,9 @@ import pytest
 from card_rules import check_card, without_uuids
 from synthetic_patients import PATIENT_NAMES
 
-from cards.note_card import note_summary_card, summary_line
+from cards.note_card import note_summary_card, summary_line, unread_notes
 from cards.policy import NO_HISTORY, FeedbackHistory
-from fhir_adapters.patient_record import ClinicalNote, PatientRecord
+from fhir_adapters.patient_record import ClinicalNote, DataIssue, PatientRecord
 from fhir_adapters.record_builder import build_patient_record
 from models.note_analysis import ClinicalReader
 from models.note_summary import NoteSummarizer, NoteSummary, ProblemMentions
@@ -57,7 +57,7 @@ def test_note_cards_of_the_synthetic_patients(
     record = chart(synthetic_patients[name])
     notes = recent(record)
     summary = summarizer.summarize(notes)
-    (issued,) = note_summary_card(summary, NO_HISTORY, "hook-1")
+    (issued,) = note_summary_card(summary, unread_notes(record.data_issues), NO_HISTORY, "hook-1")
     card = issued.card.to_json()
     check_card(card, record.patient_id)
     # Every quote in the detail, unescaped, is an excerpt, and every excerpt is its source's.
@@ -98,11 +98,24 @@ def test_the_summary_line_names_what_fits() -> None:
 def test_no_notes_no_card_and_a_dismissed_summary_still_shows_news(
     summarizer: NoteSummarizer,
 ) -> None:
-    assert note_summary_card(summarizer.summarize([]), NO_HISTORY, "h") == ()
+    assert note_summary_card(summarizer.summarize([]), [], NO_HISTORY, "h") == ()
     note = ClinicalNote("DocumentReference/1", "content[0].attachment", None, "Note", "text/plain",
                         "Type 2 diabetes, stable on metformin. Denies chest pain.")  # fmt: skip
     summary = summarizer.summarize([note])
-    assert len(note_summary_card(summary, NO_HISTORY, "h")) == 1
+    assert len(note_summary_card(summary, [], NO_HISTORY, "h")) == 1
     # A summary is not advice: dismissing it once must not hide the next notes for months.
     dismissed = FeedbackHistory(overridden={"note-summary": None})
-    assert len(note_summary_card(summary, dismissed, "h")) == 1
+    assert len(note_summary_card(summary, [], dismissed, "h")) == 1
+
+
+def test_notes_that_could_not_be_read_are_listed(summarizer: NoteSummarizer) -> None:
+    unread = [
+        DataIssue(
+            "DocumentReference/9.content[0].attachment",
+            "content type 'application/msword' is not supported",
+        )
+    ]
+    (only_unread,) = note_summary_card(summarizer.summarize([]), unread, NO_HISTORY, "h")
+    assert only_unread.card.summary == "1 note could not be read"
+    assert "content type 'application/msword' is not supported" in (only_unread.card.detail or "")
+    check_card(only_unread.card.to_json(), "p1")
