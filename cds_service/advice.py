@@ -142,6 +142,7 @@ class NoteSummaryAdvice:
         key = hashlib.sha256(
             b"\x00".join(f"{n.source}\x01{n.element}\x01{n.text}".encode() for n in notes)
         ).digest()
+        submitted = False
         with self._lock:
             done = self._done.get(key)
             if done is not None:
@@ -151,7 +152,11 @@ class NoteSummaryAdvice:
             if future is None:
                 future = self._worker.submit(self._summarizer.summarize, notes)
                 self._running[key] = future
-                future.add_done_callback(functools.partial(self._finished, key))
+                submitted = True
+        if submitted:
+            # Outside the lock: a future already done runs its callback here, at once, and the
+            # callback takes the lock.
+            future.add_done_callback(functools.partial(self._finished, key))
         try:
             return future.result(timeout=self._wait_seconds)
         except FutureTimeout:
