@@ -103,7 +103,8 @@ def _detection(
             card_type=REPEAT,
             band=None,
             orders=_orders(history, _home(patient, reason)),
-            summary=f"BP {_pressure(pressure)} on one day, in the {stage[:13]}: repeat to confirm",
+            summary=f"BP {_pressure(pressure)} on one day, in the stage {pressure.stage} range: "
+            "repeat to confirm",
             indicator=Indicator.INFO,
             detail=(
                 f"Readings in the last year: {readings}, all on one day, mean "
