@@ -115,7 +115,7 @@ def diabetes_cards(
     if isinstance(dysglycemia, NoEstimate):
         return _not_estimated(dysglycemia, policy, history, hook_instance)
     band = policy.diabetes.band(dysglycemia.probability)
-    indicator = policy.indicator(band)
+    indicator = policy.diabetes.indicator(band)
     if indicator is None or history.holds_back(RISK, band):
         return ()
     return (

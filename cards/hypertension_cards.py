@@ -212,7 +212,7 @@ def _unmeasured(
             ),
         )
     band = policy.unmeasured_blood_pressure.band(estimate.probability)
-    indicator = policy.indicator(band)
+    indicator = policy.unmeasured_blood_pressure.indicator(band)
     if indicator is None or history.holds_back(UNMEASURED, band):
         return ()
     pct = percent(estimate.probability)
@@ -254,10 +254,10 @@ def _incidence(
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
     band = policy.hypertension_incidence.band(estimate.probability)
-    if band < policy.incidence_card_from or history.holds_back(INCIDENCE, band):
+    # At most `info`: a risk years away calls for nothing urgent (`CardPolicy` holds to it).
+    indicator = policy.hypertension_incidence.indicator(band)
+    if indicator is None or history.holds_back(INCIDENCE, band):
         return ()
-    # A risk years away calls for nothing urgent: never more than `info`, whatever the band.
-    indicator = Indicator.INFO
     pct = percent(estimate.probability)
     horizons = ", ".join(
         f"{years} year{'s' if years > 1 else ''}: {percent(p)}" for years, p in estimate.horizons

@@ -27,12 +27,19 @@ class Band(IntEnum):
         return self.name.lower()
 
 
+def _default_indicators() -> dict[Band, Indicator | None]:
+    # A low risk is no news: no card (alert fatigue is why CDS gets switched off).
+    return {Band.LOW: None, Band.MODERATE: Indicator.INFO, Band.HIGH: Indicator.WARNING}
+
+
 @dataclass(frozen=True)
 class RiskBands:
-    """Probability thresholds: moderate from `moderate_from`, high from `high_from`."""
+    """One risk's thresholds (moderate from `moderate_from`, high from `high_from`) and the
+    card each band gets (None: no card)."""
 
     moderate_from: float
     high_from: float
+    indicators: Mapping[Band, Indicator | None] = field(default_factory=_default_indicators)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.moderate_from < self.high_from < 1.0:
@@ -44,10 +51,19 @@ class RiskBands:
             return Band.HIGH
         return Band.MODERATE if probability >= self.moderate_from else Band.LOW
 
+    def indicator(self, band: Band) -> Indicator | None:
+        """The indicator of a card in this band; None means no card."""
+        return self.indicators.get(band)
 
-def _default_indicators() -> dict[Band, Indicator | None]:
-    # A low risk is no news: no card (alert fatigue is why CDS gets switched off).
-    return {Band.LOW: None, Band.MODERATE: Indicator.INFO, Band.HIGH: Indicator.WARNING}
+
+# Parikh's own 4-year bands: low < 5%, medium 5-10%, high > 10% (Ann Intern Med 2008). Only the
+# high band gets a card (about half of Parikh's cohort was "high"), and a risk years away calls
+# for nothing urgent: never more than `info`.
+_INCIDENCE_BANDS = RiskBands(
+    moderate_from=0.05,
+    high_from=0.10,
+    indicators={Band.LOW: None, Band.MODERATE: None, Band.HIGH: Indicator.INFO},
+)
 
 
 @dataclass(frozen=True)
@@ -59,11 +75,7 @@ class CardPolicy:
     diabetes: RiskBands = RiskBands(moderate_from=0.25, high_from=0.40)
     # BP >= 130/80 if measured, for patients with no reading in 12 months (prevalence 44%).
     unmeasured_blood_pressure: RiskBands = RiskBands(moderate_from=0.30, high_from=0.50)
-    # Parikh's own 4-year bands: low < 5%, medium 5-10%, high > 10% (Ann Intern Med 2008).
-    hypertension_incidence: RiskBands = RiskBands(moderate_from=0.05, high_from=0.10)
-    # A future risk gets a card only from this band (about half of Parikh's cohort was "high").
-    incidence_card_from: Band = Band.HIGH
-    indicators: Mapping[Band, Indicator | None] = field(default_factory=_default_indicators)
+    hypertension_incidence: RiskBands = _INCIDENCE_BANDS
     # Whether to say which measurement would make an estimate possible (an `info` card).
     explain_missing_estimate: bool = True
     suppress_overridden_days: int = 90
@@ -71,9 +83,9 @@ class CardPolicy:
     # Where the model cards are served (absolute URL, no trailing slash).
     model_cards_url: str = "http://127.0.0.1:8080/model-cards"
 
-    def indicator(self, band: Band) -> Indicator | None:
-        """The indicator of a card in this band; None means no card."""
-        return self.indicators.get(band)
+    def __post_init__(self) -> None:
+        if set(self.hypertension_incidence.indicators.values()) - {None, Indicator.INFO}:
+            raise ValueError("a 4-year hypertension risk card is at most `info`")
 
 
 @dataclass(frozen=True)

@@ -40,24 +40,27 @@ SUMMARY_CACHE_SIZE = 1_000
 
 
 def card_policy(cards: CardSettings, public_base_url: str) -> CardPolicy:
-    """The configured card policy."""
-
-    def bands(setting: BandSettings) -> RiskBands:
-        return RiskBands(setting.moderate_from, setting.high_from)
+    """The card policy these settings describe."""
 
     def indicator(name: str) -> Indicator | None:
         return None if name == "none" else Indicator(name)
+
+    def bands(setting: BandSettings) -> RiskBands:
+        chosen = setting.indicators
+        return RiskBands(
+            setting.moderate_from,
+            setting.high_from,
+            {
+                Band.LOW: indicator(chosen.low),
+                Band.MODERATE: indicator(chosen.moderate),
+                Band.HIGH: indicator(chosen.high),
+            },
+        )
 
     return CardPolicy(
         diabetes=bands(cards.diabetes),
         unmeasured_blood_pressure=bands(cards.unmeasured_blood_pressure),
         hypertension_incidence=bands(cards.hypertension_incidence),
-        incidence_card_from=Band[cards.hypertension_incidence_card_from.upper()],
-        indicators={
-            Band.LOW: indicator(cards.low_indicator),
-            Band.MODERATE: indicator(cards.moderate_indicator),
-            Band.HIGH: indicator(cards.high_indicator),
-        },
         explain_missing_estimate=cards.explain_missing_estimate,
         suppress_overridden_days=cards.suppress_overridden_days,
         suppress_accepted_days=cards.suppress_accepted_days,
@@ -68,9 +71,8 @@ def card_policy(cards: CardSettings, public_base_url: str) -> CardPolicy:
 class DiabetesAdvice:
     """`diabetes-risk`: both diabetes estimates, then the card rules."""
 
-    def __init__(self, models: RiskModels, policy: CardPolicy) -> None:
+    def __init__(self, models: RiskModels) -> None:
         self._models = models
-        self._policy = policy
 
     def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
         """The cards for this call."""
@@ -79,7 +81,7 @@ class DiabetesAdvice:
             record,
             self._models.dysglycemia.predict(record),
             self._models.undiagnosed_diabetes.predict(record),
-            self._policy,
+            service_input.policy,
             service_input.history,
             service_input.hook_instance,
         )
@@ -88,9 +90,8 @@ class DiabetesAdvice:
 class HypertensionAdvice:
     """`hypertension-risk`: the answer that fits (detection, if measured, or incidence)."""
 
-    def __init__(self, models: RiskModels, policy: CardPolicy) -> None:
+    def __init__(self, models: RiskModels) -> None:
         self._models = models
-        self._policy = policy
 
     def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
         """The cards for this call."""
@@ -101,7 +102,11 @@ class HypertensionAdvice:
             self._models.hypertension_incidence,
         )
         return hypertension_cards(
-            record, assessment, self._policy, service_input.history, service_input.hook_instance
+            record,
+            assessment,
+            service_input.policy,
+            service_input.history,
+            service_input.hook_instance,
         )
 
 
@@ -189,11 +194,11 @@ def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:
 
 
 def advised_services(
-    models: RiskModels, policy: CardPolicy, summarizer: NoteSummarizer, notes: NoteSettings
+    models: RiskModels, summarizer: NoteSummarizer, notes: NoteSettings
 ) -> tuple[CdsServiceDefinition, ...]:
     """The catalog's services with their advice attached."""
     return (
-        replace(DIABETES_RISK, advise=DiabetesAdvice(models, policy)),
-        replace(HYPERTENSION_RISK, advise=HypertensionAdvice(models, policy)),
+        replace(DIABETES_RISK, advise=DiabetesAdvice(models)),
+        replace(HYPERTENSION_RISK, advise=HypertensionAdvice(models)),
         replace(NOTE_SUMMARY, advise=NoteSummaryAdvice(summarizer, notes)),
     )

@@ -8,8 +8,11 @@ import httpx
 from flask import Flask
 
 from cds_service import cors, discovery, feedback, health, hooks, model_cards
+from cds_service.admin import api as admin_api
+from cds_service.admin import page as admin_page
 from cds_service.components import EXTENSION_KEY, build_components
 from cds_service.errors import render_error
+from cds_service.metrics import time_requests
 from cds_service.settings import Settings
 
 
@@ -21,13 +24,17 @@ def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -
     app = Flask("cds_service")
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION_KEY] = build_components(settings, http_client)
+    components = build_components(settings, http_client)
+    app.extensions[EXTENSION_KEY] = components
 
     app.register_blueprint(discovery.blueprint)
     app.register_blueprint(hooks.blueprint)
     app.register_blueprint(feedback.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(model_cards.blueprint)
+    app.register_blueprint(admin_api.blueprint)
+    app.register_blueprint(admin_page.blueprint)
     cors.init_app(app, settings.server.cors_allowed_origins)
+    time_requests(app, components.metrics, [service.id for service in components.catalog.all()])
     app.register_error_handler(Exception, render_error)
     return app

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cards.card_parts import IssuedCard
-from cards.policy import NO_HISTORY, FeedbackHistory
+from cards.policy import NO_HISTORY, CardPolicy, FeedbackHistory
 from fhir_adapters.codes import LOINC, RISK_OBSERVATION_LOINCS
 from fhir_adapters.patient_record import PatientRecord
 from fhir_adapters.prefetch import PrefetchTemplate
@@ -53,6 +53,8 @@ class ServiceInput:
     record: PatientRecord
     # What clinicians said about this patient's earlier cards of the service, still in force.
     history: FeedbackHistory = NO_HISTORY
+    # The bands, indicators and periods in force for this call (the admin may change them).
+    policy: CardPolicy = field(default_factory=CardPolicy)
 
 
 Advisor = Callable[[ServiceInput], Sequence[IssuedCard]]
@@ -173,6 +175,8 @@ class ServiceCatalog:
         """Every service, in discovery order."""
         return tuple(self._services.values())
 
-    def discovery_document(self) -> dict[str, Any]:
-        """The body of `GET /cds-services`."""
-        return {"services": [service.discovery_entry() for service in self.all()]}
+    def discovery_document(self, offered: Callable[[str], bool] = lambda _: True) -> dict[str, Any]:
+        """The body of `GET /cds-services`, listing the services `offered` says yes to."""
+        return {
+            "services": [service.discovery_entry() for service in self.all() if offered(service.id)]
+        }

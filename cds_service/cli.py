@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from cds_service.admin.access import token_digest
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
 from cds_service.components import JWT_CHECKS_OFF_WARNING, load_models
 from cds_service.privacy import load_or_create_patient_key
@@ -184,6 +186,14 @@ def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file
     private_file.write_text(json.dumps(private_jwk, indent=2) + "\n", encoding="utf-8")
     jwks_file.write_text(json.dumps(public_key_set(private_jwk), indent=2) + "\n", encoding="utf-8")
     click.echo(f"private key: {private_file}\npublic key set: {jwks_file}")
+
+
+@main.command("admin-token")
+def admin_token() -> None:
+    """Make an admin token: give the token to the administrator, its digest to the config."""
+    secret = secrets.token_urlsafe(32)
+    click.echo(f"token:  {secret}\nsha256: {token_digest(secret)}")
+    click.echo("Add the digest to [admin] token_sha256; the token itself is not stored anywhere.")
 
 
 @main.command()

@@ -10,13 +10,18 @@ import httpx
 from flask import current_app
 from sqlalchemy import Engine
 
-from cds_service.advice import advised_services, card_policy, load_note_summarizer
+from cds_service.admin.access import AdminGate
+from cds_service.admin.configuration import ConfigAdministration
+from cds_service.advice import advised_services, load_note_summarizer
 from cds_service.auth.cds_jwt import CdsJwtVerifier, TrustedIssuer
 from cds_service.auth.key_sets import KeySetError, KeySource, PinnedKeySet, RemoteKeySet
 from cds_service.catalog import ServiceCatalog
 from cds_service.hook_runner import HookRunner
+from cds_service.managed_config import LiveConfig, file_config
+from cds_service.metrics import ServiceMetrics
 from cds_service.privacy import PatientPseudonymizer, load_or_create_patient_key
 from cds_service.settings import AuthSettings, ConfigurationError, IssuerSettings, Settings
+from cds_service.storage.admin_records import AdminSessionStore, AuditLog, ConfigVersionStore
 from cds_service.storage.database import create_database_engine
 from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
 from fhir_adapters.fhir_server import FhirFetcher
@@ -47,6 +52,12 @@ class Components:
     risk_models: RiskModels
     http_client: httpx.Client
     executor: ThreadPoolExecutor
+    live_config: LiveConfig
+    config_admin: ConfigAdministration
+    audit_log: AuditLog
+    admin_gate: AdminGate
+    admin_sessions: AdminSessionStore
+    metrics: ServiceMetrics
 
     def close(self) -> None:
         """Release connections and threads."""
@@ -67,7 +78,7 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     """Build the service's parts; `ConfigurationError` when the configuration cannot work."""
     # Models first: a service that cannot give honest numbers must not start at all.
     risk_models = load_models(settings)
-    policy = card_policy(settings.cards, settings.server.public_base_url)
+    metrics = ServiceMetrics(settings.server.metrics_directory)
     engine = create_database_engine(settings.storage.database_url)
     client = http_client or httpx.Client(follow_redirects=False, headers={"User-Agent": "cdss"})
     executor = ThreadPoolExecutor(
@@ -94,14 +105,20 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
         )
     else:
         log.warning(JWT_CHECKS_OFF_WARNING)
+    summarizer = load_note_summarizer(settings.notes)
+    catalog = ServiceCatalog(advised_services(risk_models, summarizer, settings.notes))
+    service_ids = [service.id for service in catalog.all()]
+    live_config = LiveConfig(
+        ConfigVersionStore(engine),
+        file_config(settings, service_ids),
+        settings.server.public_base_url,
+    )
+    audit_log = AuditLog(engine)
+    metrics.loaded(risk_models.content_hashes(), summarizer.method)
     return Components(
         settings=settings,
         engine=engine,
-        catalog=ServiceCatalog(
-            advised_services(
-                risk_models, policy, load_note_summarizer(settings.notes), settings.notes
-            )
-        ),
+        catalog=catalog,
         verifier=verifier,
         hook_runner=HookRunner(
             PatientDataGatherer(
@@ -110,17 +127,25 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
                     executor,
                     settings.fhir.fetch_budget_seconds,
                     max_pages=settings.fhir.max_pages,
+                    observe=metrics.fhir_fetch,
                 ),
                 max_attachments=settings.fhir.max_attachments,
             ),
             IssuedCardStore(engine),
             PatientPseudonymizer(key),
-            policy,
         ),
         feedback_store=FeedbackStore(engine),
         risk_models=risk_models,
         http_client=client,
         executor=executor,
+        live_config=live_config,
+        config_admin=ConfigAdministration(
+            ConfigVersionStore(engine), audit_log, live_config, service_ids
+        ),
+        audit_log=audit_log,
+        admin_gate=AdminGate(settings.admin, audit_log, metrics),
+        admin_sessions=AdminSessionStore(engine),
+        metrics=metrics,
     )
 
 

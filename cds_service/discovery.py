@@ -13,5 +13,7 @@ blueprint = Blueprint("discovery", __name__)
 
 @blueprint.get("/cds-services")
 def list_services() -> dict[str, Any]:
-    """The discovery document."""
-    return current_components().catalog.discovery_document()
+    """The discovery document: the services switched on."""
+    components = current_components()
+    config = components.live_config.current()
+    return components.catalog.discovery_document(config.enabled)

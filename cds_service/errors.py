@@ -5,8 +5,11 @@
     ├── AuthenticationFailed (401)  answered with a bare 401; the reason goes to the log only
     ├── UnknownService (404)
     ├── UnknownDocument (404)       a model card or plot that is not served
+    ├── ConfigConflict (409)        another configuration change was accepted meanwhile
+    ├── PreconditionFailed (412)    `If-Match` names a configuration version no longer in force
+    ├── PrefetchUnavailable (412)   data the service needs was neither prefetched nor fetchable
     ├── RequestTooLarge (413)
-    └── PrefetchUnavailable (412)   data the service needs was neither prefetched nor fetchable
+    └── TooManyAttempts (429)       too many refused admin attempts from one address
 
 They are rendered in one place, `render_error` (registered by the app factory): JSON, an
 OperationOutcome for every status except 401, never a stack trace, never request data
@@ -78,6 +81,31 @@ class UnknownDocument(CdssError):
     issue_code = "not-found"
 
 
+class ConfigConflict(CdssError):
+    """Another configuration change was accepted at the same moment; read and try again."""
+
+    status = 409
+    issue_code = "conflict"
+
+
+class PreconditionFailed(CdssError):
+    """The change was based on a configuration version that is no longer in force."""
+
+    status = 412
+    issue_code = "conflict"
+
+
+class TooManyAttempts(CdssError):
+    """Refused outright: this address made too many refused admin attempts of late."""
+
+    status = 429
+    issue_code = "throttled"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class RequestTooLarge(CdssError):
     """The body is larger than the configured limit."""
 
@@ -115,7 +143,10 @@ def render_error(error: Exception) -> tuple[Response, int] | Response:
     if isinstance(error, CdssError) and error.status < 500:
         problems = error.problems or (Problem("", error.message),)
         log.info("answered %d: %s", error.status, error.message)
-        return jsonify(operation_outcome(error.issue_code, problems)), error.status
+        response = jsonify(operation_outcome(error.issue_code, problems))
+        if isinstance(error, TooManyAttempts):
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response, error.status
     if isinstance(error, HTTPException) and error.code is not None and error.code < 500:
         if error.code == RequestTooLarge.status:
             return render_error(RequestTooLarge("the request body is larger than allowed"))

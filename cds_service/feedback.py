@@ -37,6 +37,7 @@ def receive_feedback(service_id: str) -> dict[str, Any]:
         for entry in body.feedback
     ]
     receipt = components.feedback_store.store(service_id, records)
+    components.metrics.feedback(service_id, (record.outcome for record in records))
     log.info(
         "feedback for %s: %d stored, %d duplicate, %d for unknown cards",
         service_id,

@@ -1,4 +1,5 @@
-"""`GET /healthz` (the process answers) and `GET /readyz` (it can serve: database reachable).
+"""Operations: `GET /healthz` (the process answers), `GET /readyz` (it can serve: database
+reachable) and `GET /metrics` (Prometheus).
 
 The models are verified before a worker accepts requests (it does not start otherwise); readiness
 lists which artifacts, by content hash, this worker serves.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from cds_service.components import current_components
 from cds_service.storage.database import database_is_reachable
@@ -33,3 +35,11 @@ def ready() -> tuple[dict[str, Any], int]:
         "models": components.risk_models.content_hashes(),
     }
     return body, 200 if database_ok else 503
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    """The Prometheus text format, over every worker."""
+    components = current_components()
+    components.metrics.config_version.set(components.live_config.current().version)
+    return Response(components.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from cards.card_parts import IssuedCard
 from cards.cds_card import Card
-from cards.policy import CardPolicy
 from cds_service.auth.cds_jwt import VerifiedCaller
 from cds_service.catalog import CdsServiceDefinition, ServiceInput
 from cds_service.errors import InvalidRequest, PrefetchUnavailable, Problem
+from cds_service.managed_config import ConfigInForce
 from cds_service.privacy import PatientPseudonymizer
 from cds_service.protocol import HookRequest
 from cds_service.storage.stores import IssuedCardRecord, IssuedCardStore
@@ -34,18 +34,20 @@ class HookRunner:
         gatherer: PatientDataGatherer,
         issued_cards: IssuedCardStore,
         pseudonymizer: PatientPseudonymizer,
-        policy: CardPolicy,
     ) -> None:
         self._gatherer = gatherer
         self._issued_cards = issued_cards
         self._pseudonymizer = pseudonymizer
-        self._policy = policy
 
     def run(
-        self, service: CdsServiceDefinition, request: HookRequest, caller: VerifiedCaller
+        self,
+        service: CdsServiceDefinition,
+        request: HookRequest,
+        caller: VerifiedCaller,
+        config: ConfigInForce,
     ) -> Sequence[Card]:
         """The cards for this call; `PrefetchUnavailable` when required data cannot be had."""
-        gathered = self._gather(service, request)
+        gathered = self._gather(service, request, config.config.fhir.fetch_budget_seconds)
         missing_required = [
             template.key
             for template in service.prefetch
@@ -66,8 +68,8 @@ class HookRunner:
             service.id,
             pseudonym,
             now,
-            overridden_days=self._policy.suppress_overridden_days,
-            accepted_days=self._policy.suppress_accepted_days,
+            overridden_days=config.policy.suppress_overridden_days,
+            accepted_days=config.policy.suppress_accepted_days,
         )
         issued = service.advise(
             ServiceInput(
@@ -77,15 +79,22 @@ class HookRunner:
                 context=request.context,
                 record=record,
                 history=history,
+                policy=config.policy,
             )
         )
         self._record(service, request, pseudonym, now, issued)
         return [item.card for item in issued]
 
-    def _gather(self, service: CdsServiceDefinition, request: HookRequest) -> GatheredData:
+    def _gather(
+        self, service: CdsServiceDefinition, request: HookRequest, budget_seconds: float
+    ) -> GatheredData:
         try:
             return self._gatherer.gather(
-                service.prefetch, request.prefetch, request.context, self._fhir_access(request)
+                service.prefetch,
+                request.prefetch,
+                request.context,
+                self._fhir_access(request),
+                budget_seconds,
             )
         except InvalidPrefetch as exc:
             raise InvalidRequest(

@@ -26,6 +26,12 @@ def call_service(service_id: str) -> dict[str, Any]:
         raise UnknownService("no such service")
     hook_request = parse_body(HookRequest, parse_json_body(request.get_data()))
     check_hook_context(hook_request, service.hook)
-    cards = components.hook_runner.run(service, hook_request, caller)
+    config = components.live_config.current()
+    if not config.enabled(service.id):
+        # Switched off by an administrator: an EHR that cached discovery still gets an answer.
+        log.info("service %s is switched off: answered no cards", service.id)
+        return {"cards": []}
+    cards = components.hook_runner.run(service, hook_request, caller, config)
+    components.metrics.cards(service.id, cards)
     log.info("service %s answered %d card(s)", service.id, len(cards))
     return {"cards": [card.to_json() for card in cards]}

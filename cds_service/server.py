@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -64,4 +68,21 @@ def settle_after_start() -> None:
 
 def run_gunicorn(settings: Settings) -> None:
     """Serve until stopped."""
-    _CdsGunicornApp(settings).run()
+    configured = settings.server.metrics_directory
+    directory = configured or Path(tempfile.mkdtemp(prefix="cdss-metrics-"))
+    # Samples of an earlier run would be added to this one's.
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+    # prometheus_client reads its multiprocess directory from the environment only; the workers
+    # inherit it from here.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # noqa: TID251
+    server = settings.server.model_copy(update={"metrics_directory": directory})
+    master = os.getpid()
+    try:
+        _CdsGunicornApp(settings.model_copy(update={"server": server})).run()
+    finally:
+        # Workers are forked inside `run` and leave it through here too; only the master, last
+        # out, removes the directory.
+        if configured is None and os.getpid() == master:
+            shutil.rmtree(directory, ignore_errors=True)

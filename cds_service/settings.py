@@ -51,6 +51,9 @@ class ServerSettings(_Section):
     cors_allowed_origins: tuple[str, ...] = ("https://sandbox.cds-hooks.org",)
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     request_timeout_seconds: int = Field(default=30, ge=1)
+    # Where the workers share their Prometheus samples; `cdss serve` makes a fresh one when
+    # unset. An in-process app (tests) keeps its samples in memory.
+    metrics_directory: Path | None = None
 
     @field_validator("public_base_url")
     @classmethod
@@ -113,18 +116,40 @@ class AuthSettings(_Section):
         return self
 
 
+def _is_sha256_hex(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value.lower())
+
+
 class AdminSettings(_Section):
-    """Who may use the admin endpoints."""
+    """Who may use the admin endpoints (`/admin`), and how hard guessing a token is made.
+
+    Tokens are given only as SHA-256 digests (`cdss admin-token` makes a token and its digest);
+    the tokens themselves are never stored.
+    """
 
     token_sha256: tuple[str, ...] = ()
+    # The audit log's name for each token's holder, by digest; unnamed: "token <first 8>".
+    token_names: dict[str, str] = Field(default_factory=dict)
+    # Refused attempts from one client address within the window, after which it is refused
+    # outright (429) until the window has passed.
+    max_refusals: int = Field(default=10, ge=1, le=1000)
+    refusal_window_seconds: int = Field(default=900, ge=1, le=86400)
+    # How long an admin page sign-in lasts.
+    session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
 
     @field_validator("token_sha256")
     @classmethod
     def _hex_digests(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
-                raise ValueError("each entry must be a hex SHA-256 digest (64 characters)")
+        if not all(_is_sha256_hex(value) for value in values):
+            raise ValueError("each entry must be a hex SHA-256 digest (64 characters)")
         return tuple(v.lower() for v in values)
+
+    @field_validator("token_names")
+    @classmethod
+    def _named_digests(cls, names: dict[str, str]) -> dict[str, str]:
+        if not all(_is_sha256_hex(digest) for digest in names):
+            raise ValueError("each key must be a hex SHA-256 digest (64 characters)")
+        return {digest.lower(): name for digest, name in names.items()}
 
 
 class PrivacySettings(_Section):
@@ -153,39 +178,60 @@ class ModelSettings(_Section):
     directory: Path | None = None
 
 
+CardIndicatorSetting = Literal["none", "info", "warning", "critical"]
+
+
+class IndicatorSettings(_Section):
+    """The card each band of a risk gets; "none" shows no card."""
+
+    low: CardIndicatorSetting = "none"
+    moderate: CardIndicatorSetting = "info"
+    high: CardIndicatorSetting = "warning"
+
+
 class BandSettings(_Section):
-    """Probability thresholds of one risk: moderate from `moderate_from`, high from `high_from`."""
+    """One risk: moderate from `moderate_from`, high from `high_from`, and each band's card."""
 
     moderate_from: float = Field(gt=0, lt=1)
     high_from: float = Field(gt=0, lt=1)
+    indicators: IndicatorSettings = IndicatorSettings()
 
     @model_validator(mode="after")
     def _ordered(self) -> BandSettings:
         if self.moderate_from >= self.high_from:
-            raise ValueError("moderate_from must be below high_from")
+            raise ValueError("the bands overlap: moderate_from must be below high_from")
         return self
 
 
-CardIndicatorSetting = Literal["none", "info", "warning", "critical"]
-
-
 class CardSettings(_Section):
-    """When a risk becomes a card (defaults and their reasons: `cards/policy.py`)."""
+    """When a risk becomes a card (defaults and their reasons: `cards/policy.py`).
+
+    The file gives the starting values; the admin endpoint (`/admin/config`) changes them while
+    the service runs, and its latest version wins over the file.
+    """
 
     diabetes: BandSettings = BandSettings(moderate_from=0.25, high_from=0.40)
     unmeasured_blood_pressure: BandSettings = BandSettings(moderate_from=0.30, high_from=0.50)
-    hypertension_incidence: BandSettings = BandSettings(moderate_from=0.05, high_from=0.10)
-    # The lowest 4-year hypertension risk band that gets a card (always `info`).
-    hypertension_incidence_card_from: Literal["low", "moderate", "high"] = "high"
-    # The card for each band; "none" shows no card.
-    low_indicator: CardIndicatorSetting = "none"
-    moderate_indicator: CardIndicatorSetting = "info"
-    high_indicator: CardIndicatorSetting = "warning"
+    # Only the high band gets a card, and never more than `info`: the risk is years away.
+    hypertension_incidence: BandSettings = BandSettings(
+        moderate_from=0.05,
+        high_from=0.10,
+        indicators=IndicatorSettings(low="none", moderate="none", high="info"),
+    )
     explain_missing_estimate: bool = True
     # An overridden card stays away this long unless the risk band rises.
     suppress_overridden_days: int = Field(default=90, ge=0, le=3650)
     # An accepted suggestion (an order) is taken as pending this long.
     suppress_accepted_days: int = Field(default=30, ge=0, le=3650)
+
+    @model_validator(mode="after")
+    def _incidence_at_most_info(self) -> CardSettings:
+        indicators = self.hypertension_incidence.indicators
+        if {indicators.low, indicators.moderate, indicators.high} - {"none", "info"}:
+            raise ValueError(
+                "hypertension_incidence.indicators: a 4-year risk card is at most info"
+            )
+        return self
 
 
 class NoteSettings(_Section):

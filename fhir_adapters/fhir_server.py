@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -35,33 +35,50 @@ _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 class FhirFetchError(Exception):
     """The FHIR server could not give the data; the message never holds the token."""
 
+    # A short name for metrics and logs.
+    reason: ClassVar[str] = "failed"
+
 
 class FhirUnreachable(FhirFetchError):
     """The FHIR server could not be reached."""
+
+    reason: ClassVar[str] = "unreachable"
 
 
 class FhirTimeout(FhirFetchError):
     """The FHIR server did not answer within the time budget."""
 
+    reason: ClassVar[str] = "timeout"
+
 
 class FhirAccessDenied(FhirFetchError):
     """The FHIR server refused the token (401 or 403)."""
+
+    reason: ClassVar[str] = "access-denied"
 
 
 class FhirNotFound(FhirFetchError):
     """The FHIR server has no such resource (404)."""
 
+    reason: ClassVar[str] = "not-found"
+
 
 class FhirServerFailed(FhirFetchError):
     """The FHIR server answered with an error the service cannot use."""
+
+    reason: ClassVar[str] = "server-failed"
 
 
 class FhirInvalidResponse(FhirFetchError):
     """The FHIR server's answer is not the FHIR resource asked for, in JSON."""
 
+    reason: ClassVar[str] = "invalid-response"
+
 
 class FhirForeignUrl(FhirFetchError):
     """A link points somewhere other than the FHIR server the request named."""
+
+    reason: ClassVar[str] = "foreign-url"
 
 
 @dataclass(frozen=True)
@@ -157,6 +174,11 @@ class SearchResult:
     truncated: bool = False
 
 
+# Told of every request: its duration in seconds and `FETCH_OK` or the error's `reason`.
+FetchObserver = Callable[[float, str], None]
+FETCH_OK = "ok"
+
+
 class FhirFetcher:
     """Runs reads and searches at once, all answered (or failed) by one deadline."""
 
@@ -166,15 +188,17 @@ class FhirFetcher:
         executor: ThreadPoolExecutor,
         budget_seconds: float,
         max_pages: int = 10,
+        observe: FetchObserver | None = None,
     ) -> None:
         self._client = client
         self._executor = executor
         self._budget = budget_seconds
         self._max_pages = max_pages
+        self._observe = observe
 
-    def deadline(self) -> float:
+    def deadline(self, budget_seconds: float | None = None) -> float:
         """The monotonic time by which a call starting now must have its data."""
-        return time.monotonic() + self._budget
+        return time.monotonic() + (self._budget if budget_seconds is None else budget_seconds)
 
     def search_all(
         self, access: FhirAccess, requests: Mapping[str, SearchRequest], deadline: float
@@ -269,11 +293,20 @@ class FhirFetcher:
             # does not support it, which would answer with every patient's resources.
             "Prefer": "handling=strict",
         }
-        with _translate_transport_errors():
-            response = self._client.get(
-                url_on_server(access.base_url, url), headers=headers, timeout=remaining
-            )
-        return _resource_from(response)
+        started = time.monotonic()
+        try:
+            with _translate_transport_errors():
+                response = self._client.get(
+                    url_on_server(access.base_url, url), headers=headers, timeout=remaining
+                )
+            resource = _resource_from(response)
+        except FhirFetchError as exc:
+            if self._observe is not None:
+                self._observe(time.monotonic() - started, exc.reason)
+            raise
+        if self._observe is not None:
+            self._observe(time.monotonic() - started, FETCH_OK)
+        return resource
 
 
 def _page_resources(page: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -83,9 +83,13 @@ class PatientDataGatherer:
         prefetch: Mapping[str, Any] | None,
         context: Mapping[str, Any],
         access: FhirAccess | None,
+        budget_seconds: float | None = None,
     ) -> GatheredData:
-        """Every template's resources; `InvalidPrefetch` when the EHR sent a malformed value."""
-        deadline = self._fetcher.deadline()
+        """Every template's resources; `InvalidPrefetch` when the EHR sent a malformed value.
+
+        `budget_seconds` overrides the fetcher's budget for this call.
+        """
+        deadline = self._fetcher.deadline(budget_seconds)
         items = read_prefetch(templates, prefetch)
         resources: dict[str, tuple[Resource, ...]] = {}
         unavailable: dict[str, str] = {}

@@ -65,3 +65,43 @@ jwt_replay = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_jwt_replay_expires", "expires_at"),
 )
+
+# The admin-managed configuration, one row per accepted change (append-only: a rollback is a
+# new version carrying an earlier document). The highest version is the one in force.
+config_version = Table(
+    "config_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("document", JSON, nullable=False),
+    # [{"path": "cards.diabetes.high_from", "from": 0.4, "to": 0.35}, ...]
+    Column("changes", JSON, nullable=False),
+    Column("restored_from", Integer, nullable=True),
+)
+
+# Who did what on the admin side: changes, sign-ins, refused attempts. Never patient data.
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("actor", String(128), nullable=True),
+    # The client address, for telling one brute-forcing source from another.
+    Column("source", String(64), nullable=True),
+    Column("detail", JSON, nullable=True),
+    Index("ix_audit_event_source", "event", "source", "at"),
+)
+
+# Signed-in admin page sessions; the cookie holds a random id, the table only its hash.
+admin_session = Table(
+    "admin_session",
+    metadata,
+    Column("session_sha256", String(64), primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

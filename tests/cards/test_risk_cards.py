@@ -19,6 +19,7 @@ from model_records import AS_OF, condition, measurement, reading, record
 from synthetic_patients import PATIENT_NAMES
 
 from cards.card_parts import IssuedCard
+from cards.cds_card import Indicator
 from cards.diabetes_cards import diabetes_cards
 from cards.hypertension_cards import hypertension_cards
 from cards.policy import NO_HISTORY, Band, CardPolicy, FeedbackHistory
@@ -275,7 +276,8 @@ def test_ids_are_stable_for_a_call_and_new_for_the_next(models: RiskModels) -> N
 
 
 def test_the_site_decides_which_bands_get_a_card(models: RiskModels) -> None:
-    quiet = replace(POLICY, indicators={Band.LOW: None, Band.MODERATE: None, Band.HIGH: None})
+    silent = {Band.LOW: None, Band.MODERATE: None, Band.HIGH: None}
+    quiet = replace(POLICY, diabetes=replace(POLICY.diabetes, indicators=silent))
     chart = HIGH_RISK
     assert (
         diabetes_cards(
@@ -288,3 +290,11 @@ def test_the_site_decides_which_bands_get_a_card(models: RiskModels) -> None:
         )
         == ()
     )
+
+
+def test_a_four_year_risk_card_is_never_more_than_info() -> None:
+    loud = {Band.LOW: None, Band.MODERATE: None, Band.HIGH: Indicator.WARNING}
+    with pytest.raises(ValueError, match="at most `info`"):
+        replace(
+            POLICY, hypertension_incidence=replace(POLICY.hypertension_incidence, indicators=loud)
+        )

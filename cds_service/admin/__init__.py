@@ -1,0 +1,1 @@
+"""The admin side: configuration while running, feedback summary, audit log, the admin page."""
