@@ -7,6 +7,7 @@ lists which artifacts, by content hash, this worker serves.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Response
@@ -33,6 +34,8 @@ def ready() -> tuple[dict[str, Any], int]:
         "status": "ready" if database_ok else "not-ready",
         "database": "ok" if database_ok else "unreachable",
         "models": components.risk_models.content_hashes(),
+        # Which worker process answered (several share the port).
+        "worker": os.getpid(),
     }
     return body, 200 if database_ok else 503
 

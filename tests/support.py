@@ -33,7 +33,10 @@ def free_port() -> int:
 
 
 def toml_value(value: Any) -> str:
-    """A Python value written as TOML (JSON syntax is valid TOML for these types)."""
+    """A Python value written as TOML (JSON syntax is valid TOML but for tables)."""
+    if isinstance(value, dict):
+        items = ", ".join(f"{json.dumps(key)} = {toml_value(item)}" for key, item in value.items())
+        return "{ " + items + " }"
     return json.dumps(value)
 
 

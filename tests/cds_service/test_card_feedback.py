@@ -10,81 +10,33 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from card_rules import check_response
-from conftest import BACKENDS, Mint, patient_view_request
+from conftest import BACKENDS, Mint
+from hook_calls import (
+    HIGH_BMI,
+    MODERATE_BMI,
+    diabetes_cards,
+    dysglycemia_probability,
+    send_feedback,
+)
 from support import CdssServer
 
 from cards.policy import Band, CardPolicy
-from fhir_adapters.record_builder import build_patient_record
-from models.registry import load_risk_models
-
-PATH = "/cds-services/diabetes-risk"
-TODAY = datetime.now(UTC).date()
-UCUM = "http://unitsofmeasure.org"
-EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
-
-
-def _chart(patient_id: str, bmi: float) -> dict[str, Any]:
-    """The prefetch of a 62-year-old man whose only measurement is a recent BMI."""
-    observation = {
-        "resourceType": "Observation",
-        "id": f"bmi-{bmi:g}",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "effectiveDateTime": (TODAY - timedelta(days=10)).isoformat(),
-        "valueQuantity": {"value": bmi, "unit": "kg/m2", "system": UCUM, "code": "kg/m2"},
-    }
-    prefetch = patient_view_request(patient_id)["prefetch"]
-    prefetch["patient"] = {
-        "resourceType": "Patient",
-        "id": patient_id,
-        "gender": "male",
-        "birthDate": date(TODAY.year - 62, 1, 15).isoformat(),
-    }
-    prefetch["observations"] = {**EMPTY, "total": 1, "entry": [{"resource": observation}]}
-    return prefetch
 
 
 def _band(patient_id: str, bmi: float) -> Band:
-    prefetch = _chart(patient_id, bmi)
-    resources = [prefetch["patient"], *(e["resource"] for e in prefetch["observations"]["entry"])]
-    record = build_patient_record(patient_id, resources, TODAY)
-    estimate = load_risk_models().dysglycemia.predict(record)
-    return CardPolicy().diabetes.band(getattr(estimate, "probability", 0.0))
+    return CardPolicy().diabetes.band(dysglycemia_probability(patient_id, bmi))
 
 
 def _cards(server: CdssServer, mint: Mint, patient_id: str, bmi: float) -> list[dict[str, Any]]:
-    body = patient_view_request(patient_id, prefetch=_chart(patient_id, bmi))
-    response = httpx.post(
-        server.base_url + PATH,
-        json=body,
-        headers={"Authorization": f"Bearer {mint(server, PATH)}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return check_response(response.json(), patient_id)
+    return diabetes_cards(server, mint, patient_id, bmi)
 
 
 def _feedback(server: CdssServer, mint: Mint, entry: dict[str, Any]) -> None:
-    path = PATH + "/feedback"
-    stamped = {**entry, "outcomeTimestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
-    response = httpx.post(
-        server.base_url + path,
-        json={"feedback": [stamped]},
-        headers={"Authorization": f"Bearer {mint(server, path)}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["stored"] == 1
-
-
-MODERATE_BMI, HIGH_BMI = 23.0, 43.0
+    assert send_feedback(server, mint, [entry])["stored"] == 1
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
