@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite starts for itself: PostgreSQL.
+# Installs the Debian packages the test suite starts for itself: PostgreSQL, and Chromium with
+# its WebDriver for the page tests.
 set -euo pipefail
 
-if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

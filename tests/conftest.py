@@ -1,4 +1,5 @@
-"""Fixtures: signing keys, a real PostgreSQL, and `cdss serve` on SQLite and on PostgreSQL."""
+"""Fixtures: signing keys, a real PostgreSQL, `cdss serve` on SQLite and on PostgreSQL, and a
+headless Chromium."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
+from browser import headless_chromium
 from fhir_servers import SekmetServer
+from selenium import webdriver
 from support import CdssServer, KeySetPublisher, PostgresCluster
 from synthetic_patients import all_patients
 
@@ -205,3 +208,11 @@ def patient_view_request(patient_id: str = "pat-1", **overrides: Any) -> dict[st
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    """A headless Chromium, closed after the test."""
+    driver = headless_chromium()
+    yield driver
+    driver.quit()

@@ -1,0 +1,50 @@
+"""Headless Chromium (Debian's `chromium` and `chromium-driver`) driven through WebDriver."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+
+# Screenshots of the pages under test, kept for people to look at (not compared).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Nothing but the page under test: no updates, sync, translation or other calls out.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+    "--window-size=1280,1800",
+)
+
+
+def headless_chromium() -> webdriver.Chrome:
+    """A fresh headless Chromium; the drivers are Debian's, named explicitly (none downloaded)."""
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or chromedriver is None:
+        raise RuntimeError(
+            "chromium and chromium-driver are needed: bash scripts/install-system.sh"
+        )
+    options = Options()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+
+
+def save_screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    """Keep a screenshot of the page as it is now."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path

@@ -1,0 +1,94 @@
+"""`GET /metrics` through real HTTP: the Prometheus client's parser reads it, summed over both
+workers, and its counters move with the calls made."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import httpx
+from conftest import Mint, patient_view_request
+from hook_calls import HIGH_BMI, diabetes_cards, send_feedback
+from prometheus_client.parser import text_string_to_metric_families
+from support import CdssServer, free_port
+
+from models.registry import load_risk_models
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(server: CdssServer) -> tuple[Samples, str]:
+    """Every sample of one scrape, by name and labels, and the raw text."""
+    response = httpx.get(server.base_url + "/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples: Samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples, response.text
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_parse_and_move_with_calls(
+    start_server: Callable[..., CdssServer], mint: Mint
+) -> None:
+    server = start_server("sqlite")
+    before, _ = scrape(server)
+    patient = f"met-{uuid.uuid4().hex[:12]}"
+    calls = 4
+    cards = [diabetes_cards(server, mint, patient, HIGH_BMI)[0] for _ in range(calls)]
+    assert {card["indicator"] for card in cards} == {"warning"}
+    send_feedback(server, mint, [{"card": cards[0]["uuid"], "outcome": "overridden"}])
+    # No prefetch and a FHIR server nobody listens on: one failed fetch per query.
+    body = patient_view_request(patient)
+    body["prefetch"] = {}
+    body["fhirServer"] = f"http://127.0.0.1:{free_port()}/fhir"
+    body["fhirAuthorization"] = {
+        "access_token": "opaque-token-value",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.rs",
+        "subject": "cds-service",
+    }
+    path = "/cds-services/diabetes-risk"
+    refused = httpx.post(
+        server.base_url + path,
+        json=body,
+        headers={"Authorization": f"Bearer {mint(server, path)}"},
+        timeout=10,
+    )
+    assert refused.status_code == 412
+
+    after, text = scrape(server)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    hook = {"endpoint": "hooks.call_service", "service": "diabetes-risk"}
+    assert moved("cdss_request_duration_seconds_count", **hook, status="200") == calls
+    assert moved("cdss_request_duration_seconds_count", **hook, status="412") == 1
+    assert moved("cdss_cards_issued_total", service="diabetes-risk", indicator="warning") == calls
+    assert moved("cdss_feedback_received_total", service="diabetes-risk", outcome="overridden") == 1
+    assert moved("cdss_fhir_fetch_errors_total", reason="unreachable") >= 1
+    assert moved("cdss_fhir_fetch_duration_seconds_count", outcome="unreachable") >= 1
+    for model, sha256 in load_risk_models().content_hashes().items():
+        assert value(after, "cdss_model_info", model=model, sha256=sha256) == 1
+    assert value(after, "cdss_config_version") == 0
+    # Nothing a caller sent becomes a label.
+    assert patient not in text
+    assert "opaque-token-value" not in text
+    assert "127.0.0.1" not in text
+
+
+def test_unknown_paths_and_services_do_not_grow_the_label_sets(cdss_server: CdssServer) -> None:
+    for n in range(3):
+        httpx.post(f"{cdss_server.base_url}/cds-services/made-up-{n}", json={}, timeout=10)
+        httpx.get(f"{cdss_server.base_url}/no-such-page-{n}", timeout=10)
+    _, text = scrape(cdss_server)
+    assert "made-up" not in text
+    assert "no-such-page" not in text
+    assert 'service="unmatched"' in text
