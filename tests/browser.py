@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 # Screenshots of the pages under test, kept for people to look at (not compared).
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -40,6 +45,16 @@ def headless_chromium() -> webdriver.Chrome:
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     return webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+
+
+def navigating(driver: webdriver.Chrome, action: Callable[[], object]) -> None:
+    """Do what loads a new page (a click, Enter in a form) and wait until the new page is there."""
+    old_page: WebElement = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
 
 
 def save_screenshot(driver: webdriver.Chrome, name: str) -> Path:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -29,6 +29,21 @@ from cds_service.storage.admin_records import AuditEvent, ConfigVersion
 from cds_service.storage.feedback_summary import CardTypeFeedback, summarize_feedback
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/admin")
+
+
+class ConfigChange(Protocol):
+    """`ConfigAdministration.replace` or `.patch`."""
+
+    def __call__(
+        self,
+        document: Any,
+        actor: AdminActor,
+        source: str | None,
+        *,
+        comment: str | None = None,
+        expected_version: int | None = None,
+    ) -> ConfigVersion: ...
+
 
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_LIMIT = 1000
@@ -49,33 +64,28 @@ def read_config() -> Response:
 
 
 @blueprint.put("/config")
-def replace_config() -> tuple[Response, int]:
+def replace_config() -> Response:
     """Put a complete new configuration in force."""
-    actor = _administrator()
-    body = _json_object()
-    stored = current_components().config_admin.replace(
-        body.get("config"),
-        actor,
-        request.remote_addr,
-        comment=_comment(body),
-        expected_version=_if_match(),
-    )
-    return jsonify(version_json(stored)), 200
+    return _change(current_components().config_admin.replace)
 
 
 @blueprint.patch("/config")
-def patch_config() -> tuple[Response, int]:
+def patch_config() -> Response:
     """Change some fields of the configuration in force (JSON merge patch)."""
+    return _change(current_components().config_admin.patch)
+
+
+def _change(change: ConfigChange) -> Response:
     actor = _administrator()
     body = _json_object()
-    stored = current_components().config_admin.patch(
+    stored = change(
         body.get("config"),
         actor,
         request.remote_addr,
         comment=_comment(body),
         expected_version=_if_match(),
     )
-    return jsonify(version_json(stored)), 200
+    return jsonify(version_json(stored))
 
 
 @blueprint.get("/config/history")
@@ -92,7 +102,7 @@ def config_history() -> dict[str, Any]:
 
 
 @blueprint.post("/config/rollback")
-def rollback_config() -> tuple[Response, int]:
+def rollback_config() -> Response:
     """Put an earlier version in force again (as a new version)."""
     actor = _administrator()
     body = _json_object()
@@ -102,7 +112,7 @@ def rollback_config() -> tuple[Response, int]:
     stored = current_components().config_admin.rollback(
         version, actor, request.remote_addr, comment=_comment(body)
     )
-    return jsonify(version_json(stored)), 200
+    return jsonify(version_json(stored))
 
 
 @blueprint.get("/feedback/summary")

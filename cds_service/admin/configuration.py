@@ -6,7 +6,7 @@ Used alike by the JSON endpoints and the admin page, so both refuse and record t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from cds_service.admin.access import AdminActor
@@ -57,27 +57,23 @@ class ConfigAdministration:
         expected_version: int | None = None,
     ) -> ConfigVersion:
         """Put a whole new document in force; `InvalidRequest` (audited) when it is not valid."""
-        current = self._live.current()
-        self._check_expected(current.version, expected_version)
-        config = self._validated(document, actor, source)
-        return self._store(current.version, current.config, config, actor, source, comment)
+        return self._change(lambda _: document, actor, source, comment, expected_version)
 
     def patch(
         self,
-        patch: Any,
+        document: Any,
         actor: AdminActor,
         source: str | None,
         *,
         comment: str | None = None,
         expected_version: int | None = None,
     ) -> ConfigVersion:
-        """Merge a JSON merge patch (RFC 7396) into the document in force, then as `replace`."""
-        current = self._live.current()
-        self._check_expected(current.version, expected_version)
-        if not isinstance(patch, dict):
+        """Merge `document`, a JSON merge patch (RFC 7396), into the one in force; as `replace`."""
+        if not isinstance(document, dict):
             self._refuse([Problem("config", "must be a JSON object")], actor, source)
-        config = self._validated(merge_patch(current.config.to_json(), patch), actor, source)
-        return self._store(current.version, current.config, config, actor, source, comment)
+        return self._change(
+            lambda current: merge_patch(current, document), actor, source, comment, expected_version
+        )
 
     def rollback(
         self, version: int, actor: AdminActor, source: str | None, *, comment: str | None = None
@@ -99,11 +95,23 @@ class ConfigAdministration:
         """The stored versions, newest first (version 0 is the configuration file)."""
         return self._versions.history(limit)
 
-    def _check_expected(self, current: int, expected: int | None) -> None:
-        if expected is not None and expected != current:
+    def _change(
+        self,
+        new_document: Callable[[dict[str, Any]], Any],
+        actor: AdminActor,
+        source: str | None,
+        comment: str | None,
+        expected_version: int | None,
+    ) -> ConfigVersion:
+        current = self._live.current()
+        if expected_version is not None and expected_version != current.version:
             raise PreconditionFailed(
-                f"version {current} is in force, not {expected}: read it again and retry"
+                f"version {current.version} is in force, not {expected_version}: "
+                "read it again and retry"
             )
+        document = new_document(current.config.to_json())
+        config = self._validated(document, actor, source)
+        return self._store(current.version, current.config, config, actor, source, comment)
 
     def _validated(self, document: Any, actor: AdminActor, source: str | None) -> ManagedConfig:
         try:

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from cds_service.storage.database import reading
+from cds_service.storage.stores import aware_utc
 from cds_service.storage.tables import admin_session, audit_event, config_version
 
 # The audit log's event names.
@@ -25,11 +27,6 @@ CONFIG_REFUSED = "config-refused"
 ADMIN_SIGNED_IN = "admin-signed-in"
 ADMIN_SIGNED_OUT = "admin-signed-out"
 ADMIN_REFUSED = "admin-refused"
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -87,16 +84,17 @@ class ConfigVersionStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
 
     def latest_number(self) -> int:
         """The version in force; 0 while no change was ever made (the file's values)."""
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             latest = connection.scalar(select(func.max(config_version.c.version)))
         return int(latest or 0)
 
     def get(self, version: int) -> ConfigVersion | None:
         """One stored version, or None."""
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             row = connection.execute(
                 select(config_version).where(config_version.c.version == version)
             ).one_or_none()
@@ -105,7 +103,7 @@ class ConfigVersionStore:
     def history(self, limit: int = 100) -> list[ConfigVersion]:
         """The newest versions first."""
         query = select(config_version).order_by(config_version.c.version.desc()).limit(limit)
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             return [_version_from(row) for row in connection.execute(query)]
 
     def append(
@@ -165,7 +163,7 @@ class ConfigVersionStore:
 def _version_from(row: Any) -> ConfigVersion:
     return ConfigVersion(
         version=row.version,
-        created_at=_aware(row.created_at),
+        created_at=aware_utc(row.created_at),
         actor=row.actor,
         comment=row.comment,
         document=row.document,
@@ -179,6 +177,7 @@ class AuditLog:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
 
     def record(
         self,
@@ -197,11 +196,11 @@ class AuditLog:
         query = select(audit_event).order_by(audit_event.c.id.desc()).limit(limit)
         if before_id is not None:
             query = query.where(audit_event.c.id < before_id)
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             return [
                 AuditEvent(
                     id=row.id,
-                    at=_aware(row.at),
+                    at=aware_utc(row.at),
                     event=row.event,
                     actor=row.actor,
                     source=row.source,
@@ -217,7 +216,7 @@ class AuditLog:
             audit_event.c.source == source,
             audit_event.c.at >= since,
         )
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             return int(connection.scalar(query) or 0)
 
 
@@ -230,6 +229,7 @@ class AdminSessionStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
 
     def open(self, actor: str, lifetime: timedelta, source: str | None) -> tuple[str, AdminSession]:
         """A new session id (for the cookie) and its session; the sign-in is audited."""
@@ -254,15 +254,15 @@ class AdminSessionStore:
 
     def find(self, session_id: str) -> AdminSession | None:
         """The live session with this id, or None (unknown or expired)."""
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             row = connection.execute(
                 select(admin_session).where(
                     admin_session.c.session_sha256 == _session_hash(session_id)
                 )
             ).one_or_none()
-        if row is None or _aware(row.expires_at) <= datetime.now(UTC):
+        if row is None or aware_utc(row.expires_at) <= datetime.now(UTC):
             return None
-        return AdminSession(row.actor, row.csrf_token, _aware(row.expires_at))
+        return AdminSession(row.actor, row.csrf_token, aware_utc(row.expires_at))
 
     def close(self, session_id: str, source: str | None) -> None:
         """End a session (signing out); audited when there was one."""

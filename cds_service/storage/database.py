@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# An execution option marking connections that only read (see `reading`).
+READ_ONLY = "cdss_read_only"
 
 
 def normalise_database_url(url: str) -> str:
@@ -49,8 +51,17 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # Several gunicorn workers write to one file. A deferred transaction that reads and then
     # writes can fail at once with SQLITE_BUSY under WAL; taking the write lock up front makes
-    # it wait for the busy timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # it wait for the busy timeout instead. A transaction that only reads takes no lock: under
+    # WAL it sees a consistent snapshot without blocking writers or being blocked by them.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reading(engine: Engine) -> Engine:
+    """The same engine (and pool) for transactions that only read."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def migrate(engine: Engine) -> None:
@@ -65,7 +76,7 @@ def migrate(engine: Engine) -> None:
 def database_is_reachable(engine: Engine) -> bool:
     """True when a trivial query succeeds."""
     try:
-        with engine.connect() as connection:
+        with reading(engine).connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:
         return False

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cds_service.storage.database import reading
 from cds_service.storage.stores import ACCEPTED, OVERRIDDEN
 from cds_service.storage.tables import feedback, issued_card
 
@@ -70,7 +71,7 @@ def summarize_feedback(engine: Engine, since: datetime, until: datetime) -> list
         .join(feedback, feedback.c.card_uuid == issued_card.c.card_uuid)
         .where(feedback.c.service_id == issued_card.c.service_id, *in_period)
     )
-    with engine.connect() as connection:
+    with reading(engine).connect() as connection:
         issued = {(row[0], row[1]): int(row[2]) for row in connection.execute(issued_query)}
         outcomes = connection.execute(outcome_query).all()
 

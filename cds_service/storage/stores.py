@@ -15,14 +15,15 @@ from sqlalchemy import Connection, Engine, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cards.policy import Band, FeedbackHistory
+from cds_service.storage.database import reading
 from cds_service.storage.tables import feedback, issued_card, jwt_replay
 
 ACCEPTED = "accepted"
 OVERRIDDEN = "overridden"
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
+def aware_utc(moment: datetime) -> datetime:
+    """A stored moment as an aware UTC datetime (SQLite hands back naive ones)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -133,6 +134,7 @@ class IssuedCardStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
 
     def record(self, cards: Sequence[IssuedCardRecord]) -> None:
         """Store the cards of one answer (in one transaction)."""
@@ -185,9 +187,9 @@ class IssuedCardStore:
         )
         overridden: dict[str, Band | None] = {}
         accepted: set[str] = set()
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             for row in connection.execute(query):
-                at = _aware(row.outcome_timestamp)
+                at = aware_utc(row.outcome_timestamp)
                 if row.outcome == OVERRIDDEN and at >= overridden_since and row.card_type:
                     band = None if row.band is None else Band(row.band)
                     earlier = overridden.get(row.card_type, band)

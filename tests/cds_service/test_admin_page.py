@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import httpx
-from browser import save_screenshot
+from browser import navigating, save_screenshot
 from conftest import Mint
 from hook_calls import HIGH_BMI, diabetes_cards, send_feedback
 from selenium import webdriver
@@ -27,6 +27,11 @@ def fill(driver: webdriver.Chrome, field_id: str, value: str) -> None:
     field = driver.find_element(By.ID, field_id)
     field.clear()
     field.send_keys(value)
+
+
+def click(driver: webdriver.Chrome, by: str, selector: str) -> None:
+    """Click what submits a form, and wait for the answer's page."""
+    navigating(driver, driver.find_element(by, selector).click)
 
 
 def unlabelled_fields(driver: webdriver.Chrome) -> list[str]:
@@ -61,10 +66,11 @@ def test_an_administrator_signs_in_changes_refuses_rolls_back_and_signs_out(
     assert browser.current_url == server.base_url + "/admin/sign-in"
     assert unlabelled_fields(browser) == []
     fill(browser, "token", "a guess")
-    browser.find_element(By.ID, "token").send_keys(Keys.ENTER)  # the keyboard alone signs in
+    # The keyboard alone signs in.
+    navigating(browser, lambda: browser.find_element(By.ID, "token").send_keys(Keys.ENTER))
     assert "not valid" in text_of(browser, "sign-in-error")
     fill(browser, "token", token)
-    browser.find_element(By.ID, "token").send_keys(Keys.ENTER)
+    navigating(browser, lambda: browser.find_element(By.ID, "token").send_keys(Keys.ENTER))
 
     assert browser.current_url == server.base_url + "/admin"
     assert "version 0 is in force" in text_of(browser, "version-in-force")
@@ -73,16 +79,16 @@ def test_an_administrator_signs_in_changes_refuses_rolls_back_and_signs_out(
     assert "diabetes-risk diabetes-risk 1 0 1 0% Patient declined: 1" in summary
 
     # Switch the note summary off.
-    browser.find_element(By.ID, "enabled-note-summary").click()
+    browser.find_element(By.ID, "enabled-note-summary").click()  # a checkbox: no page load
     fill(browser, "services-comment", "Noisy in clinic")
-    browser.find_element(By.ID, "save-services").click()
+    click(browser, By.ID, "save-services")
     assert "version 1 is in force" in text_of(browser, "saved")
     assert "note-summary" not in offered(server)
 
     # Overlapping bands are refused, with the field named, and nothing changes.
     fill(browser, "diabetes.moderate_from", "45")
     fill(browser, "diabetes.high_from", "30")
-    browser.find_element(By.ID, "save-cards").click()
+    click(browser, By.ID, "save-cards")
     error = text_of(browser, "error")
     assert "Nothing was changed" in error
     assert "cards.diabetes: the bands overlap" in error
@@ -90,7 +96,7 @@ def test_an_administrator_signs_in_changes_refuses_rolls_back_and_signs_out(
 
     fill(browser, "diabetes.moderate_from", "20")
     fill(browser, "diabetes.high_from", "30")
-    browser.find_element(By.ID, "save-cards").click()
+    click(browser, By.ID, "save-cards")
     assert "version 2 is in force" in text_of(browser, "saved")
     api = httpx.get(server.base_url + "/admin/config", headers=bearer(token), timeout=10).json()
     assert api["config"]["cards"]["diabetes"]["moderate_from"] == 0.2
@@ -98,7 +104,7 @@ def test_an_administrator_signs_in_changes_refuses_rolls_back_and_signs_out(
     assert api["config"]["services"]["note-summary"]["enabled"] is False
     save_screenshot(browser, "admin-page")
 
-    browser.find_element(By.ID, "rollback-0").click()
+    click(browser, By.ID, "rollback-0")
     assert "version 3 is in force" in text_of(browser, "saved")
     assert "note-summary" in offered(server)
     history = text_of(browser, "history")
@@ -113,7 +119,7 @@ def test_an_administrator_signs_in_changes_refuses_rolls_back_and_signs_out(
     assert cookie is not None
     assert cookie["httpOnly"] is True
     assert cookie["sameSite"] == "Strict"
-    browser.find_element(By.CSS_SELECTOR, "form[action='/admin/sign-out'] button").click()
+    click(browser, By.CSS_SELECTOR, "form[action='/admin/sign-out'] button")
     assert browser.current_url == server.base_url + "/admin/sign-in"
     # The old session opens nothing any more.
     reused = httpx.get(
@@ -129,7 +135,7 @@ def test_a_form_without_the_session_token_is_refused(
     server = start_server("sqlite", admin=admin_config(token))
     browser.get(server.base_url + "/admin/sign-in")
     fill(browser, "token", token)
-    browser.find_element(By.ID, "token").send_keys(Keys.ENTER)
+    navigating(browser, lambda: browser.find_element(By.ID, "token").send_keys(Keys.ENTER))
     cookie = browser.get_cookie("cdss_admin")
     assert cookie is not None
     forged = httpx.post(

@@ -77,6 +77,14 @@ def test_cdss_config_names_the_file(tmp_path: Path) -> None:
         ("[servr]\nport = 1\n", {}, "servr"),
         ('[[auth.issuers]]\niss = "x"\n', {}, "auth.issuers.0"),
         ('[admin]\ntoken_sha256 = ["secret"]\n', {}, "admin.token_sha256"),
+        ('[admin]\ntoken_names = { "j.smith" = "x" }\n', {}, "admin.token_names"),
+        ("[cards.diabetes]\nmoderate_from = 0.5\nhigh_from = 0.4\n", {}, "cards.diabetes"),
+        (
+            "[cards.hypertension_incidence]\nmoderate_from = 0.05\nhigh_from = 0.1\n"
+            'indicators = { high = "warning" }\n',
+            {},
+            "at most info",
+        ),
         ("", {"CDSS_SERVER__PORT": "0"}, "server.port"),
         ("[server\n", {}, "not valid TOML"),
     ],
