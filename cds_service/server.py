@@ -70,10 +70,10 @@ def run_gunicorn(settings: Settings) -> None:
     """Serve until stopped."""
     configured = settings.server.metrics_directory
     directory = configured or Path(tempfile.mkdtemp(prefix="cdss-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
     # Samples of an earlier run would be added to this one's.
     for stale in directory.glob("*.db"):
         stale.unlink()
-    directory.mkdir(parents=True, exist_ok=True)
     # prometheus_client reads its multiprocess directory from the environment only; the workers
     # inherit it from here.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # noqa: TID251

@@ -336,8 +336,16 @@ def _resolve_paths(settings: Settings, base_dir: Path) -> Settings:
         else issuer
         for issuer in settings.auth.issuers
     )
+    metrics_directory = settings.server.metrics_directory
     return settings.model_copy(
         update={
+            "server": settings.server.model_copy(
+                update={
+                    "metrics_directory": None
+                    if metrics_directory is None
+                    else under_base(metrics_directory)
+                }
+            ),
             "auth": settings.auth.model_copy(update={"issuers": issuers}),
             "privacy": settings.privacy.model_copy(
                 update={"patient_key_file": under_base(settings.privacy.patient_key_file)}

@@ -31,7 +31,10 @@ def fill(driver: webdriver.Chrome, field_id: str, value: str) -> None:
 
 def click(driver: webdriver.Chrome, by: str, selector: str) -> None:
     """Click what submits a form, and wait for the answer's page."""
-    navigating(driver, driver.find_element(by, selector).click)
+    button = driver.find_element(by, selector)
+    # The page's own click: chromedriver's native click sometimes still inspects the button
+    # after the submission has replaced the page ("Node ... does not belong to the document").
+    navigating(driver, lambda: driver.execute_script("arguments[0].click();", button))
 
 
 def unlabelled_fields(driver: webdriver.Chrome) -> list[str]:
