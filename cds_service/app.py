@@ -14,6 +14,7 @@ from cds_service.components import EXTENSION_KEY, build_components
 from cds_service.errors import render_error
 from cds_service.metrics import time_requests
 from cds_service.settings import Settings
+from cds_service.smart import views as smart_views
 
 
 def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -> Flask:
@@ -34,6 +35,7 @@ def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -
     app.register_blueprint(model_cards.blueprint)
     app.register_blueprint(admin_api.blueprint)
     app.register_blueprint(admin_page.blueprint)
+    app.register_blueprint(smart_views.blueprint)
     cors.init_app(app, settings.server.cors_allowed_origins)
     time_requests(app, components.metrics, [service.id for service in components.catalog.all()])
     app.register_error_handler(Exception, render_error)

@@ -21,8 +21,10 @@ from cds_service.managed_config import LiveConfig, file_config
 from cds_service.metrics import ServiceMetrics
 from cds_service.privacy import PatientPseudonymizer, load_or_create_patient_key
 from cds_service.settings import AuthSettings, ConfigurationError, IssuerSettings, Settings
+from cds_service.smart.launch import SmartLauncher
 from cds_service.storage.admin_records import AdminSessionStore, AuditLog, ConfigVersionStore
 from cds_service.storage.database import create_database_engine
+from cds_service.storage.smart_records import SmartRecords
 from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
 from fhir_adapters.fhir_server import FhirFetcher
 from fhir_adapters.gathering import PatientDataGatherer
@@ -58,6 +60,8 @@ class Components:
     admin_gate: AdminGate
     admin_sessions: AdminSessionStore
     metrics: ServiceMetrics
+    gatherer: PatientDataGatherer
+    smart_launcher: SmartLauncher
 
     def close(self) -> None:
         """Release connections and threads."""
@@ -115,25 +119,22 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     )
     audit_log = AuditLog(engine)
     metrics.loaded(risk_models.content_hashes(), summarizer.method)
+    gatherer = PatientDataGatherer(
+        FhirFetcher(
+            client,
+            executor,
+            settings.fhir.fetch_budget_seconds,
+            max_pages=settings.fhir.max_pages,
+            observe=metrics.fhir_fetch,
+        ),
+        max_attachments=settings.fhir.max_attachments,
+    )
     return Components(
         settings=settings,
         engine=engine,
         catalog=catalog,
         verifier=verifier,
-        hook_runner=HookRunner(
-            PatientDataGatherer(
-                FhirFetcher(
-                    client,
-                    executor,
-                    settings.fhir.fetch_budget_seconds,
-                    max_pages=settings.fhir.max_pages,
-                    observe=metrics.fhir_fetch,
-                ),
-                max_attachments=settings.fhir.max_attachments,
-            ),
-            IssuedCardStore(engine),
-            PatientPseudonymizer(key),
-        ),
+        hook_runner=HookRunner(gatherer, IssuedCardStore(engine), PatientPseudonymizer(key)),
         feedback_store=FeedbackStore(engine),
         risk_models=risk_models,
         http_client=client,
@@ -146,6 +147,8 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
         admin_gate=AdminGate(settings.admin, audit_log, metrics),
         admin_sessions=AdminSessionStore(engine),
         metrics=metrics,
+        gatherer=gatherer,
+        smart_launcher=SmartLauncher(settings.smart, client, SmartRecords(engine)),
     )
 
 

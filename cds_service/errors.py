@@ -2,6 +2,7 @@
 
     CdssError (500)
     ├── InvalidRequest (400)        the body or a field is wrong; names the field, never its value
+    ├── SmartLaunchRefused (400)    a SMART launch that does not fit (issuer, state, EHR answer)
     ├── AuthenticationFailed (401)  answered with a bare 401; the reason goes to the log only
     ├── UnknownService (404)
     ├── UnknownDocument (404)       a model card or plot that is not served
@@ -58,6 +59,13 @@ class InvalidRequest(CdssError):
 
     status = 400
     issue_code = "invalid"
+
+
+class SmartLaunchRefused(CdssError):
+    """A launch of the detail app that cannot go on; the message says why, quoting nothing."""
+
+    status = 400
+    issue_code = "security"
 
 
 class AuthenticationFailed(CdssError):

@@ -245,6 +245,40 @@ class NoteSettings(_Section):
     answer_within_seconds: float = Field(default=0.4, ge=0, le=30)
 
 
+# What the detail app reads, and nothing more (SMART App Launch 2.0 scopes).
+SMART_READ_SCOPES = (
+    "patient/Patient.rs",
+    "patient/Observation.rs",
+    "patient/Condition.rs",
+    "patient/MedicationRequest.rs",
+    "patient/MedicationStatement.rs",
+    "patient/FamilyMemberHistory.rs",
+    "patient/DocumentReference.rs",
+    "patient/DiagnosticReport.rs",
+)
+
+
+class SmartSettings(_Section):
+    """The SMART on FHIR detail app (`/smart/`): who may launch it and what it asks for."""
+
+    client_id: str = Field(default="cdss-detail", min_length=1)
+    # The FHIR servers (`iss`) the app may be launched from; any other is refused.
+    allowed_issuers: tuple[str, ...] = ()
+    read_scopes: tuple[str, ...] = SMART_READ_SCOPES
+    # How long a started launch waits for the EHR to send the clinician back.
+    launch_minutes: int = Field(default=10, ge=1, le=60)
+    # How long a launched app keeps its session (never longer than the token).
+    session_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    discovery_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Reading the chart for the page: longer than a hook's budget, a clinician is waiting for it.
+    fetch_budget_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("allowed_issuers")
+    @classmethod
+    def _no_trailing_slash(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(value.rstrip("/") for value in values)
+
+
 class LoggingSettings(_Section):
     """Log verbosity."""
 
@@ -263,6 +297,7 @@ class Settings(_Section):
     models: ModelSettings = ModelSettings()
     cards: CardSettings = CardSettings()
     notes: NoteSettings = NoteSettings()
+    smart: SmartSettings = SmartSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

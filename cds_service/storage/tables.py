@@ -105,3 +105,28 @@ admin_session = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# SMART launches between the redirect to the EHR's authorize endpoint and the code coming back;
+# keyed by a hash of `state`, single use. The PKCE verifier never leaves the server.
+smart_launch = Table(
+    "smart_launch",
+    metadata,
+    Column("state_sha256", String(64), primary_key=True),
+    Column("iss", String(512), nullable=False),
+    Column("token_endpoint", String(1024), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Launched detail-app sessions: the cookie holds a random id, the table its hash and the
+# EHR's access token, which is never sent to the browser.
+smart_session = Table(
+    "smart_session",
+    metadata,
+    Column("session_sha256", String(64), primary_key=True),
+    Column("iss", String(512), nullable=False),
+    Column("patient", String(128), nullable=False),
+    Column("access_token", Text, nullable=False),
+    Column("scope", Text, nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

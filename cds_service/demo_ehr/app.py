@@ -1,0 +1,134 @@
+"""The demo EHR's application factory and views.
+
+    GET  /fhir/.well-known/smart-configuration   SMART discovery of the front's FHIR base
+    GET  /fhir/<type>[/<id>][?...]               the FHIR front: tokens this EHR issued, one
+                                                 patient each, passed on to the real FHIR server
+    GET  /authorize                              approves a registered client at once (PKCE S256)
+    POST /token                                  the code and its PKCE verifier for a token
+    POST /launches                               {"patient": id} -> {"launch": ...}: a chart opened
+
+The FHIR front enforces what sekmet does not: a token reads only its patient's compartment
+(a read of that Patient, searches naming that patient, and Binary attachments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from flask import Flask, Response, jsonify, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
+
+FHIR_JSON = "application/fhir+json"
+# Searches are limited to the patient by one of these parameters.
+PATIENT_PARAMETERS = ("patient", "subject")
+
+
+@dataclass(frozen=True)
+class DemoEhrConfig:
+    """Where the demo EHR is reached, the FHIR server behind it, and the apps it knows."""
+
+    public_base_url: str
+    upstream_fhir_url: str
+    upstream_token: str
+    # client_id -> redirect URIs
+    clients: Mapping[str, tuple[str, ...]]
+
+
+def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -> Flask:
+    """The demo EHR as a Flask app."""
+    app = Flask("cds_service.demo_ehr")
+    base = config.public_base_url.rstrip("/")
+    fhir_base = base + "/fhir"
+    upstream = config.upstream_fhir_url.rstrip("/")
+    authorization = DemoAuthorizationServer(fhir_base, config.clients)
+    http = client or httpx.Client(timeout=10)
+    app.extensions["demo_ehr"] = authorization
+
+    @app.get("/fhir/.well-known/smart-configuration")
+    def smart_configuration() -> Response:
+        return jsonify(authorization.smart_configuration(base + "/authorize", base + "/token"))
+
+    @app.get("/authorize")
+    def authorize() -> BaseResponse | tuple[Response, int]:
+        try:
+            target = authorization.authorize(request.args, request.args.get("patient"))
+        except AuthorizationError as exc:
+            return jsonify({"error": exc.code, "error_description": exc.description}), 400
+        return redirect(target, code=302)
+
+    @app.post("/token")
+    def token() -> tuple[Response, int]:
+        try:
+            answer = authorization.token(request.form)
+        except AuthorizationError as exc:
+            return jsonify({"error": exc.code, "error_description": exc.description}), 400
+        response = jsonify(answer)
+        response.headers["Cache-Control"] = "no-store"
+        return response, 200
+
+    @app.post("/launches")
+    def launches() -> tuple[Response, int]:
+        body = request.get_json(silent=True) or {}
+        patient = body.get("patient")
+        if not isinstance(patient, str) or not patient:
+            return jsonify({"error": "patient is required"}), 400
+        return jsonify({"launch": authorization.create_launch(patient), "iss": fhir_base}), 201
+
+    @app.get("/fhir/<path:path>")
+    def fhir(path: str) -> Response:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        holder = (
+            authorization.token_holder(presented.strip()) if scheme.lower() == "bearer" else None
+        )
+        if holder is None:
+            return _outcome(401, "security", "no valid access token")
+        resource_type = path.split("/", 1)[0]
+        if not {f"patient/{resource_type}.rs", "patient/*.rs"} & holder.scopes:
+            return _outcome(403, "forbidden", f"the token has no scope for {resource_type}")
+        if not _in_compartment(path, request.args, holder.patient):
+            return _outcome(403, "forbidden", "outside the patient in context")
+        answer = http.get(
+            f"{upstream}/{path}",
+            params=list(request.args.items(multi=True)),
+            headers={
+                "Authorization": f"Bearer {config.upstream_token}",
+                "Accept": request.headers.get("Accept", FHIR_JSON),
+                **({"Prefer": request.headers["Prefer"]} if "Prefer" in request.headers else {}),
+            },
+        )
+        # Links in the answer (next pages, attachments) point at this front, not behind it.
+        body = answer.content.replace(upstream.encode(), fhir_base.encode())
+        return Response(
+            body,
+            status=answer.status_code,
+            content_type=answer.headers.get("Content-Type", FHIR_JSON),
+        )
+
+    return app
+
+
+def _in_compartment(path: str, query: Mapping[str, Any], patient: str) -> bool:
+    parts = path.strip("/").split("/")
+    if len(parts) == 2:
+        resource_type, resource_id = parts
+        return (resource_type == "Patient" and resource_id == patient) or resource_type == "Binary"
+    if len(parts) != 1:
+        return False
+    named = [query.get(name) for name in PATIENT_PARAMETERS if query.get(name)]
+    return bool(named) and all(value in (patient, f"Patient/{patient}") for value in named)
+
+
+def _outcome(status: int, code: str, message: str) -> Response:
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": message}],
+    }
+    response = jsonify(outcome)
+    response.status_code = status
+    response.content_type = FHIR_JSON
+    return response

@@ -1,0 +1,1 @@
+"""The SMART on FHIR detail app behind the cards (`/smart/`)."""
