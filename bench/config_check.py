@@ -40,7 +40,7 @@ def measure(database_url: str) -> tuple[list[float], list[float]]:
     migrate(engine)
     versions = ConfigVersionStore(engine)
     file_values = file_config(Settings(), SERVICES)
-    live = LiveConfig(versions, file_values, "http://127.0.0.1:8080")
+    live = LiveConfig(versions, file_values, "http://127.0.0.1:8080", detail_app=True)
     for _ in range(100):  # connections made, caches warm
         live.current()
     unchanged = []

@@ -24,7 +24,7 @@ from cards.cds_card import (
     Source,
 )
 from cards.cds_card import Suggestion as CardSuggestion
-from cards.policy import Band
+from cards.policy import Band, CardPolicy
 from fhir_adapters.codes import LOINC, SNOMED
 
 # Card and suggestion uuids are derived from the hook call, so a retried call gives the same
@@ -75,9 +75,22 @@ class IssuedCard:
     suggestion_kinds: Mapping[str, str] = field(default_factory=dict)
 
 
-def model_card_link(models_url: str, model: str) -> Link:
-    """An absolute link to a model's card."""
-    return Link(label=f"Model card: {model}", url=f"{models_url}/{model}", type=LinkType.ABSOLUTE)
+def risk_links(policy: CardPolicy, model: str, card_type: str) -> tuple[Link, ...]:
+    """The detail app (a SMART launch naming the card) when there is one, and the model card."""
+    model_card = Link(
+        label=f"Model card: {model}",
+        url=f"{policy.model_cards_url}/{model}",
+        type=LinkType.ABSOLUTE,
+    )
+    if policy.detail_app_url is None:
+        return (model_card,)
+    detail_app = Link(
+        label="Risk details: every factor behind the estimate",
+        url=policy.detail_app_url,
+        type=LinkType.SMART,
+        app_context=card_type,
+    )
+    return detail_app, model_card
 
 
 def model_card_markdown(models_url: str, model: str) -> str:

@@ -22,9 +22,9 @@ from cards.card_parts import (
     IssuedCard,
     SuggestedOrder,
     build_card,
-    model_card_link,
     model_card_markdown,
     provisional_condition,
+    risk_links,
     service_request,
     source,
 )
@@ -208,7 +208,7 @@ def _risk_card(
         indicator=indicator,
         detail="\n".join(detail),
         source=source(LABEL, TOPIC, policy.model_cards_url, DYSGLYCEMIA.name),
-        links=(model_card_link(policy.model_cards_url, DYSGLYCEMIA.name),),
+        links=risk_links(policy, DYSGLYCEMIA.name, RISK),
     )
 
 
@@ -240,7 +240,7 @@ def _not_estimated(
                 + model_card_markdown(policy.model_cards_url, DYSGLYCEMIA.name)
             ),
             source=source(LABEL, TOPIC, policy.model_cards_url, DYSGLYCEMIA.name),
-            links=(model_card_link(policy.model_cards_url, DYSGLYCEMIA.name),),
+            links=risk_links(policy, DYSGLYCEMIA.name, NOT_ESTIMATED),
         ),
     )
 
@@ -355,6 +355,6 @@ def _prediabetes_monitoring(
             indicator=Indicator.INFO,
             detail="\n".join(detail),
             source=source(LABEL, TOPIC, policy.model_cards_url, UNDIAGNOSED_DIABETES.name),
-            links=(model_card_link(policy.model_cards_url, UNDIAGNOSED_DIABETES.name),),
+            links=risk_links(policy, UNDIAGNOSED_DIABETES.name, PREDIABETES_MONITORING),
         ),
     )

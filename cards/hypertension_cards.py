@@ -13,9 +13,9 @@ from cards.card_parts import (
     IssuedCard,
     SuggestedOrder,
     build_card,
-    model_card_link,
     model_card_markdown,
     provisional_condition,
+    risk_links,
     service_request,
     source,
 )
@@ -240,7 +240,7 @@ def _unmeasured(
             source=source(
                 "Blood pressure if measured (cdss)", TOPIC, policy.model_cards_url, model
             ),
-            links=(model_card_link(policy.model_cards_url, model),),
+            links=risk_links(policy, model, UNMEASURED),
         ),
     )
 
@@ -292,6 +292,6 @@ def _incidence(
                 policy.model_cards_url,
                 INCIDENCE_MODEL,
             ),
-            links=(model_card_link(policy.model_cards_url, INCIDENCE_MODEL),),
+            links=risk_links(policy, INCIDENCE_MODEL, INCIDENCE),
         ),
     )

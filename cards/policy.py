@@ -82,6 +82,8 @@ class CardPolicy:
     suppress_accepted_days: int = 30
     # Where the model cards are served (absolute URL, no trailing slash).
     model_cards_url: str = "http://127.0.0.1:8080/model-cards"
+    # The SMART launch URL of the detail app behind the cards (None: no such link).
+    detail_app_url: str | None = "http://127.0.0.1:8080/smart/launch"
 
     def __post_init__(self) -> None:
         if set(self.hypertension_incidence.indicators.values()) - {None, Indicator.INFO}:

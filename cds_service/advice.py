@@ -34,13 +34,15 @@ from models.registry import RiskModels
 from models.sentence_vectors import MiniLmVectors, SentenceVectors, TfidfVectors
 
 MODEL_CARDS_PATH = "/model-cards"
+# The SMART launch URL of the detail app (cds_service.smart): the EHR adds `iss` and `launch`.
+DETAIL_APP_LAUNCH_PATH = "/smart/launch"
 log = logging.getLogger(__name__)
 # Finished summaries kept per process, by the content of the notes they summarise.
 SUMMARY_CACHE_SIZE = 1_000
 
 
-def card_policy(cards: CardSettings, public_base_url: str) -> CardPolicy:
-    """The card policy these settings describe."""
+def card_policy(cards: CardSettings, public_base_url: str, detail_app: bool = True) -> CardPolicy:
+    """The card policy these settings describe; `detail_app`: link the SMART detail app."""
 
     def indicator(name: str) -> Indicator | None:
         return None if name == "none" else Indicator(name)
@@ -65,6 +67,7 @@ def card_policy(cards: CardSettings, public_base_url: str) -> CardPolicy:
         suppress_overridden_days=cards.suppress_overridden_days,
         suppress_accepted_days=cards.suppress_accepted_days,
         model_cards_url=public_base_url + MODEL_CARDS_PATH,
+        detail_app_url=public_base_url + DETAIL_APP_LAUNCH_PATH if detail_app else None,
     )
 
 

@@ -116,6 +116,8 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
         ConfigVersionStore(engine),
         file_config(settings, service_ids),
         settings.server.public_base_url,
+        # The cards link the detail app only where some EHR may launch it.
+        detail_app=bool(settings.smart.allowed_issuers),
     )
     audit_log = AuditLog(engine)
     metrics.loaded(risk_models.content_hashes(), summarizer.method)

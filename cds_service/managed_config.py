@@ -175,10 +175,15 @@ class LiveConfig:
     """The managed configuration as this worker applies it: always the newest version."""
 
     def __init__(
-        self, versions: ConfigVersionStore, file_values: ManagedConfig, public_base_url: str
+        self,
+        versions: ConfigVersionStore,
+        file_values: ManagedConfig,
+        public_base_url: str,
+        detail_app: bool,
     ) -> None:
         self._versions = versions
         self._public_base_url = public_base_url
+        self._detail_app = detail_app
         self._file_values = self._in_force(FILE_VERSION, file_values)
         self._current = self._file_values
         self._lock = threading.Lock()
@@ -204,4 +209,5 @@ class LiveConfig:
         return in_force
 
     def _in_force(self, version: int, config: ManagedConfig) -> ConfigInForce:
-        return ConfigInForce(version, config, card_policy(config.cards, self._public_base_url))
+        policy = card_policy(config.cards, self._public_base_url, self._detail_app)
+        return ConfigInForce(version, config, policy)

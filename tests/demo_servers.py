@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
+import httpx
 from support import free_port
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -20,11 +21,13 @@ class DemoEhrServer:
         self.fhir_base_url = self.base_url + "/fhir"
         self._upstream = (upstream_fhir_url, upstream_token)
         self._server: BaseWSGIServer | None = None
+        self._upstream_client = httpx.Client(timeout=10)
 
     def start(self, clients: Mapping[str, tuple[str, ...]]) -> DemoEhrServer:
         """Serve, trusting these SMART clients (client_id -> redirect URIs)."""
         config = DemoEhrConfig(self.base_url, *self._upstream, clients=clients)
-        self._server = make_server("127.0.0.1", self.port, create_demo_ehr(config), threaded=True)
+        app = create_demo_ehr(config, self._upstream_client)
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -32,3 +35,5 @@ class DemoEhrServer:
         """Stop serving."""
         if self._server is not None:
             self._server.shutdown()
+            self._server.server_close()
+        self._upstream_client.close()

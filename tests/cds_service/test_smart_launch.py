@@ -12,8 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from conftest import Mint
 from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
+from hook_calls import HIGH_BMI, diabetes_cards
 from support import CdssServer
 
 from cards.explanation import percent
@@ -195,3 +197,21 @@ def test_the_authorization_server_refuses_a_code_without_its_pkce_verifier(
     # A refused exchange used the code up: the right verifier is too late now.
     late = httpx.post(token_url, data={**form, "code_verifier": verifier})
     assert late.json()["error"] == "invalid_grant"
+
+
+def test_cards_link_the_detail_app_where_an_ehr_may_launch_it(
+    smart_service: CdssServer, cdss_server: CdssServer, mint: Mint
+) -> None:
+    patient = "smart-link-patient"
+    (card,) = diabetes_cards(smart_service, mint, patient, HIGH_BMI)
+    app, model_card = card["links"]
+    assert app == {
+        "label": "Risk details: every factor behind the estimate",
+        "url": smart_service.base_url + "/smart/launch",
+        "type": "smart",
+        "appContext": "diabetes-risk",
+    }
+    assert model_card["type"] == "absolute"
+    # A service no EHR may launch the app from does not offer it.
+    (plain,) = diabetes_cards(cdss_server, mint, patient, HIGH_BMI)
+    assert [link["type"] for link in plain["links"]] == ["absolute"]
