@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import httpx
 import pytest
 from browser import headless_chromium
+from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
 from selenium import webdriver
 from support import CdssServer, KeySetPublisher, PostgresCluster
@@ -19,6 +20,7 @@ from synthetic_patients import all_patients
 
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
 
+SMART_CLIENT_ID = "cdss-detail"
 TRUSTED_ISSUER = "https://ehr.example.test"
 TENANT_ISSUER = "https://tenant-ehr.example.test"
 ALLOWED_TENANT = "hospital-a"
@@ -216,3 +218,28 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver = headless_chromium()
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="session")
+def demo_ehr(fhir_server: SekmetServer) -> Iterator[DemoEhrServer]:
+    """The demo EHR in front of the suite's FHIR server (started by `smart_service`)."""
+    server = DemoEhrServer(fhir_server.base_url, fhir_server.access_token)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smart_service(
+    start_server: Callable[..., CdssServer],
+    demo_ehr: DemoEhrServer,
+    signing_keys: dict[str, dict[str, Any]],
+) -> CdssServer:
+    """`cdss serve` allowing SMART launches from the demo EHR only; the demo EHR calls it."""
+    server: CdssServer = start_server("sqlite", smart={"allowed_issuers": [demo_ehr.fhir_base_url]})
+    demo_ehr.start(
+        {SMART_CLIENT_ID: (server.base_url + "/smart/callback",)},
+        server.base_url,
+        TRUSTED_ISSUER,
+        signing_keys["ES384"],
+    )
+    return server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 from support import free_port
@@ -23,9 +24,23 @@ class DemoEhrServer:
         self._server: BaseWSGIServer | None = None
         self._upstream_client = httpx.Client(timeout=10)
 
-    def start(self, clients: Mapping[str, tuple[str, ...]]) -> DemoEhrServer:
-        """Serve, trusting these SMART clients (client_id -> redirect URIs)."""
-        config = DemoEhrConfig(self.base_url, *self._upstream, clients=clients)
+    def start(
+        self,
+        clients: Mapping[str, tuple[str, ...]],
+        cds_base_url: str,
+        issuer: str,
+        signing_key: Mapping[str, Any],
+    ) -> DemoEhrServer:
+        """Serve, trusting these SMART clients (client_id -> redirect URIs), calling this service
+        as this issuer with this key."""
+        config = DemoEhrConfig(
+            self.base_url,
+            *self._upstream,
+            clients=clients,
+            cds_base_url=cds_base_url,
+            issuer=issuer,
+            signing_key=signing_key,
+        )
         app = create_demo_ehr(config, self._upstream_client)
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

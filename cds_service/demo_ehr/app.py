@@ -1,5 +1,7 @@
 """The demo EHR's application factory and views.
 
+    GET  /                                       the patients; /patients/<id> opens a chart
+                                                 (`cds_service.demo_ehr.pages`)
     GET  /fhir/.well-known/smart-configuration   SMART discovery of the front's FHIR base
     GET  /fhir/<type>[/<id>][?...]               the FHIR front: tokens this EHR issued, one
                                                  patient each, passed on to the real FHIR server
@@ -21,7 +23,9 @@ import httpx
 from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from cds_service.demo_ehr import pages
 from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
+from cds_service.demo_ehr.hook_player import HookPlayer
 
 FHIR_JSON = "application/fhir+json"
 # Searches are limited to the patient by one of these parameters.
@@ -37,6 +41,10 @@ class DemoEhrConfig:
     upstream_token: str
     # client_id -> redirect URIs
     clients: Mapping[str, tuple[str, ...]]
+    # The CDS service it calls (its public base URL), and how it signs those calls.
+    cds_base_url: str
+    issuer: str
+    signing_key: Mapping[str, Any]
 
 
 def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -> Flask:
@@ -47,7 +55,18 @@ def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -
     upstream = config.upstream_fhir_url.rstrip("/")
     authorization = DemoAuthorizationServer(fhir_base, config.clients)
     http = client or httpx.Client(timeout=10)
-    app.extensions["demo_ehr"] = authorization
+    app.extensions[pages.AUTHORIZATION_KEY] = authorization
+    app.extensions[pages.CDS_BASE_KEY] = config.cds_base_url.rstrip("/")
+    app.extensions[pages.FHIR_BASE_KEY] = fhir_base
+    app.extensions[pages.PLAYER_KEY] = HookPlayer(
+        config.cds_base_url,
+        upstream,
+        config.upstream_token,
+        config.signing_key,
+        config.issuer,
+        http,
+    )
+    app.register_blueprint(pages.blueprint)
 
     @app.get("/fhir/.well-known/smart-configuration")
     def smart_configuration() -> Response:

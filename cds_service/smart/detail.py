@@ -20,6 +20,9 @@ from models.hypertension import assess_hypertension
 from models.prediction import NoEstimate, RiskEstimate
 from models.registry import RiskModels
 
+# Pushes smaller than this print as +0.00 or -0.00; they are said as "no effect".
+NO_EFFECT_BELOW = 0.005
+
 
 @dataclass(frozen=True)
 class FactorBar:
@@ -34,6 +37,13 @@ class FactorBar:
     def raises(self) -> bool:
         """Whether this input raised the estimate."""
         return self.shapley > 0
+
+    @property
+    def effect(self) -> str:
+        """ "raised", "lowered", or "no effect" when it moved the estimate by less than shown."""
+        if abs(self.shapley) < NO_EFFECT_BELOW:
+            return "no effect"
+        return "raised" if self.raises else "lowered"
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import Mint
+from conftest import SMART_CLIENT_ID, Mint
 from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
 from hook_calls import HIGH_BMI, diabetes_cards
@@ -27,24 +26,26 @@ from fhir_adapters.record_builder import record_from_gathered
 from models.prediction import RiskEstimate
 from models.registry import load_risk_models
 
-CLIENT_ID = "cdss-detail"
 PATIENT = "carebundle-hypertension"
 
 
-@pytest.fixture(scope="module")
-def demo_ehr(fhir_server: SekmetServer) -> Iterator[DemoEhrServer]:
-    """The demo EHR in front of the suite's FHIR server (its clients registered per test)."""
-    server = DemoEhrServer(fhir_server.base_url, fhir_server.access_token)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def smart_service(start_server: Callable[..., CdssServer], demo_ehr: DemoEhrServer) -> CdssServer:
-    """`cdss serve` allowing launches from the demo EHR only."""
-    server: CdssServer = start_server("sqlite", smart={"allowed_issuers": [demo_ehr.fhir_base_url]})
-    demo_ehr.start({CLIENT_ID: (server.base_url + "/smart/callback",)})
-    return server
+def diabetes_estimates(fhir_server: SekmetServer, patient_id: str) -> dict[str, str]:
+    """What the diabetes models say of the patient's chart read straight from the FHIR server."""
+    with httpx.Client() as client, ThreadPoolExecutor(4) as pool:
+        gathered = PatientDataGatherer(FhirFetcher(client, pool, budget_seconds=30)).gather(
+            DIABETES_RISK.prefetch,
+            None,
+            {"patientId": patient_id},
+            FhirAccess(fhir_server.base_url, fhir_server.access_token, patient_id),
+        )
+    record = record_from_gathered(patient_id, gathered, datetime.now(UTC).date())
+    models = load_risk_models()
+    estimates = {}
+    for model in (models.dysglycemia, models.undiagnosed_diabetes):
+        estimate = model.predict(record)
+        assert isinstance(estimate, RiskEstimate)
+        estimates[estimate.model] = percent(estimate.probability)
+    return estimates
 
 
 def launch(demo_ehr: DemoEhrServer, patient_id: str) -> str:
@@ -93,25 +94,13 @@ def test_an_ehr_launch_opens_the_page_for_the_patient_with_the_models_answers(
 
     assert page.status_code == 200
     text = html.unescape(re.sub(r"<[^>]+>", " ", page.text))
-    # What the models say about this patient's chart, read straight from the FHIR server.
-    with httpx.Client() as client, ThreadPoolExecutor(4) as pool:
-        gathered = PatientDataGatherer(FhirFetcher(client, pool, budget_seconds=30)).gather(
-            DIABETES_RISK.prefetch,
-            None,
-            {"patientId": patient_id},
-            FhirAccess(fhir_server.base_url, fhir_server.access_token, patient_id),
-        )
-    record = record_from_gathered(patient_id, gathered, datetime.now(UTC).date())
-    models = load_risk_models()
-    for model in (models.dysglycemia, models.undiagnosed_diabetes):
-        estimate = model.predict(record)
-        assert isinstance(estimate, RiskEstimate)
+    for model, probability in diabetes_estimates(fhir_server, patient_id).items():
         shown = re.search(
-            rf'id="estimate-{estimate.model}">Estimated probability: <strong>([^<]+)<', page.text
+            rf'id="estimate-{model}">Estimated probability: <strong>([^<]+)<', page.text
         )
         assert shown is not None
-        assert shown.group(1) == percent(estimate.probability)
-        assert len(re.findall(rf'id="factors-{estimate.model}"', page.text)) == 1
+        assert shown.group(1) == probability
+        assert len(re.findall(rf'id="factors-{model}"', page.text)) == 1
     assert "Model card" in text
     assert fhir_server.access_token not in page.text
 
@@ -171,7 +160,7 @@ def test_the_authorization_server_refuses_a_code_without_its_pkce_verifier(
         demo_ehr.base_url + "/authorize",
         params={
             "response_type": "code",
-            "client_id": CLIENT_ID,
+            "client_id": SMART_CLIENT_ID,
             "redirect_uri": redirect_uri,
             "scope": "launch patient/Patient.rs",
             "state": "s",
@@ -187,7 +176,7 @@ def test_the_authorization_server_refuses_a_code_without_its_pkce_verifier(
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": redirect_uri,
-        "client_id": CLIENT_ID,
+        "client_id": SMART_CLIENT_ID,
     }
     missing = httpx.post(token_url, data=form)
     assert missing.status_code == 400

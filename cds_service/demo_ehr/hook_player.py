@@ -1,0 +1,143 @@
+"""Playing the EHR's side of CDS Hooks: discovery, prefetch, the call, feedback (Flask-free).
+
+What a real EHR does when a chart opens: it reads the service's discovery document, resolves
+each prefetch template against its FHIR server for the patient, signs a JWT for the exact URL
+it calls (single use, short-lived) and posts the hook request; when the clinician accepts a
+suggestion or dismisses a card, it posts feedback the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from cds_service.auth.signing import sign_cds_token
+
+PATIENT_VIEW = "patient-view"
+DEMO_USER = "Practitioner/demo-clinician"
+TOKEN_LIFETIME_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ServiceCards:
+    """One service's answer to a hook call (or why there is none)."""
+
+    service_id: str
+    title: str
+    cards: tuple[dict[str, Any], ...]
+    problem: str | None = None
+
+
+class HookPlayer:
+    """Calls the CDS service as the demo EHR: its FHIR server, its signing key, its issuer."""
+
+    def __init__(
+        self,
+        cds_base_url: str,
+        fhir_base_url: str,
+        fhir_token: str,
+        signing_key: Mapping[str, Any],
+        issuer: str,
+        client: httpx.Client,
+    ) -> None:
+        self._cds = cds_base_url.rstrip("/")
+        self._fhir = fhir_base_url.rstrip("/")
+        self._fhir_headers = {
+            "Authorization": f"Bearer {fhir_token}",
+            "Accept": "application/fhir+json",
+            # A search parameter the server does not support is an error, not silently ignored
+            # (which would answer with every patient's resources).
+            "Prefer": "handling=strict",
+        }
+        self._key = dict(signing_key)
+        self._issuer = issuer
+        self._client = client
+
+    def patients(self) -> list[dict[str, Any]]:
+        """The patients on the FHIR server (the first hundred)."""
+        answer = self._client.get(
+            f"{self._fhir}/Patient", params={"_count": "100"}, headers=self._fhir_headers
+        )
+        answer.raise_for_status()
+        return [entry["resource"] for entry in answer.json().get("entry", [])]
+
+    def patient(self, patient_id: str) -> dict[str, Any]:
+        """One patient's Patient resource."""
+        answer = self._client.get(f"{self._fhir}/Patient/{patient_id}", headers=self._fhir_headers)
+        answer.raise_for_status()
+        resource: dict[str, Any] = answer.json()
+        return resource
+
+    def open_chart(self, patient_id: str) -> list[ServiceCards]:
+        """`patient-view` to every service for this hook, as the chart opens."""
+        discovery = self._client.get(f"{self._cds}/cds-services").json()
+        answers = []
+        for service in discovery.get("services", []):
+            if service.get("hook") != PATIENT_VIEW:
+                continue
+            answers.append(self._call(service, patient_id))
+        return answers
+
+    def send_feedback(self, service_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Feedback on one card (`card`, `outcome`, and what was accepted or why overridden)."""
+        path = f"/cds-services/{service_id}/feedback"
+        stamped = {**entry, "outcomeTimestamp": _now()}
+        answer = self._client.post(
+            self._cds + path, json={"feedback": [stamped]}, headers=self._signed(path)
+        )
+        answer.raise_for_status()
+        receipt: dict[str, Any] = answer.json()
+        return receipt
+
+    def _call(self, service: Mapping[str, Any], patient_id: str) -> ServiceCards:
+        service_id, title = service["id"], service.get("title", service["id"])
+        context = {"userId": DEMO_USER, "patientId": patient_id}
+        path = f"/cds-services/{service_id}"
+        body = {
+            "hook": PATIENT_VIEW,
+            "hookInstance": str(uuid.uuid4()),
+            "context": context,
+            "prefetch": self._prefetch(service.get("prefetch", {}), context),
+        }
+        answer = self._client.post(self._cds + path, json=body, headers=self._signed(path))
+        if answer.status_code != 200:
+            return ServiceCards(service_id, title, (), f"the service answered {answer.status_code}")
+        return ServiceCards(service_id, title, tuple(answer.json().get("cards", [])))
+
+    def _prefetch(self, templates: Mapping[str, str], context: Mapping[str, str]) -> dict[str, Any]:
+        resolved: dict[str, Any] = {}
+        for key, template in templates.items():
+            query = template
+            for name, value in context.items():
+                query = query.replace("{{context." + name + "}}", value)
+            answer = self._client.get(f"{self._fhir}/{query}", headers=self._fhir_headers)
+            # What the EHR cannot read it leaves out: the service fetches it or says so.
+            if answer.status_code == 200:
+                resolved[key] = answer.json()
+        return resolved
+
+    def _signed(self, path: str) -> dict[str, str]:
+        token = sign_cds_token(
+            self._key,
+            issuer=self._issuer,
+            audience=self._cds + path,
+            lifetime_seconds=TOKEN_LIFETIME_SECONDS,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
+def patient_name(patient: Mapping[str, Any]) -> str:
+    """ "Given Family" from the first name of a Patient resource."""
+    names: Sequence[Mapping[str, Any]] = patient.get("name") or [{}]
+    first = names[0]
+    given = " ".join(first.get("given") or [])
+    return " ".join(part for part in (given, first.get("family", "")) if part) or patient["id"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
