@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 # Key sets shipped with the service, pinned so an offline deployment never fetches them.
 BUILTIN_KEY_SETS = {
-    # The public CDS Hooks sandbox's published set (cds-hooks/sandbox, build/.well-known/jwks.json).
+    # The public CDS Hooks sandbox's published keys (cds-hooks/sandbox, `.well-known/jwks.json`):
+    # the P-384 key it signs with today (ES384, kid 44823f3d..., since its PR #124) and the P-256
+    # key of its older builds (ES256, kid d9cd3c4f...), which self-hosted copies may still use.
+    # Both private keys are published with the sandbox's source: trust this set for testing only.
     "cds-hooks-sandbox": "cds-hooks-sandbox-jwks.json",
 }
 
