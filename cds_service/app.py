@@ -17,11 +17,23 @@ from cds_service.settings import Settings
 from cds_service.smart import views as smart_views
 
 
+# The HTTP client logs every request's URL at INFO, and a FHIR search URL names the patient
+# (`Observation?patient=...`): its records stay out of the service's log.
+HTTP_CLIENT_LOGGERS = ("httpx", "httpcore")
+
+
+def quieten_http_client_logs() -> None:
+    """Keep the HTTP client's request lines (URLs with patient ids) out of the log."""
+    for name in HTTP_CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -> Flask:
     """A Flask app serving the CDS services with these settings."""
     logging.basicConfig(
         level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quieten_http_client_logs()
     app = Flask("cds_service")
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -174,7 +174,10 @@ def test_a_failing_fhir_server_is_answered_within_the_budget(
     assert response.status_code == status
     if missing:
         assert locations(response) == missing
-    assert fhir_server.access_token not in service.log_file.read_text()
+    log = service.log_file.read_text()
+    assert fhir_server.access_token not in log
+    # FHIR search URLs name the patient: the HTTP client must not log them.
+    assert loaded_patients["carebundle-type2_diabetes"] not in log
 
 
 def test_a_stopped_fhir_server_gives_412(
