@@ -16,7 +16,6 @@ from cds_service.metrics import time_requests
 from cds_service.settings import Settings
 from cds_service.smart import views as smart_views
 
-
 # The HTTP client logs every request's URL at INFO, and a FHIR search URL names the patient
 # (`Observation?patient=...`): its records stay out of the service's log.
 HTTP_CLIENT_LOGGERS = ("httpx", "httpcore")
