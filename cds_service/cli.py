@@ -188,6 +188,31 @@ def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file
     click.echo(f"private key: {private_file}\npublic key set: {jwks_file}")
 
 
+@main.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Where the demo keeps its database, keys and logs.",
+)
+@click.option("--ehr-port", type=int, default=8090, show_default=True)
+@click.option("--cds-port", type=int, default=8080, show_default=True)
+@click.option("--fhir-port", type=int, default=8091, show_default=True)
+def demo(workdir: Path, ehr_port: int, cds_port: int, fhir_port: int) -> None:
+    """Try it locally: synthetic patients, the service, and a small EHR that calls it."""
+    try:
+        from cds_service.demo_ehr.runner import DemoPorts, run_demo
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the demo needs the [demo] extra (pip install 'cdss[demo]'): {exc}"
+        ) from None
+    try:
+        run_demo(workdir, DemoPorts(ehr=ehr_port, cds=cds_port, fhir=fhir_port), click.echo)
+    except (RuntimeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command("admin-token")
 def admin_token() -> None:
     """Make an admin token: give the token to the administrator, its digest to the config."""

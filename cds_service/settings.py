@@ -326,6 +326,12 @@ def load_settings(
     return _resolve_paths(settings, base_dir)
 
 
+def environment_without(prefix: str) -> dict[str, str]:
+    """This process's environment less the variables starting with `prefix`, for a child
+    process that reads its own configuration from such variables."""
+    return {name: value for name, value in os.environ.items() if not name.startswith(prefix)}
+
+
 def _apply_environment(document: dict[str, Any], env: Mapping[str, str]) -> None:
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the service into .venv with the versions pinned in constraints.txt.
-# Usage: bash scripts/install.sh [--dev]    (--dev adds the test and lint tools)
+# Usage: bash scripts/install.sh [--dev|--demo]
+#   --dev adds the test and lint tools; --demo the FHIR server and synthetic patients of `cdss demo`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,10 @@ fi
   || { echo "Python 3.11 is required (found: $("$python" --version 2>&1))" >&2; exit 1; }
 
 target="."
-if [ "${1:-}" = "--dev" ]; then target=".[dev]"; fi
+case "${1:-}" in
+  --dev) target=".[dev]" ;;
+  --demo) target=".[demo]" ;;
+esac
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e "$target"

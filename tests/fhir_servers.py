@@ -4,143 +4,16 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from support import free_port
 
-SEKMET = Path(sys.executable).with_name("sekmet")
-START_TIMEOUT_SECONDS = 60
-LOAD_TIMEOUT_SECONDS = 300
-FHIR_JSON = "application/fhir+json"
-
-
-class SekmetServer:
-    """A `sekmet serve` process on 127.0.0.1 with bearer-token auth, in its own temporary folder."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/fhir"
-        self.access_token = secrets.token_urlsafe(24)
-        self.workdir = Path(tempfile.mkdtemp(prefix="sekmet-"))
-        self.log_file = self.workdir / "sekmet.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The headers of an authorised FHIR JSON request."""
-        return {"Authorization": f"Bearer {self.access_token}", "Accept": FHIR_JSON}
-
-    def write_settings(self) -> Path:
-        """Write the settings.yaml the process reads; its path."""
-        settings = {
-            "base_url": self.base_url,
-            "host": "127.0.0.1",
-            "port": self.port,
-            "data_dir": str(self.workdir / "data"),
-            # The simulator would answer orders on its own and add resources behind our back.
-            "simulator": {"enabled": False},
-            "log_inbound": False,
-            "server_auth": {"types": ["bearer"], "tokens": [self.access_token]},
-        }
-        path = self.workdir / "settings.yaml"
-        # JSON is valid YAML, and needs no YAML writer here.
-        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-        return path
-
-    def start(self) -> SekmetServer:
-        """Start the process and wait until its capability statement answers."""
-        settings = self.write_settings()
-        # sekmet lets SEKMET_* variables override the file; none must leak in from the caller.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEKMET_")}
-        command = [str(SEKMET), "serve", "-c", str(settings), "--host", "127.0.0.1"]
-        command += ["--port", str(self.port)]
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.workdir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log_text = self._log_text()
-                self.stop()
-                raise RuntimeError(f"sekmet serve exited:\n{log_text}")
-            try:
-                response = httpx.get(f"{self.base_url}/metadata", headers=self.headers, timeout=2)
-                if response.status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        log_text = self._log_text()
-        self.stop()
-        raise RuntimeError(f"sekmet serve did not become ready:\n{log_text}")
-
-    def stop(self) -> None:
-        """Stop the process group (SIGTERM, then SIGKILL) and remove the temporary folder."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=20)
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def load(self, bundle: Mapping[str, Any]) -> str:
-        """POST a transaction Bundle; the id the server gave its Patient."""
-        response = httpx.post(
-            self.base_url,
-            content=json.dumps(bundle).encode(),
-            headers={**self.headers, "Content-Type": FHIR_JSON},
-            timeout=LOAD_TIMEOUT_SECONDS,
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"transaction refused ({response.status_code}): {response.text}")
-        for entry in response.json().get("entry", []):
-            location = entry.get("response", {}).get("location", "")
-            if "/Patient/" in location:
-                # Absolute, like http://127.0.0.1:PORT/fhir/Patient/<id>/_history/1.
-                return str(location.split("/Patient/", 1)[1].split("/", 1)[0])
-        raise RuntimeError("the transaction response names no Patient")
-
-    def get(self, path: str, **params: Any) -> dict[str, Any]:
-        """An authorised GET of a path under the base URL; the JSON answer."""
-        return self.get_url(f"{self.base_url}/{path.lstrip('/')}", **params)
-
-    def get_url(self, url: str, **params: Any) -> dict[str, Any]:
-        """An authorised GET of an absolute URL (a `next` link, say); the JSON answer."""
-        response = httpx.get(url, params=params or None, headers=self.headers, timeout=60)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {url} failed ({response.status_code}): {response.text}")
-        body: dict[str, Any] = response.json()
-        return body
-
-    def _log_text(self) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
+from cds_service.demo_ehr.fhir_server import FHIR_JSON, SekmetServer
 
 
 class Fault(enum.Enum):

@@ -9,51 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
-import carebundle
+from cds_service.demo_ehr.patients import (
+    CAREBUNDLE_PROFILES,
+    Json,
+    carebundle_patient,
+    synthea_patients,
+)
 
-SYNTHEA = Path(sys.executable).with_name("synthea")
-CAREBUNDLE_PROFILES = ("healthy", "hypertension", "type2_diabetes", "ckd_stage3", "anaemia")
-# Synthea's output is byte-identical for a seed only with a fixed reference date.
-SYNTHEA_REFERENCE_DATE = "20260101"
 # Tried in order by large_synthea_patient(); the first big enough wins, so the choice is stable.
 LARGE_PATIENT_SEEDS = (1, 2, 3, 4, 5, 6, 7, 8)
-
-Json = dict[str, Any]
-
-
-def carebundle_patient(profile: str, seed: int = 42) -> Json:
-    """One carebundle patient of a profile as a transaction Bundle (JSON)."""
-    bundle: Json = json.loads(
-        carebundle.to_json(carebundle.generate_bundle(profile=profile, seed=seed))
-    )
-    return bundle
-
-
-def synthea_patients(count: int = 3, seed: int = 20261123, age: str = "45-70") -> dict[str, Json]:
-    """Synthea patients as transaction Bundles, named `synthea-<n>` in the order of their files."""
-    workdir = Path(tempfile.mkdtemp(prefix="synthea-"))
-    try:
-        command = [str(SYNTHEA), "-p", str(count), "-s", str(seed), "-a", age]
-        command += ["-r", SYNTHEA_REFERENCE_DATE, "-o", str(workdir), "--log-level", "error"]
-        result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"synthea failed:\n{result.stdout}\n{result.stderr}")
-        files = sorted((workdir / "fhir").glob("*.json"))
-        bundles = [json.loads(path.read_text(encoding="utf-8")) for path in files]
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if len(bundles) != count:
-        raise RuntimeError(f"synthea wrote {len(bundles)} bundles, not {count}")
-    # sekmet accepts Synthea's transactions as they are (every entry a plain POST with a
-    # urn:uuid fullUrl, no conditional creates), so they are returned untouched.
-    return {f"synthea-{n}": bundle for n, bundle in enumerate(bundles, start=1)}
 
 
 def large_synthea_patient(min_resources: int = 3000) -> Json:

@@ -1,0 +1,148 @@
+"""`cdss demo`: a FHIR server with synthetic patients, the CDS service, and the demo EHR.
+
+Everything runs on 127.0.0.1 and is made fresh in one folder: the FHIR server (sekmet) loaded
+with the demo's patients, a signing key for the demo EHR that the service is configured to
+trust, the service itself (`cdss serve`, as in production), and the demo EHR's pages. Nothing
+is downloaded; the patients are generated from fixed seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from werkzeug.serving import make_server
+
+from cds_service.admin.access import token_digest
+from cds_service.app import quieten_http_client_logs
+from cds_service.auth.signing import generate_signing_key, public_key_set
+from cds_service.demo_ehr.app import DemoEhrConfig, create_demo_ehr
+from cds_service.demo_ehr.fhir_server import SekmetServer
+from cds_service.demo_ehr.patients import demo_patients
+from cds_service.settings import environment_without
+
+CDSS = Path(sys.executable).with_name("cdss")
+DEMO_ISSUER = "http://127.0.0.1/demo-ehr"
+SMART_CLIENT_ID = "cdss-detail"
+START_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    """Where each part listens on 127.0.0.1."""
+
+    ehr: int = 8090
+    cds: int = 8080
+    fhir: int = 8091
+
+
+def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> None:
+    """Start everything, print where to go, and serve the demo EHR until interrupted."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    quieten_http_client_logs()
+    cds_base = f"http://127.0.0.1:{ports.cds}"
+    ehr_base = f"http://127.0.0.1:{ports.ehr}"
+    fhir = SekmetServer(port=ports.fhir).start()
+    service: subprocess.Popen[bytes] | None = None
+    try:
+        say("Generating and loading the synthetic patients (about half a minute)...")
+        for bundle in demo_patients().values():
+            fhir.load(bundle)
+        key = generate_signing_key("ES384")
+        admin_token = secrets.token_urlsafe(32)
+        config = _write_service_config(workdir, cds_base, ehr_base, key, admin_token, ports.cds)
+        service = _start_service(config, workdir, cds_base)
+        with httpx.Client(timeout=30) as client:
+            ehr = create_demo_ehr(
+                DemoEhrConfig(
+                    public_base_url=ehr_base,
+                    upstream_fhir_url=fhir.base_url,
+                    upstream_token=fhir.access_token,
+                    clients={SMART_CLIENT_ID: (cds_base + "/smart/callback",)},
+                    cds_base_url=cds_base,
+                    issuer=DEMO_ISSUER,
+                    signing_key=key,
+                ),
+                client,
+            )
+            server = make_server("127.0.0.1", ports.ehr, ehr, threaded=True)
+            say(
+                f"\nDemo EHR:        {ehr_base}/   (open a patient to see the cards)\n"
+                f"CDS service:     {cds_base}/cds-services\n"
+                f"Admin page:      {cds_base}/admin   (token: {admin_token})\n"
+                f"Service log:     {workdir / 'cdss.log'}\n"
+                "Synthetic patients only. Stop with Ctrl-C."
+            )
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                server.server_close()
+    finally:
+        if service is not None and service.poll() is None:
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=30)
+        fhir.stop()
+
+
+def _write_service_config(
+    workdir: Path, cds_base: str, ehr_base: str, key: dict[str, object], admin: str, port: int
+) -> Path:
+    jwks = workdir / "demo-ehr.jwks.json"
+    jwks.write_text(json.dumps(public_key_set(key), indent=2) + "\n", encoding="utf-8")
+    digest = token_digest(admin)
+    config = workdir / "cdss.toml"
+    lines = [
+        "# Written by `cdss demo`: a service trusting the demo EHR, on 127.0.0.1.",
+        "[server]",
+        f"public_base_url = {json.dumps(cds_base)}",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        "workers = 2",
+        "[storage]",
+        f"database_url = {json.dumps('sqlite:///' + str(workdir / 'cdss.db'))}",
+        "[privacy]",
+        f"patient_key_file = {json.dumps(str(workdir / 'cdss-patient.key'))}",
+        "[smart]",
+        f"allowed_issuers = [{json.dumps(ehr_base + '/fhir')}]",
+        "[admin]",
+        f"token_sha256 = [{json.dumps(digest)}]",
+        f'token_names = {{ {json.dumps(digest)} = "demo administrator" }}',
+        "[[auth.issuers]]",
+        f"iss = {json.dumps(DEMO_ISSUER)}",
+        f"jwks_file = {json.dumps(str(jwks))}",
+    ]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def _start_service(config: Path, workdir: Path, cds_base: str) -> subprocess.Popen[bytes]:
+    with (workdir / "cdss.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(CDSS), "serve", "--config", str(config)],
+            cwd=workdir,
+            env=environment_without("CDSS_"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"cdss serve exited; see {workdir / 'cdss.log'}")
+        try:
+            if httpx.get(cds_base + "/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError(f"cdss serve did not become ready; see {workdir / 'cdss.log'}")

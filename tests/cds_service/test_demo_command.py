@@ -1,0 +1,79 @@
+"""`cdss demo` as a newcomer runs it: one command, then a browser on the demo EHR sees cards and
+opens the detail app from one; Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from browser import navigating, save_screenshot
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from support import free_port
+
+CDSS = Path(sys.executable).with_name("cdss")
+READY_WITHIN_SECONDS = 180
+
+
+@pytest.fixture
+def running_demo(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """`cdss demo` on free ports; the demo EHR's and the service's base URLs."""
+    ehr, cds, fhir = free_port(), free_port(), free_port()
+    log = (tmp_path / "demo.log").open("wb")
+    ports = ["--ehr-port", str(ehr), "--cds-port", str(cds), "--fhir-port", str(fhir)]
+    process = subprocess.Popen(
+        [str(CDSS), "demo", "--workdir", str(tmp_path / "demo"), *ports],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    ehr_base = f"http://127.0.0.1:{ehr}"
+    deadline = time.monotonic() + READY_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (tmp_path / "demo.log").read_text()
+        try:
+            if httpx.get(ehr_base + "/", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.5)
+    else:
+        raise AssertionError((tmp_path / "demo.log").read_text())
+    yield ehr_base, f"http://127.0.0.1:{cds}", process
+    if process.poll() is None:
+        process.kill()
+    log.close()
+
+
+def test_one_command_gives_an_ehr_with_cards_and_the_detail_app(
+    running_demo: tuple[str, str, subprocess.Popen[bytes]], browser: webdriver.Chrome
+) -> None:
+    ehr_base, cds_base, process = running_demo
+    browser.get(ehr_base + "/")
+    charts = [
+        link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "#patients a")
+    ]
+    assert len(charts) == 8  # five carebundle profiles and three Synthea histories
+    for chart in charts:
+        browser.get(chart)
+        if browser.find_elements(By.CSS_SELECTOR, "a.smart-link"):
+            break
+    else:
+        raise AssertionError("no chart shows a card with the detail app")
+    assert browser.find_elements(By.CSS_SELECTOR, "section.card")
+    save_screenshot(browser, "demo-command-chart")
+    link = browser.find_element(By.CSS_SELECTOR, "a.smart-link")
+    navigating(browser, lambda: browser.execute_script("arguments[0].click();", link))
+    assert browser.current_url == cds_base + "/smart/app"
+    assert "Estimated probability" in browser.find_element(By.TAG_NAME, "main").text
+
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    assert process.wait(timeout=60) == 0
+    for url in (ehr_base + "/", cds_base + "/healthz"):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, timeout=2)
