@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +29,9 @@ from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthoriza
 from cds_service.demo_ehr.hook_player import HookPlayer
 
 FHIR_JSON = "application/fhir+json"
+# Given to Flask rather than found from the import name: run inside the test suite, where the
+# tests' own `cds_service` folder shadows the package's name, Flask's lookup fails.
+PACKAGE_DIR = Path(__file__).resolve().parent
 # Searches are limited to the patient by one of these parameters.
 PATIENT_PARAMETERS = ("patient", "subject")
 
@@ -49,7 +53,7 @@ class DemoEhrConfig:
 
 def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -> Flask:
     """The demo EHR as a Flask app."""
-    app = Flask("cds_service.demo_ehr")
+    app = Flask(__name__, root_path=str(PACKAGE_DIR))
     base = config.public_base_url.rstrip("/")
     fhir_base = base + "/fhir"
     upstream = config.upstream_fhir_url.rstrip("/")

@@ -3,6 +3,7 @@ feedback when a suggestion is accepted or a card dismissed, and SMART launches f
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
@@ -11,7 +12,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_service.demo_ehr.authorization import DemoAuthorizationServer
 from cds_service.demo_ehr.hook_player import HookPlayer, patient_name
 
-blueprint = Blueprint("demo_pages", __name__, template_folder="templates")
+# The root path is given, not looked up from the import name (see `app.PACKAGE_DIR`).
+blueprint = Blueprint(
+    "demo_pages",
+    __name__,
+    template_folder="templates",
+    root_path=str(Path(__file__).resolve().parent),
+)
 
 PLAYER_KEY = "demo_ehr_player"
 AUTHORIZATION_KEY = "demo_ehr"

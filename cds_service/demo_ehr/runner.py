@@ -90,7 +90,10 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
     finally:
         if service is not None and service.poll() is None:
             service.send_signal(signal.SIGTERM)
-            service.wait(timeout=30)
+            try:
+                service.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                service.kill()
         fhir.stop()
 
 
