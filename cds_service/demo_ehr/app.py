@@ -5,9 +5,11 @@
     GET  /fhir/.well-known/smart-configuration   SMART discovery of the front's FHIR base
     GET  /fhir/<type>[/<id>][?...]               the FHIR front: tokens this EHR issued, one
                                                  patient each, passed on to the real FHIR server
-    GET  /authorize                              approves a registered client at once (PKCE S256)
+    GET  /authorize                              approves a registered client at once (PKCE S256);
+                                                 a standalone launch first lists the patients
     POST /token                                  the code and its PKCE verifier for a token
-    POST /launches                               {"patient": id} -> {"launch": ...}: a chart opened
+    POST /launches                               {"patient": id[, "appContext": s]}
+                                                 -> {"launch": ...}: a chart opened
 
 The FHIR front enforces what sekmet does not: a token reads only its patient's compartment
 (a read of that Patient, searches naming that patient, and Binary attachments).
@@ -19,13 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Flask, Response, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.demo_ehr import pages
 from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
+from cds_service.demo_ehr.card_markdown import render_card_markdown
 from cds_service.demo_ehr.hook_player import HookPlayer
 
 FHIR_JSON = "application/fhir+json"
@@ -62,7 +66,7 @@ def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -
     app.extensions[pages.AUTHORIZATION_KEY] = authorization
     app.extensions[pages.CDS_BASE_KEY] = config.cds_base_url.rstrip("/")
     app.extensions[pages.FHIR_BASE_KEY] = fhir_base
-    app.extensions[pages.PLAYER_KEY] = HookPlayer(
+    player = HookPlayer(
         config.cds_base_url,
         upstream,
         config.upstream_token,
@@ -70,6 +74,8 @@ def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -
         config.issuer,
         http,
     )
+    app.extensions[pages.PLAYER_KEY] = player
+    app.add_template_filter(render_card_markdown, "card_markdown")
     app.register_blueprint(pages.blueprint)
 
     @app.get("/fhir/.well-known/smart-configuration")
@@ -78,8 +84,11 @@ def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -
 
     @app.get("/authorize")
     def authorize() -> BaseResponse | tuple[Response, int]:
+        patient = request.args.get("patient")
         try:
-            target = authorization.authorize(request.args, request.args.get("patient"))
+            if authorization.needs_patient_choice(request.args, patient):
+                return _patient_picker(player)
+            target = authorization.authorize(request.args, patient)
         except AuthorizationError as exc:
             return jsonify({"error": exc.code, "error_description": exc.description}), 400
         return redirect(target, code=302)
@@ -97,10 +106,16 @@ def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -
     @app.post("/launches")
     def launches() -> tuple[Response, int]:
         body = request.get_json(silent=True) or {}
-        patient = body.get("patient")
+        patient, app_context = body.get("patient"), body.get("appContext")
         if not isinstance(patient, str) or not patient:
             return jsonify({"error": "patient is required"}), 400
-        return jsonify({"launch": authorization.create_launch(patient), "iss": fhir_base}), 201
+        if app_context is not None and not isinstance(app_context, str):
+            return jsonify({"error": "appContext is a string"}), 400
+        try:
+            launch = authorization.create_launch(patient, app_context)
+        except AuthorizationError as exc:
+            return jsonify({"error": exc.description}), 400
+        return jsonify({"launch": launch, "iss": fhir_base}), 201
 
     @app.get("/fhir/<path:path>")
     def fhir(path: str) -> Response:
@@ -133,6 +148,19 @@ def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -
         )
 
     return app
+
+
+def _patient_picker(player: HookPlayer) -> Response:
+    # Each choice repeats the request exactly, with the patient the user picked added.
+    kept = [(name, value) for name, value in request.args.items(multi=True) if name != "patient"]
+    choices = [
+        (patient_id, f"/authorize?{urlencode([*kept, ('patient', patient_id)])}", name, born)
+        for patient_id, name, born in pages.patient_rows(player)
+    ]
+    page = render_template(
+        "demo_ehr/pick_patient.html", client_id=request.args["client_id"], choices=choices
+    )
+    return Response(page, headers={"Cache-Control": "no-store"})
 
 
 def _in_compartment(path: str, query: Mapping[str, Any], patient: str) -> bool:

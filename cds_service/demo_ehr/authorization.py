@@ -7,6 +7,10 @@ and consents), and is strict about everything else: the redirect URI registered 
 client, PKCE S256 with a verifier on every code, codes and launches used once, tokens bound to
 one patient and expiring.
 
+A launch from a card may carry the card link's `appContext` (CDS Hooks 2.0): it travels with
+the launch into the code and comes back to the app in the token answer, as SMART App Launch
+2.0 returns launch context. A standalone launch has none; its patient is picked by the user.
+
 Nothing here is kept on disk: a restart of the demo forgets its launches and tokens.
 """
 
@@ -24,6 +28,10 @@ from cds_service.smart.launch import PKCE_METHOD, code_challenge
 CODE_SECONDS = 60
 TOKEN_SECONDS = 3600
 LAUNCH_SECONDS = 600
+# appContext arrives in a query string and is handed back in every token answer: bounded.
+APP_CONTEXT_MAX_CHARS = 2000
+EHR_LAUNCH_SCOPE = "launch"
+STANDALONE_LAUNCH_SCOPE = "launch/patient"
 
 
 class AuthorizationError(Exception):
@@ -36,10 +44,16 @@ class AuthorizationError(Exception):
 
 
 @dataclass(frozen=True)
+class _LaunchContext:
+    patient: str
+    app_context: str | None
+
+
+@dataclass(frozen=True)
 class _Grant:
     client_id: str
     redirect_uri: str
-    patient: str
+    context: _LaunchContext
     scope: str
     challenge: str
     expires: float
@@ -61,7 +75,7 @@ class DemoAuthorizationServer:
     fhir_base_url: str
     # client_id -> its registered redirect URIs
     clients: Mapping[str, tuple[str, ...]]
-    _launches: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _launches: dict[str, tuple[_LaunchContext, float]] = field(default_factory=dict)
     _codes: dict[str, _Grant] = field(default_factory=dict)
     _tokens: dict[str, IssuedToken] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,7 +90,7 @@ class DemoAuthorizationServer:
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": [PKCE_METHOD],
             "token_endpoint_auth_methods_supported": ["none"],
-            "scopes_supported": ["launch", "launch/patient", "patient/*.rs"],
+            "scopes_supported": [EHR_LAUNCH_SCOPE, STANDALONE_LAUNCH_SCOPE, "patient/*.rs"],
             "capabilities": [
                 "launch-ehr",
                 "launch-standalone",
@@ -88,57 +102,86 @@ class DemoAuthorizationServer:
             ],
         }
 
-    def create_launch(self, patient: str) -> str:
-        """A launch id that stands for "this patient's chart is open"."""
+    def create_launch(self, patient: str, app_context: str | None = None) -> str:
+        """A launch id that stands for "this patient's chart is open", with any appContext."""
+        if app_context is not None and len(app_context) > APP_CONTEXT_MAX_CHARS:
+            raise AuthorizationError(
+                "invalid_request", f"appContext is longer than {APP_CONTEXT_MAX_CHARS} characters"
+            )
         launch = secrets.token_urlsafe(16)
+        context = _LaunchContext(patient, app_context or None)
         with self._lock:
-            self._launches[launch] = (patient, time.monotonic() + LAUNCH_SECONDS)
+            self._launches[launch] = (context, time.monotonic() + LAUNCH_SECONDS)
         return launch
+
+    def needs_patient_choice(
+        self, query: Mapping[str, str], standalone_patient: str | None
+    ) -> bool:
+        """Whether a valid standalone request waits for the user to pick its patient."""
+        self._registered_redirect(query)
+        return (
+            not standalone_patient
+            and "launch" not in query
+            and STANDALONE_LAUNCH_SCOPE in query.get("scope", "").split()
+            and self._request_problem(query) is None
+        )
 
     def authorize(self, query: Mapping[str, str], standalone_patient: str | None) -> str:
         """Where to send the browser: the client's redirect URI with a code, or an error."""
-        client_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
-        if redirect_uri not in self.clients.get(client_id, ()):
-            # Never redirect to an unregistered URI (RFC 6749 4.1.2.1): answered directly.
-            raise AuthorizationError("invalid_request", "unknown client or redirect_uri")
+        redirect_uri = self._registered_redirect(query)
         state = query.get("state", "")
 
         def refuse(code: str, description: str) -> str:
             error = {"error": code, "error_description": description, "state": state}
             return f"{redirect_uri}?{urlencode(error)}"
 
-        if query.get("response_type") != "code":
-            return refuse("unsupported_response_type", "only the code flow is offered")
-        if query.get("code_challenge_method") != PKCE_METHOD or not query.get("code_challenge"):
-            return refuse("invalid_request", "PKCE with S256 is required")
-        if query.get("aud", "").rstrip("/") != self.fhir_base_url:
-            return refuse("invalid_request", "aud is not this FHIR server")
+        problem = self._request_problem(query)
+        if problem is not None:
+            return refuse(*problem)
         scopes = query.get("scope", "").split()
-        patient = self._patient_for(query.get("launch"), scopes, standalone_patient)
-        if patient is None:
+        context = self._context_for(query.get("launch"), scopes, standalone_patient)
+        if context is None:
             return refuse("invalid_request", "no patient in context")
         code = secrets.token_urlsafe(24)
         with self._lock:
             self._codes[code] = _Grant(
-                client_id,
+                query["client_id"],
                 redirect_uri,
-                patient,
+                context,
                 " ".join(scopes),
                 query["code_challenge"],
                 time.monotonic() + CODE_SECONDS,
             )
         return f"{redirect_uri}?{urlencode({'code': code, 'state': state})}"
 
-    def _patient_for(
+    def _registered_redirect(self, query: Mapping[str, str]) -> str:
+        client_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
+        if redirect_uri not in self.clients.get(client_id, ()):
+            # Never redirect to an unregistered URI (RFC 6749 4.1.2.1): answered directly.
+            raise AuthorizationError("invalid_request", "unknown client or redirect_uri")
+        return redirect_uri
+
+    def _request_problem(self, query: Mapping[str, str]) -> tuple[str, str] | None:
+        if query.get("response_type") != "code":
+            return "unsupported_response_type", "only the code flow is offered"
+        if query.get("code_challenge_method") != PKCE_METHOD or not query.get("code_challenge"):
+            return "invalid_request", "PKCE with S256 is required"
+        if query.get("aud", "").rstrip("/") != self.fhir_base_url:
+            return "invalid_request", "aud is not this FHIR server"
+        return None
+
+    def _context_for(
         self, launch: str | None, scopes: list[str], standalone_patient: str | None
-    ) -> str | None:
+    ) -> _LaunchContext | None:
         if launch is not None:
             with self._lock:
                 found = self._launches.pop(launch, None)
-            if found is None or found[1] < time.monotonic() or "launch" not in scopes:
+            if found is None or found[1] < time.monotonic() or EHR_LAUNCH_SCOPE not in scopes:
                 return None
             return found[0]
-        return standalone_patient if "launch/patient" in scopes else None
+        if standalone_patient and STANDALONE_LAUNCH_SCOPE in scopes:
+            return _LaunchContext(standalone_patient, None)
+        return None
 
     def token(self, form: Mapping[str, str]) -> dict[str, object]:
         """The token answer for an authorization code; `AuthorizationError` otherwise."""
@@ -161,15 +204,22 @@ class DemoAuthorizationServer:
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._tokens[token] = IssuedToken(
-                grant.patient, frozenset(grant.scope.split()), time.monotonic() + TOKEN_SECONDS
+                grant.context.patient,
+                frozenset(grant.scope.split()),
+                time.monotonic() + TOKEN_SECONDS,
             )
-        return {
+        answer: dict[str, object] = {
             "access_token": token,
             "token_type": "Bearer",
             "expires_in": TOKEN_SECONDS,
             "scope": grant.scope,
-            "patient": grant.patient,
+            "patient": grant.context.patient,
+            # The app opens in a window of its own, with no banner of the EHR's around it.
+            "need_patient_banner": True,
         }
+        if grant.context.app_context is not None:
+            answer["appContext"] = grant.context.app_context
+        return answer
 
     def token_holder(self, token: str) -> IssuedToken | None:
         """Whom a bearer token was issued for, while it is valid."""

@@ -1,5 +1,6 @@
 """The demo EHR's pages: a patient list, a chart that plays `patient-view` and shows the cards,
-feedback when a suggestion is accepted or a card dismissed, and SMART launches from a card."""
+feedback when a suggestion is accepted or a card dismissed, and SMART launches from a card
+(with the card link's appContext)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from cds_service.demo_ehr.authorization import DemoAuthorizationServer
+from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
 from cds_service.demo_ehr.hook_player import HookPlayer, patient_name
 
 # The root path is given, not looked up from the import name (see `app.PACKAGE_DIR`).
@@ -31,11 +32,16 @@ def _player() -> HookPlayer:
     return player
 
 
+def patient_rows(player: HookPlayer) -> list[tuple[str, str, str]]:
+    """The FHIR server's patients as (id, name, birth date), by name."""
+    listed = [(p["id"], patient_name(p), p.get("birthDate", "")) for p in player.patients()]
+    return sorted(listed, key=lambda row: row[1])
+
+
 @blueprint.get("/")
 def patients() -> str:
     """Every patient on the FHIR server."""
-    listed = [(p["id"], patient_name(p), p.get("birthDate", "")) for p in _player().patients()]
-    return render_template("demo_ehr/patients.html", patients=sorted(listed, key=lambda p: p[1]))
+    return render_template("demo_ehr/patients.html", patients=patient_rows(_player()))
 
 
 @blueprint.get("/patients/<patient_id>")
@@ -83,13 +89,14 @@ def dismiss(patient_id: str) -> BaseResponse:
 
 @blueprint.get("/patients/<patient_id>/launch")
 def launch(patient_id: str) -> BaseResponse:
-    """Launch a card's SMART app with this patient in context (EHR launch)."""
+    """Launch a card's SMART app with this patient in context and the link's appContext."""
     url = request.args.get("url", "")
     if not url.startswith(current_app.extensions[CDS_BASE_KEY] + "/"):
         abort(400)  # only the CDS service's own apps: no open redirect
     authorization: DemoAuthorizationServer = current_app.extensions[AUTHORIZATION_KEY]
-    parameters = {
-        "iss": current_app.extensions[FHIR_BASE_KEY],
-        "launch": authorization.create_launch(patient_id),
-    }
+    try:
+        launch_id = authorization.create_launch(patient_id, request.args.get("appContext"))
+    except AuthorizationError:
+        abort(400)  # an appContext too long to carry
+    parameters = {"iss": current_app.extensions[FHIR_BASE_KEY], "launch": launch_id}
     return redirect(f"{url}?{urlencode(parameters)}", code=302)
