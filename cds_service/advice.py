@@ -133,12 +133,7 @@ class NoteSummaryAdvice:
 
     def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
         """The card for this call (none when the chart has no note text, or not yet ready)."""
-        notes = sorted(
-            service_input.record.notes,
-            key=lambda note: (note.date is not None, note.date),
-            reverse=True,
-        )[: self._max_notes]
-        summary = self._summary(notes)
+        summary = self.summary_of(service_input.record.notes, self._wait_seconds)
         if summary is None:
             return ()
         unread = unread_notes(service_input.record.data_issues)
@@ -146,7 +141,16 @@ class NoteSummaryAdvice:
             summary, unread, service_input.history, service_input.hook_instance
         )
 
-    def _summary(self, notes: list[ClinicalNote]) -> NoteSummary | None:
+    def summary_of(self, notes: Sequence[ClinicalNote], wait_seconds: float) -> NoteSummary | None:
+        """The summary of the most recent notes, or None when not ready within the wait."""
+        recent = sorted(notes, key=lambda note: (note.date is not None, note.date), reverse=True)
+        return self._summary(recent[: self._max_notes], wait_seconds)
+
+    def close(self) -> None:
+        """Stop the worker; a summary being made is abandoned."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def _summary(self, notes: list[ClinicalNote], wait_seconds: float) -> NoteSummary | None:
         key = hashlib.sha256(
             b"\x00".join(f"{n.source}\x01{n.element}\x01{n.text}".encode() for n in notes)
         ).digest()
@@ -166,9 +170,9 @@ class NoteSummaryAdvice:
             # callback takes the lock.
             future.add_done_callback(functools.partial(self._finished, key))
         try:
-            return future.result(timeout=self._wait_seconds)
+            return future.result(timeout=wait_seconds)
         except FutureTimeout:
-            log.info("note summary not ready in %.1f s: answered without it", self._wait_seconds)
+            log.info("note summary not ready in %.1f s: answered without it", wait_seconds)
         except Exception as exc:  # a summary must never fail the call; no note text is logged
             log.error("note summary failed: %s", type(exc).__name__)
         return None
@@ -197,11 +201,11 @@ def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:
 
 
 def advised_services(
-    models: RiskModels, summarizer: NoteSummarizer, notes: NoteSettings
+    models: RiskModels, note_summaries: NoteSummaryAdvice
 ) -> tuple[CdsServiceDefinition, ...]:
     """The catalog's services with their advice attached."""
     return (
         replace(DIABETES_RISK, advise=DiabetesAdvice(models)),
         replace(HYPERTENSION_RISK, advise=HypertensionAdvice(models)),
-        replace(NOTE_SUMMARY, advise=NoteSummaryAdvice(summarizer, notes)),
+        replace(NOTE_SUMMARY, advise=note_summaries),
     )

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from cds_service.admin.access import AdminGate
 from cds_service.admin.configuration import ConfigAdministration
-from cds_service.advice import advised_services, load_note_summarizer
+from cds_service.advice import NoteSummaryAdvice, advised_services, load_note_summarizer
 from cds_service.auth.cds_jwt import CdsJwtVerifier, TrustedIssuer
 from cds_service.auth.key_sets import KeySetError, KeySource, PinnedKeySet, RemoteKeySet
 from cds_service.catalog import ServiceCatalog
@@ -62,9 +62,11 @@ class Components:
     metrics: ServiceMetrics
     gatherer: PatientDataGatherer
     smart_launcher: SmartLauncher
+    note_summaries: NoteSummaryAdvice
 
     def close(self) -> None:
         """Release connections and threads."""
+        self.note_summaries.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.http_client.close()
         self.engine.dispose()
@@ -110,7 +112,8 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     else:
         log.warning(JWT_CHECKS_OFF_WARNING)
     summarizer = load_note_summarizer(settings.notes)
-    catalog = ServiceCatalog(advised_services(risk_models, summarizer, settings.notes))
+    note_summaries = NoteSummaryAdvice(summarizer, settings.notes)
+    catalog = ServiceCatalog(advised_services(risk_models, note_summaries))
     service_ids = [service.id for service in catalog.all()]
     live_config = LiveConfig(
         ConfigVersionStore(engine),
@@ -151,6 +154,7 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
         metrics=metrics,
         gatherer=gatherer,
         smart_launcher=SmartLauncher(settings.smart, client, SmartRecords(engine)),
+        note_summaries=note_summaries,
     )
 
 

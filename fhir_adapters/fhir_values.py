@@ -101,3 +101,18 @@ def period_start(value: object) -> datetime | None:
     if not isinstance(value, Mapping):
         return None
     return parse_date_time(value.get("start")) or parse_date_time(value.get("end"))
+
+
+def patient_name(patient: Resource) -> str:
+    """ "Given Family" from a Patient's official name (else its first), or its text; '' if none."""
+    names = [name for name in patient.get("name") or () if isinstance(name, Mapping)]
+    if not names:
+        return ""
+    chosen = next((name for name in names if name.get("use") == "official"), names[0])
+    given = [part for part in chosen.get("given") or () if isinstance(part, str)]
+    family = chosen.get("family")
+    if not isinstance(family, str):
+        family = ""
+    spoken = " ".join([*given, family]).strip()
+    text = chosen.get("text")
+    return spoken or (text if isinstance(text, str) else "")

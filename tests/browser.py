@@ -57,9 +57,15 @@ def navigating(driver: webdriver.Chrome, action: Callable[[], object]) -> None:
     )
 
 
-def save_screenshot(driver: webdriver.Chrome, name: str) -> Path:
-    """Keep a screenshot of the page as it is now."""
+def save_screenshot(driver: webdriver.Chrome, name: str, whole_page: bool = False) -> Path:
+    """Keep a screenshot of the page as it is now (all of its length with `whole_page`)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = driver.get_window_size()
+    if whole_page:
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(size["width"], max(int(height), size["height"]))
     driver.save_screenshot(str(path))
+    if whole_page:
+        driver.set_window_size(size["width"], size["height"])
     return path

@@ -1,4 +1,4 @@
-"""What the detail page shows for a patient: each risk estimate with its whole explanation.
+"""What the detail page shows for a patient: each risk explained, the trends, the notes.
 
 Flask-free: the chart is read with the launch's token, the record built and the models run
 exactly as for a hook call, and the result turned into plain rows for the template.
@@ -6,22 +6,57 @@ exactly as for a hook call, and the result turned into plain rows for the templa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from cards.diabetes_cards import NOT_ESTIMATED, PREDIABETES_MONITORING, RISK
 from cards.explanation import describe_value, percent
-from cds_service.catalog import DIABETES_RISK
+from cards.hypertension_cards import INCIDENCE, UNMEASURED
+from cards.note_card import unread_notes
+from cds_service.catalog import DIABETES_RISK, NOTE_SUMMARY
+from cds_service.smart.trends import Trends, patient_trends
 from cds_service.storage.smart_records import SmartSession
 from fhir_adapters.fhir_server import FhirAccess
-from fhir_adapters.gathering import PatientDataGatherer
-from fhir_adapters.patient_record import PatientRecord
+from fhir_adapters.fhir_values import patient_name
+from fhir_adapters.gathering import GatheredData, PatientDataGatherer
+from fhir_adapters.patient_record import ClinicalNote, PatientRecord
+from fhir_adapters.prefetch import PrefetchTemplate
 from fhir_adapters.record_builder import record_from_gathered
-from models.hypertension import assess_hypertension
+from models.hypertension import INCIDENCE_MODEL, assess_hypertension
+from models.note_summary import NoteSummary
 from models.prediction import NoEstimate, RiskEstimate
 from models.registry import RiskModels
+from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, UNMEASURED_BLOOD_PRESSURE
 
 # Pushes smaller than this print as +0.00 or -0.00; they are said as "no effect".
 NO_EFFECT_BELOW = 0.005
+
+RISK_TITLES = {
+    DYSGLYCEMIA.name: "Undiagnosed dysglycemia (HbA1c >= 5.7%)",
+    UNDIAGNOSED_DIABETES.name: "Undiagnosed diabetes (HbA1c >= 6.5%)",
+    UNMEASURED_BLOOD_PRESSURE.name: "Blood pressure >= 130/80 if measured",
+    INCIDENCE_MODEL: "Hypertension within 4 years (Framingham)",
+}
+# A card's smart link names its card type as `appContext`; the page opens on that card's risk.
+CARD_RISKS = {
+    RISK: DYSGLYCEMIA.name,
+    NOT_ESTIMATED: DYSGLYCEMIA.name,
+    PREDIABETES_MONITORING: UNDIAGNOSED_DIABETES.name,
+    UNMEASURED: UNMEASURED_BLOOD_PRESSURE.name,
+    INCIDENCE: INCIDENCE_MODEL,
+}
+
+# The risk services' data and the note summary's, each key once.
+PAGE_TEMPLATES: tuple[PrefetchTemplate, ...] = tuple(
+    {t.key: t for t in (*DIABETES_RISK.prefetch, *NOTE_SUMMARY.prefetch)}.values()
+)
+
+# Waits at most this for the note summary, so that the page is usable within a second of the
+# token arriving; a summary not ready by then is made meanwhile, for the next view.
+NOTE_WAIT_SECONDS = 0.4
+
+SummaryOf = Callable[[Sequence[ClinicalNote], float], NoteSummary | None]
 
 
 @dataclass(frozen=True)
@@ -60,41 +95,98 @@ class ExplainedRisk:
 
 
 @dataclass(frozen=True)
+class PatientBanner:
+    """Who the page is about, as the EHR's chart names them."""
+
+    name: str
+    patient_id: str
+    birth_date: date | None
+    age_years: int | None
+    sex: str
+
+
+@dataclass(frozen=True)
+class NoteSection:
+    """The note summary, or why there is none yet; and the notes that could not be read."""
+
+    summary: NoteSummary | None
+    notes_with_text: int
+    unread: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DetailPage:
     """Everything the page shows."""
 
     patient: str
+    # None when the EHR shows its own banner around the app (`need_patient_banner` false).
+    banner: PatientBanner | None
+    # The model of the card the app was opened from, shown first; None for a plain launch.
+    focus: str | None
     risks: tuple[ExplainedRisk, ...]
+    trends: Trends
+    notes: NoteSection
     data_issues: tuple[str, ...]
     read_at: datetime
 
 
-RISK_TITLES = {
-    "diabetes-dysglycemia": "Undiagnosed dysglycemia (HbA1c >= 5.7%)",
-    "diabetes-undiagnosed": "Undiagnosed diabetes (HbA1c >= 6.5%)",
-    "hypertension-unmeasured": "Blood pressure >= 130/80 if measured",
-    "hypertension-incidence": "Hypertension within 4 years (Framingham)",
-}
+def read_chart(
+    session: SmartSession,
+    gatherer: PatientDataGatherer,
+    templates: tuple[PrefetchTemplate, ...],
+    budget_seconds: float,
+) -> tuple[GatheredData, PatientRecord]:
+    """The launched patient's data for these templates, read with the session's token."""
+    access = FhirAccess(session.iss, session.access_token, session.patient)
+    gathered = gatherer.gather(
+        templates, None, {"patientId": session.patient}, access, budget_seconds
+    )
+    return gathered, record_from_gathered(session.patient, gathered, datetime.now(UTC).date())
 
 
 def detail_page(
     session: SmartSession,
     gatherer: PatientDataGatherer,
     models: RiskModels,
+    summary_of: SummaryOf,
     budget_seconds: float,
 ) -> DetailPage:
     """Read the launched patient's chart and explain every estimate the models can give."""
-    access = FhirAccess(session.iss, session.access_token, session.patient)
-    gathered = gatherer.gather(
-        DIABETES_RISK.prefetch, None, {"patientId": session.patient}, access, budget_seconds
+    gathered, record = read_chart(session, gatherer, PAGE_TEMPLATES, budget_seconds)
+    focus = CARD_RISKS.get(session.app_context or "")
+    risks = sorted(
+        (explain(answer) for answer in _answers(record, models)),
+        key=lambda risk: risk.model != focus,
     )
-    now = datetime.now(UTC)
-    record = record_from_gathered(session.patient, gathered, now.date())
+    with_text = [note for note in record.notes if note.text.strip()]
     return DetailPage(
         patient=session.patient,
-        risks=tuple(explain(answer) for answer in _answers(record, models)),
+        banner=None if session.need_patient_banner is False else _banner(gathered, record),
+        focus=focus,
+        risks=tuple(risks),
+        trends=patient_trends(record),
+        notes=NoteSection(
+            summary=summary_of(with_text, NOTE_WAIT_SECONDS) if with_text else None,
+            notes_with_text=len(with_text),
+            unread=tuple(
+                f"{issue.path}: {issue.reason}" for issue in unread_notes(record.data_issues)
+            ),
+        ),
         data_issues=tuple(f"{issue.path}: {issue.reason}" for issue in record.data_issues),
-        read_at=now,
+        read_at=datetime.now(UTC),
+    )
+
+
+def _banner(gathered: GatheredData, record: PatientRecord) -> PatientBanner:
+    patients = gathered.resources.get("patient") or ()
+    name = patient_name(patients[0]) if patients else ""
+    demographics = record.demographics
+    return PatientBanner(
+        name=name or "(no name recorded)",
+        patient_id=record.patient_id,
+        birth_date=demographics.birth_date,
+        age_years=demographics.age_years,
+        sex=demographics.sex.value,
     )
 
 
@@ -127,3 +219,36 @@ def explain(answer: RiskEstimate | NoEstimate) -> ExplainedRisk:
         answer.missing,
         (),
     )
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """One note's text split around an excerpt, for the page that shows where a quote is from."""
+
+    note: ClinicalNote
+    before: str
+    excerpt: str
+    after: str
+
+
+def note_view(
+    session: SmartSession,
+    gatherer: PatientDataGatherer,
+    source: str,
+    element: str,
+    span: tuple[int, int] | None,
+    budget_seconds: float,
+) -> NoteView | None:
+    """The patient's note `source` (at `element`), the excerpt `span` marked; None if absent.
+
+    The note is found among the patient's own notes, read as the summary read them, so a link
+    can never show another patient's note, and the offsets fall on the same text.
+    """
+    _, record = read_chart(session, gatherer, NOTE_SUMMARY.prefetch, budget_seconds)
+    note = next((n for n in record.notes if n.source == source and n.element == element), None)
+    if note is None:
+        return None
+    start, end = span if span is not None else (0, 0)
+    if not 0 <= start <= end <= len(note.text):
+        start = end = 0
+    return NoteView(note, note.text[:start], note.text[start:end], note.text[end:])

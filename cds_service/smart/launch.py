@@ -33,6 +33,8 @@ SMART_CONFIGURATION = "/.well-known/smart-configuration"
 # EHR launch asks for the EHR's context; a standalone launch asks the server to pick a patient.
 EHR_LAUNCH_SCOPE = "launch"
 STANDALONE_LAUNCH_SCOPE = "launch/patient"
+# The app only reads a card type from `appContext`; anything longer is cut, not stored whole.
+APP_CONTEXT_MAX = 256
 
 
 def code_challenge(verifier: str) -> str:
@@ -100,7 +102,8 @@ class SmartLauncher:
         expires_in = answer.get("expires_in")
         if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0:
             lifetime = min(lifetime, timedelta(seconds=expires_in))
-        scope = answer.get("scope")
+        scope, app_context = answer.get("scope"), answer.get("appContext")
+        banner = answer.get("need_patient_banner")
         return self._records.open_session(
             SmartSession(
                 iss=pending.iss,
@@ -108,6 +111,9 @@ class SmartLauncher:
                 access_token=token,
                 scope=scope if isinstance(scope, str) else None,
                 expires_at=datetime.now(UTC) + lifetime,
+                # CDS Hooks: the launching card's `appContext` comes back in the token answer.
+                app_context=app_context[:APP_CONTEXT_MAX] if isinstance(app_context, str) else None,
+                need_patient_banner=banner if isinstance(banner, bool) else None,
             )
         )
 

@@ -6,13 +6,18 @@ from flask import Blueprint, Response, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.components import current_components
-from cds_service.errors import SmartLaunchRefused
-from cds_service.smart.detail import detail_page
+from cds_service.errors import SmartLaunchRefused, UnknownDocument
+from cds_service.smart import trends
+from cds_service.smart.detail import detail_page, note_view
+from cds_service.storage.smart_records import SmartSession
 
 blueprint = Blueprint("smart", __name__, url_prefix="/smart", template_folder="templates")
 
 SESSION_COOKIE = "cdss_smart"
 CALLBACK_PATH = "/smart/callback"
+NOTE_RESOURCE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
+# Elements are short paths like "content[0].attachment"; nothing longer is looked for.
+ELEMENT_MAX = 64
 # The page runs no script and shows patient data: nothing cached, no other site frames it
 # except the EHR's own (frame-ancestors is left to the deployment's proxy, which knows it).
 SECURITY_HEADERS = {
@@ -66,21 +71,52 @@ def callback() -> BaseResponse:
     return response
 
 
-@blueprint.get("/app")
-def app_page() -> str:
-    """The patient in context: each estimate explained."""
-    components = current_components()
-    session = components.smart_launcher.session(request.cookies.get(SESSION_COOKIE, ""))
+def _session() -> SmartSession:
+    session = current_components().smart_launcher.session(request.cookies.get(SESSION_COOKIE, ""))
     if session is None:
         raise SmartLaunchRefused("no launched session: open the app from the EHR")
+    return session
+
+
+@blueprint.get("/app")
+def app_page() -> str:
+    """The patient in context: each estimate explained, the trends, the notes."""
+    components = current_components()
     page = detail_page(
-        session,
+        _session(),
         components.gatherer,
         components.risk_models,
+        components.note_summaries.summary_of,
         components.settings.smart.fetch_budget_seconds,
     )
     return render_template(
         "smart/detail.html",
         page=page,
+        frame=trends,
         model_cards_url=components.settings.server.public_base_url + "/model-cards",
     )
+
+
+@blueprint.get("/app/notes/<resource_type>/<resource_id>")
+def note_page(resource_type: str, resource_id: str) -> str:
+    """One of the patient's notes, with the excerpt the summary quoted marked in it."""
+    if resource_type not in NOTE_RESOURCE_TYPES:
+        raise UnknownDocument("only DocumentReference and DiagnosticReport notes are shown")
+    components = current_components()
+    view = note_view(
+        _session(),
+        components.gatherer,
+        f"{resource_type}/{resource_id}",
+        request.args.get("element", "")[:ELEMENT_MAX],
+        _span(request.args.get("start"), request.args.get("end")),
+        components.settings.smart.fetch_budget_seconds,
+    )
+    if view is None:
+        raise UnknownDocument("this note is not among the patient's recent notes")
+    return render_template("smart/note.html", view=view)
+
+
+def _span(start: str | None, end: str | None) -> tuple[int, int] | None:
+    if not (start and end and start.isdecimal() and end.isdecimal()):
+        return None
+    return int(start), int(end)

@@ -36,6 +36,10 @@ class SmartSession:
     access_token: str
     scope: str | None
     expires_at: datetime
+    # The launching card's `appContext`, as the EHR passed it on; None for a plain launch.
+    app_context: str | None = None
+    # SMART's `need_patient_banner`: False when the EHR shows the patient around the app.
+    need_patient_banner: bool | None = None
 
 
 class SmartRecords:
@@ -84,6 +88,8 @@ class SmartRecords:
                     access_token=session.access_token,
                     scope=session.scope,
                     expires_at=session.expires_at,
+                    app_context=session.app_context,
+                    need_patient_banner=session.need_patient_banner,
                 )
             )
         return session_id
@@ -97,7 +103,13 @@ class SmartRecords:
         if row is None or aware_utc(row.expires_at) <= _now():
             return None
         return SmartSession(
-            row.iss, row.patient, row.access_token, row.scope, aware_utc(row.expires_at)
+            row.iss,
+            row.patient,
+            row.access_token,
+            row.scope,
+            aware_utc(row.expires_at),
+            row.app_context,
+            row.need_patient_banner,
         )
 
 

@@ -129,4 +129,7 @@ smart_session = Table(
     Column("access_token", Text, nullable=False),
     Column("scope", Text, nullable=True),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # The `appContext` of the card it was launched from, and whether the app shows a banner.
+    Column("app_context", Text, nullable=True),
+    Column("need_patient_banner", Boolean, nullable=True),
 )
