@@ -9,7 +9,7 @@ suggestion or dismisses a card, it posts feedback the same way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from cds_service.auth.signing import sign_cds_token
+from fhir_adapters.fhir_values import patient_name as fhir_patient_name
 
 PATIENT_VIEW = "patient-view"
 DEMO_USER = "Practitioner/demo-clinician"
@@ -132,11 +133,8 @@ class HookPlayer:
 
 
 def patient_name(patient: Mapping[str, Any]) -> str:
-    """ "Given Family" from the first name of a Patient resource."""
-    names: Sequence[Mapping[str, Any]] = patient.get("name") or [{}]
-    first = names[0]
-    given = " ".join(first.get("given") or [])
-    return " ".join(part for part in (given, first.get("family", "")) if part) or patient["id"]
+    """The patient's name as the chart gives it, or their id when it gives none."""
+    return fhir_patient_name(patient) or str(patient["id"])
 
 
 def _now() -> str:

@@ -6,8 +6,9 @@ exactly as for a hook call, and the result turned into plain rows for the templa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from cards.diabetes_cards import NOT_ESTIMATED, PREDIABETES_MONITORING, RISK
@@ -47,9 +48,25 @@ CARD_RISKS = {
     INCIDENCE: INCIDENCE_MODEL,
 }
 
+SORT_NEWEST_FIRST = "&_sort=-date"
+
+
+def _unsorted(template: PrefetchTemplate) -> PrefetchTemplate:
+    """The template without its sort when every page is read anyway.
+
+    The record does not depend on the order resources arrive in, and sorting a long chart can
+    cost a FHIR server far more than finding it: sekmet takes ~2 s to sort a Synthea chart's
+    476 observations that it finds in ~50 ms (docs/benchmarks.md). A search read one page only
+    ("the 20 most recent notes") keeps its sort.
+    """
+    if not template.all_pages:
+        return template
+    return replace(template, query=template.query.replace(SORT_NEWEST_FIRST, ""))
+
+
 # The risk services' data and the note summary's, each key once.
 PAGE_TEMPLATES: tuple[PrefetchTemplate, ...] = tuple(
-    {t.key: t for t in (*DIABETES_RISK.prefetch, *NOTE_SUMMARY.prefetch)}.values()
+    {t.key: _unsorted(t) for t in (*DIABETES_RISK.prefetch, *NOTE_SUMMARY.prefetch)}.values()
 )
 
 # Waits at most this for the note summary, so that the page is usable within a second of the
@@ -128,6 +145,8 @@ class DetailPage:
     notes: NoteSection
     data_issues: tuple[str, ...]
     read_at: datetime
+    # Milliseconds spent reading the chart from the EHR, explaining, and waiting for the notes.
+    timings: tuple[tuple[str, float], ...] = ()
 
 
 def read_chart(
@@ -152,21 +171,27 @@ def detail_page(
     budget_seconds: float,
 ) -> DetailPage:
     """Read the launched patient's chart and explain every estimate the models can give."""
+    started = time.perf_counter()
     gathered, record = read_chart(session, gatherer, PAGE_TEMPLATES, budget_seconds)
+    read = time.perf_counter()
     focus = CARD_RISKS.get(session.app_context or "")
     risks = sorted(
         (explain(answer) for answer in _answers(record, models)),
         key=lambda risk: risk.model != focus,
     )
+    trends = patient_trends(record)
+    explained = time.perf_counter()
     with_text = [note for note in record.notes if note.text.strip()]
+    summary = summary_of(with_text, NOTE_WAIT_SECONDS) if with_text else None
+    finished = time.perf_counter()
     return DetailPage(
         patient=session.patient,
         banner=None if session.need_patient_banner is False else _banner(gathered, record),
         focus=focus,
         risks=tuple(risks),
-        trends=patient_trends(record),
+        trends=trends,
         notes=NoteSection(
-            summary=summary_of(with_text, NOTE_WAIT_SECONDS) if with_text else None,
+            summary=summary,
             notes_with_text=len(with_text),
             unread=tuple(
                 f"{issue.path}: {issue.reason}" for issue in unread_notes(record.data_issues)
@@ -174,6 +199,11 @@ def detail_page(
         ),
         data_issues=tuple(f"{issue.path}: {issue.reason}" for issue in record.data_issues),
         read_at=datetime.now(UTC),
+        timings=(
+            ("fhir", 1000 * (read - started)),
+            ("explain", 1000 * (explained - read)),
+            ("notes", 1000 * (finished - explained)),
+        ),
     )
 
 

@@ -103,13 +103,28 @@ def dated_values(resources: Iterator[Any], code: str, since: date) -> set[tuple[
 
 
 @pytest.fixture(scope="module")
-def page(
+def page_response(
     smart_service: CdssServer, demo_ehr: DemoEhrServer, loaded_patients: dict[str, str]
-) -> str:
+) -> httpx.Response:
     with open_app(smart_service, demo_ehr, loaded_patients[PATIENT]) as client:
         answer = client.get("/smart/app")
     assert answer.status_code == 200
-    return answer.text
+    return answer
+
+
+@pytest.fixture(scope="module")
+def page(page_response: httpx.Response) -> str:
+    return page_response.text
+
+
+def test_the_page_says_where_its_time_went_and_nothing_else(
+    page_response: httpx.Response,
+) -> None:
+    parts = [part.strip() for part in page_response.headers["Server-Timing"].split(",")]
+    durations = dict(part.split(";dur=") for part in parts)
+    assert set(durations) == {"fhir", "explain", "notes", "render"}
+    assert all(float(value) >= 0 for value in durations.values())
+    assert page_response.headers["Cache-Control"] == "no-store"
 
 
 def since_of(page: str) -> date:
