@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.admin.access import BAD_FORM, WRONG_TOKEN, AdminActor
 from cds_service.components import Components, current_components
 from cds_service.errors import CdssError, InvalidRequest, Problem
+from cds_service.page_headers import send_page_headers
 from cds_service.storage.admin_records import AdminSession
 from cds_service.storage.feedback_summary import summarize_feedback
 
@@ -46,10 +47,7 @@ SECURITY_HEADERS = {
 }
 
 
-@blueprint.after_request
-def _secure(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
+send_page_headers(blueprint, SECURITY_HEADERS)
 
 
 @blueprint.get("")

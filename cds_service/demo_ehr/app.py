@@ -160,7 +160,7 @@ def _patient_picker(player: HookPlayer) -> Response:
     page = render_template(
         "demo_ehr/pick_patient.html", client_id=request.args["client_id"], choices=choices
     )
-    return Response(page, headers={"Cache-Control": "no-store"})
+    return Response(page, headers=pages.SECURITY_HEADERS)
 
 
 def _in_compartment(path: str, query: Mapping[str, Any], patient: str) -> bool:

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
 from cds_service.demo_ehr.hook_player import HookPlayer, patient_name
+from cds_service.page_headers import send_page_headers
 
 # The root path is given, not looked up from the import name (see `app.PACKAGE_DIR`).
 blueprint = Blueprint(
@@ -20,6 +21,17 @@ blueprint = Blueprint(
     template_folder="templates",
     root_path=str(Path(__file__).resolve().parent),
 )
+
+# The chart shows Markdown from a CDS service: nothing in it may load from elsewhere (a remote
+# image would tell its server who opened which chart), and the pages run no script.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'"
+    ),
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+send_page_headers(blueprint, SECURITY_HEADERS)
 
 PLAYER_KEY = "demo_ehr_player"
 AUTHORIZATION_KEY = "demo_ehr"

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.components import current_components
 from cds_service.errors import SmartLaunchRefused, UnknownDocument
+from cds_service.page_headers import send_page_headers
 from cds_service.smart import trends
 from cds_service.smart.detail import detail_page, note_view
 from cds_service.storage.smart_records import SmartSession
@@ -29,10 +30,7 @@ SECURITY_HEADERS = {
 }
 
 
-@blueprint.after_request
-def _secure(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
+send_page_headers(blueprint, SECURITY_HEADERS)
 
 
 def _redirect_uri() -> str:

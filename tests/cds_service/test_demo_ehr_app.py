@@ -29,7 +29,8 @@ CHART_PATIENT = "pat-1"
 # What a remote CDS service may send: Markdown worth showing, and HTML and links that must not run.
 HOSTILE_DETAIL = (
     "**Raised the estimate:**\n- BMI 31\n\n<script>alert(1)</script>\n\n"
-    "[run me](javascript:alert(1)) [Model card](https://cds.example/model-cards/x)"
+    "[run me](javascript:alert(1)) [Model card](https://cds.example/model-cards/x)\n\n"
+    "![pixel](https://tracker.example/p.gif)"
 )
 # Characters that would end the attribute or the parameter if they were not encoded.
 APP_CONTEXT = 'diabetes-risk&patient=other"><b>'
@@ -133,7 +134,14 @@ def authorize_url(**parameters: str) -> str:
 def test_the_chart_shows_a_remote_cards_markdown_as_html_and_its_html_and_scripts_as_text(
     ehr: FlaskClient,
 ) -> None:
-    page = ehr.get(f"/patients/{CHART_PATIENT}").text
+    answer = ehr.get(f"/patients/{CHART_PATIENT}")
+    page = answer.text
+    # A remote image in a card would tell its server who opened which chart: the page's policy
+    # lets nothing load from elsewhere, and no script run.
+    policy = answer.headers["Content-Security-Policy"]
+    assert "img-src 'self'" in policy
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy
     detail = re.search(r'<div class="detail">(.*?)</div>', page, re.DOTALL)
     assert detail is not None, page
     shown = detail.group(1)

@@ -4,10 +4,11 @@ standalone launch of the app lets the user pick the patient in the demo EHR."""
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from browser import navigating, save_screenshot
+from browser import ARTIFACTS, navigating, save_screenshot
 from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
 from selenium import webdriver
@@ -109,6 +110,17 @@ def test_chart_card_feedback_and_the_smart_app_from_the_card(
     points = browser.find_elements(By.CSS_SELECTOR, "#trend-bmi svg circle.point")
     assert len(points) == len(expected)
     assert browser.find_element(By.CSS_SELECTOR, "#trend-bmi svg").is_displayed()
+    # Printed: no navigation, and every table whole rather than in its scrolling box.
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not browser.find_element(By.TAG_NAME, "nav").is_displayed()
+    box = browser.find_element(By.CSS_SELECTOR, "#values-bmi").find_element(By.XPATH, "..")
+    assert box.value_of_css_property("max-height") == "none"
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert box.value_of_css_property("max-height") != "none"
+    printed = base64.b64decode(browser.print_page())
+    assert printed.startswith(b"%PDF")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "smart-detail-app.pdf").write_bytes(printed)
     # The token stays on the server: not in the page, not in the URL, not in a readable cookie.
     assert "access_token" not in browser.page_source
     assert all(cookie["httpOnly"] for cookie in browser.get_cookies())
