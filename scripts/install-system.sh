@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite starts for itself: PostgreSQL, and Chromium with
-# its WebDriver for the page tests.
+# its WebDriver for the page tests; and npm, which installs the pages' accessibility checker.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the service into .venv with the versions pinned in constraints.txt.
 # Usage: bash scripts/install.sh [--dev|--demo]
-#   --dev adds the test and lint tools; --demo the FHIR server and synthetic patients of `cdss demo`
+#   --dev adds the test and lint tools (and axe-core, with npm, for the accessibility tests);
+#   --demo the FHIR server and synthetic patients of `cdss demo`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,12 @@ esac
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e "$target"
+
+if [ "$target" = ".[dev]" ]; then
+  # The page tests check accessibility with axe-core, pinned in tests/axe/package-lock.json.
+  command -v npm >/dev/null 2>&1 || {
+    echo "npm is required to install axe-core for the accessibility tests (tests/axe): install Node.js 20 and npm" >&2
+    exit 1
+  }
+  npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error >/dev/null
+fi
