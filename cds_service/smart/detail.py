@@ -109,6 +109,11 @@ class ExplainedRisk:
     factors: tuple[FactorBar, ...]
     missing: tuple[str, ...]
     reasons: tuple[str, ...]
+    # Where the explanation starts (the training population's average) and ends, on `scale`.
+    baseline: float | None = None
+    margin: float | None = None
+    # For a risk over time: ("1 year", "3%"), ... up to the estimate's own horizon.
+    horizons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,6 +253,12 @@ def explain(answer: RiskEstimate | NoEstimate) -> ExplainedRisk:
         factors,
         answer.missing,
         (),
+        baseline=answer.expected_margin,
+        margin=answer.margin,
+        horizons=tuple(
+            (f"{years} year{'s' if years > 1 else ''}", percent(probability))
+            for years, probability in answer.horizons
+        ),
     )
 
 

@@ -299,3 +299,45 @@ def test_a_note_not_in_the_patients_chart_is_not_shown(
         f"{smart_service.base_url}/smart/app/notes/DocumentReference/{other_note}"
     )
     assert without_session.status_code == 400
+
+
+@pytest.mark.parametrize("patient", ["synthea-2", "carebundle-healthy"])
+def test_each_explanation_adds_up_from_its_starting_point_to_its_estimate(
+    smart_service: CdssServer,
+    demo_ehr: DemoEhrServer,
+    loaded_patients: dict[str, str],
+    patient: str,
+) -> None:
+    with open_app(smart_service, demo_ehr, loaded_patients[patient]) as client:
+        page = client.get("/smart/app").text
+    explained = re.findall(
+        r"The model starts from ([+-]\d+\.\d\d) \(([^)]+)\), .*? move it to ([+-]\d+\.\d\d)",
+        page,
+    )
+    tables = re.findall(r'<table id="factors-[a-z-]+">(.*?)</table>', page, re.S)
+    assert explained
+    assert len(explained) == len(tables)
+    for (baseline, _scale, margin), table in zip(explained, tables, strict=True):
+        pushes = [float(push) for push in re.findall(r"\(([+-]\d+\.\d\d)\)</td>", table)]
+        # Shown to two decimals: each rounded number may be off by 0.005.
+        tolerance = 0.005 * (len(pushes) + 2)
+        assert abs(float(baseline) + sum(pushes) - float(margin)) <= tolerance
+
+
+def test_a_risk_over_time_lists_each_horizon_up_to_its_estimate(
+    smart_service: CdssServer, demo_ehr: DemoEhrServer, loaded_patients: dict[str, str]
+) -> None:
+    # A recent normal blood pressure: the Framingham risk at 1, 2 and 4 years.
+    with open_app(smart_service, demo_ehr, loaded_patients["carebundle-healthy"]) as client:
+        page = client.get("/smart/app").text
+    horizons = re.search(r'<p id="horizons-hypertension-incidence">Over time: (.*?)\.</p>', page)
+    estimate = re.search(
+        r'id="estimate-hypertension-incidence">Estimated probability: <strong>([^<]+)<', page
+    )
+    assert horizons is not None
+    assert estimate is not None
+    listed = [part.split(": ") for part in horizons.group(1).split("; ")]
+    assert [years for years, _ in listed] == ["1 year", "2 years", "4 years"]
+    assert listed[-1][1] == estimate.group(1)
+    risks = [float(value.rstrip("%<")) for _, value in listed if value[0].isdigit()]
+    assert risks == sorted(risks)  # a risk can only grow with time
