@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from accessibility import assert_accessible
-from browser import navigating
+from browser import navigating, save_screenshot
 from demo_servers import DemoEhrServer
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
@@ -60,12 +60,14 @@ def test_the_detail_page_with_charts_and_a_note_page(
     open_detail_app(browser, smart_service, demo_ehr, loaded_patients[PATIENT])
     reload_until_summarised(browser)
     assert browser.find_elements(By.CSS_SELECTOR, "figure svg.trend")
+    save_screenshot(browser, "smart-detail-app-notes", whole_page=True)
     assert_accessible(browser, "SMART detail page")
 
     excerpt = browser.find_element(By.CSS_SELECTOR, "#note-excerpts a")
     navigating(browser, lambda: browser.execute_script("arguments[0].click();", excerpt))
     assert urlsplit(browser.current_url).path.startswith("/smart/app/notes/")
     assert browser.find_element(By.ID, "excerpt")
+    save_screenshot(browser, "smart-note-page")
     assert_accessible(browser, "SMART note page")
 
 
