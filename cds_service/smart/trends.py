@@ -28,7 +28,20 @@ TREND_YEARS = 10
 # the bands' names.
 WIDTH, HEIGHT = 640.0, 180.0
 LEFT, RIGHT, TOP, BOTTOM = 52.0, 96.0, 10.0, 26.0
-PLOT_RIGHT, PLOT_BOTTOM = WIDTH - RIGHT, HEIGHT - BOTTOM
+
+
+@dataclass(frozen=True)
+class ChartFrame:
+    """The SVG's size and where its plotting area lies, for the template."""
+
+    width: float = WIDTH
+    height: float = HEIGHT
+    left: float = LEFT
+    plot_right: float = WIDTH - RIGHT
+    plot_bottom: float = HEIGHT - BOTTOM
+
+
+FRAME = ChartFrame()
 ELEVATED_SYSTOLIC = 120.0
 
 NORMAL, WATCH, HIGH, HIGHER = "normal", "watch", "high", "higher"

@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_service.components import current_components
 from cds_service.errors import SmartLaunchRefused, UnknownDocument
 from cds_service.page_headers import send_page_headers
-from cds_service.smart import trends
 from cds_service.smart.detail import detail_page, note_view
+from cds_service.smart.trends import FRAME
 from cds_service.storage.smart_records import SmartSession
 
 blueprint = Blueprint("smart", __name__, url_prefix="/smart", template_folder="templates")
@@ -94,7 +94,7 @@ def app_page() -> Response:
         render_template(
             "smart/detail.html",
             page=page,
-            frame=trends,
+            frame=FRAME,
             model_cards_url=components.settings.server.public_base_url + "/model-cards",
         )
     )
