@@ -270,6 +270,7 @@ class NoteView:
     before: str
     excerpt: str
     after: str
+    banner: PatientBanner | None
 
 
 def note_view(
@@ -285,11 +286,12 @@ def note_view(
     The note is found among the patient's own notes, read as the summary read them, so a link
     can never show another patient's note, and the offsets fall on the same text.
     """
-    _, record = read_chart(session, gatherer, NOTE_SUMMARY.prefetch, budget_seconds)
+    gathered, record = read_chart(session, gatherer, NOTE_SUMMARY.prefetch, budget_seconds)
     note = next((n for n in record.notes if n.source == source and n.element == element), None)
     if note is None:
         return None
     start, end = span if span is not None else (0, 0)
     if not 0 <= start <= end <= len(note.text):
         start = end = 0
-    return NoteView(note, note.text[:start], note.text[start:end], note.text[end:])
+    banner = None if session.need_patient_banner is False else _banner(gathered, record)
+    return NoteView(note, note.text[:start], note.text[start:end], note.text[end:], banner)

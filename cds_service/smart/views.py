@@ -94,6 +94,7 @@ def app_page() -> Response:
         render_template(
             "smart/detail.html",
             page=page,
+            banner=page.banner,
             frame=FRAME,
             model_cards_url=components.settings.server.public_base_url + "/model-cards",
         )
@@ -123,7 +124,7 @@ def note_page(resource_type: str, resource_id: str) -> str:
     )
     if view is None:
         raise UnknownDocument("this note is not among the patient's recent notes")
-    return render_template("smart/note.html", view=view)
+    return render_template("smart/note.html", view=view, banner=view.banner)
 
 
 def _span(start: str | None, end: str | None) -> tuple[int, int] | None:

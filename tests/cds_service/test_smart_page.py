@@ -260,6 +260,10 @@ def test_each_note_excerpt_links_to_its_place_in_the_note(
         for quoted, link in excerpts:
             note = client.get(html.unescape(link))
             assert note.status_code == 200
+            # The note page names the patient as the page does.
+            named = re.findall(r'id="patient-name">([^<]+)<', page)
+            assert len(named) == 1
+            assert re.findall(r'id="patient-name">([^<]+)<', note.text) == named
             marked = re.search(r'<mark id="excerpt">(.*?)</mark>', note.text, re.S)
             assert marked is not None
             assert html.unescape(marked.group(1)) == html.unescape(quoted)
