@@ -23,15 +23,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from cds_service.smart.launch import PKCE_METHOD, code_challenge
+from cds_service.smart.launch import (
+    EHR_LAUNCH_SCOPE,
+    PKCE_METHOD,
+    STANDALONE_LAUNCH_SCOPE,
+    code_challenge,
+)
 
 CODE_SECONDS = 60
 TOKEN_SECONDS = 3600
 LAUNCH_SECONDS = 600
 # appContext arrives in a query string and is handed back in every token answer: bounded.
 APP_CONTEXT_MAX_CHARS = 2000
-EHR_LAUNCH_SCOPE = "launch"
-STANDALONE_LAUNCH_SCOPE = "launch/patient"
 
 
 class AuthorizationError(Exception):

@@ -20,6 +20,7 @@ from cds_service.smart.trends import (
     patient_trends,
 )
 from fhir_adapters.codes import Measure
+from fhir_adapters.patient_record import Measurement
 
 # The cut-offs as published (ADA Standards of Care; WHO adult BMI; ACC/AHA 2017), written out.
 BAND_EDGES = [
@@ -132,8 +133,10 @@ def test_a_computed_bmi_is_marked_and_a_random_glucose_has_no_bands() -> None:
         measurement(Measure.BMI, 27.0),
         derived_from=("Observation/weight", "Observation/height"),
     )
-    random_glucose = replace(measurement(Measure.HBA1C, 0), measure=Measure.GLUCOSE_RANDOM)
-    patient = record(measurements=(computed, replace(random_glucose, value=180.0)))
+    random_glucose = Measurement(
+        Measure.GLUCOSE_RANDOM, 180.0, "mg/dL", days_ago(10), "Observation/glucose"
+    )
+    patient = record(measurements=(computed, random_glucose))
     charts = patient_trends(patient).charts
     assert chart_of(charts, "bmi").values[0].derived
     glucose = chart_of(charts, "glucose-random")
