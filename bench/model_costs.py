@@ -16,10 +16,10 @@ import numpy as np
 
 from fhir_adapters.patient_record import PatientRecord
 from fhir_adapters.record_builder import build_patient_record
-from models import nhanes
 from models.hypertension import assess_hypertension
 from models.registry import load_risk_models
-from models.training import design
+from models.training import nhanes
+from models.training.fitting import design
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))

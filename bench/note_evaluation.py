@@ -10,9 +10,9 @@ from pathlib import Path
 
 import cds_service.app  # noqa: F401  (the package first: tests/ on the path would shadow it)
 from models.note_analysis import ClinicalReader
-from models.note_evaluation import BUCKETS, ROUGE_TYPES, evaluate, load_cases
 from models.note_summary import NoteSummarizer
 from models.sentence_vectors import MiniLmVectors, TfidfVectors
+from models.training.note_evaluation import BUCKETS, ROUGE_TYPES, evaluate, load_cases
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "tests" / "data" / "note_eval" / "cases.json"

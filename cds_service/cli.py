@@ -143,7 +143,7 @@ def evaluate(json_file: Path, models_dir: Path | None) -> None:
 def _training_pipeline() -> Any:
     # The learners and the survey data are an extra: the service itself runs without them.
     try:
-        from models import pipeline
+        from models.training import pipeline
     except ImportError as exc:
         raise click.ClickException(
             f"training needs the [train] extra (pip install 'cdss[train]'): {exc}"

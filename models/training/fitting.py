@@ -22,10 +22,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from models import nhanes
-from models.calibration import platt
 from models.risk_models import LearnedModelSpec
 from models.scoring import LOGISTIC, XGBOOST, CalibratedScorer, LinearScorer, Scorer, TreeScorer
+from models.training import nhanes
+from models.training.calibration import platt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import nhanes
 from models.artifacts import ArtifactError, artifact_path, canonical_json, read_artifact
-from models.calibration import calibration_intercept, calibration_slope, platt
 from models.risk_models import DYSGLYCEMIA, LearnedRiskModel
 from models.scoring import CalibratedScorer, Calibration
-from models.training import design, fit_logistic, fit_trees, split_population
+from models.training import nhanes
+from models.training.calibration import calibration_intercept, calibration_slope, platt
+from models.training.fitting import design, fit_logistic, fit_trees, split_population
 
 SMALL_TREES = {"max_depth": 2, "n_estimators": 60, "learning_rate": 0.1, "min_child_weight": 5.0}
 

@@ -14,11 +14,11 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from models.calibration import calibration_intercept, calibration_slope
-from models.published_scores import SCORES
 from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, LearnedModelSpec
 from models.scoring import CalibratedScorer
-from models.training import design
+from models.training.calibration import calibration_intercept, calibration_slope
+from models.training.fitting import design
+from models.training.published_scores import SCORES
 
 FloatArray = npt.NDArray[np.float64]
 

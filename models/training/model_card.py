@@ -16,12 +16,13 @@ matplotlib.use("Agg")  # no display on servers and CI
 
 import matplotlib.pyplot as plt
 
-from models import nhanes, parikh
+from models import parikh
 from models.artifacts import read_artifact
 from models.hypertension import INCIDENCE_MODEL
 from models.model_card_files import CARDS_DIRECTORY, PLOTS
-from models.published_scores import MISSING_ITEMS
 from models.risk_models import LEARNED_MODELS, LearnedModelSpec
+from models.training import nhanes
+from models.training.published_scores import MISSING_ITEMS
 
 _PNG_METADATA = {"Software": None}  # keep the files the same from run to run
 

@@ -7,11 +7,17 @@ from pathlib import Path
 import pytest
 
 from models.note_analysis import ClinicalReader
-from models.note_evaluation import EvaluationCase, evaluate, false_present, load_cases, not_verbatim
 from models.note_summary import NoteSummarizer
 from models.sentence_vectors import MINILM, TFIDF, MiniLmVectors, SentenceVectors, TfidfVectors
+from models.training.note_evaluation import (
+    EvaluationCase,
+    evaluate,
+    false_present,
+    load_cases,
+    not_verbatim,
+)
 
-CASES = Path(__file__).resolve().parents[1] / "data" / "note_eval" / "cases.json"
+CASES = Path(__file__).resolve().parents[2] / "data" / "note_eval" / "cases.json"
 
 
 @pytest.fixture(scope="module")

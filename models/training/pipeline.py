@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models import nhanes, parikh
+from models import parikh
 from models.artifacts import canonical_json, write_artifact
-from models.calibration import platt
-from models.evaluation import evaluate_model, test_rows
 from models.hypertension import INCIDENCE_MODEL
-from models.model_card import write_model_cards
 from models.registry import SHIPPED_DIRECTORY
 from models.risk_models import LEARNED_MODELS, LearnedModelSpec, LearnedRiskModel
 from models.scoring import CalibratedScorer
-from models.training import (
+from models.training import nhanes
+from models.training.calibration import platt
+from models.training.evaluation import evaluate_model, test_rows
+from models.training.fitting import (
     Progress,
     design,
     fit_logistic,
@@ -31,6 +31,7 @@ from models.training import (
     split_population,
     train_model,
 )
+from models.training.model_card import write_model_cards
 
 METRICS_FILE = "metrics.json"
 __all__ = ["SHIPPED_DIRECTORY", "evaluate_all", "train_all"]
