@@ -202,7 +202,7 @@ def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file
 def demo(workdir: Path, ehr_port: int, cds_port: int, fhir_port: int) -> None:
     """Try it locally: synthetic patients, the service, and a small EHR that calls it."""
     try:
-        from cds_service.demo_ehr.runner import DemoPorts, run_demo
+        from demo_ehr.runner import DemoPorts, run_demo
     except ImportError as exc:
         raise click.ClickException(
             f"the demo needs the [demo] extra (pip install 'cdss[demo]'): {exc}"

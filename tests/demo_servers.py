@@ -10,7 +10,7 @@ import httpx
 from support import free_port
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from cds_service.demo_ehr.app import DemoEhrConfig, create_demo_ehr
+from demo_ehr.app import DemoEhrConfig, create_demo_ehr
 
 
 class DemoEhrServer:

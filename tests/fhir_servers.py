@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from cds_service.demo_ehr.fhir_server import FHIR_JSON, SekmetServer
+from demo_ehr.fhir_server import FHIR_JSON, SekmetServer
 
 
 class Fault(enum.Enum):

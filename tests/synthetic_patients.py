@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cds_service.demo_ehr.patients import (
+from demo_ehr.patients import (
     CAREBUNDLE_PROFILES,
     Json,
     carebundle_patient,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from markupsafe import Markup
 
-from cds_service.demo_ehr.card_markdown import render_card_markdown
+from demo_ehr.card_markdown import render_card_markdown
 
 LINK_ATTRIBUTES = 'target="_blank" rel="noopener noreferrer"'
 

@@ -24,10 +24,10 @@ from werkzeug.serving import make_server
 from cds_service.admin.access import token_digest
 from cds_service.app import quieten_http_client_logs
 from cds_service.auth.signing import generate_signing_key, public_key_set
-from cds_service.demo_ehr.app import DemoEhrConfig, create_demo_ehr
-from cds_service.demo_ehr.fhir_server import SekmetServer
-from cds_service.demo_ehr.patients import demo_patients
 from cds_service.settings import environment_without
+from demo_ehr.app import DemoEhrConfig, create_demo_ehr
+from demo_ehr.fhir_server import SekmetServer
+from demo_ehr.patients import demo_patients
 
 CDSS = Path(sys.executable).with_name("cdss")
 DEMO_ISSUER = "http://127.0.0.1/demo-ehr"

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
-from cds_service.demo_ehr.hook_player import HookPlayer, patient_name
 from cds_service.page_headers import send_page_headers
+from demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
+from demo_ehr.hook_player import HookPlayer, patient_name
 
 # The root path is given, not looked up from the import name (see `app.PACKAGE_DIR`).
 blueprint = Blueprint(

@@ -8,12 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cds_service.demo_ehr.authorization import (
+from cds_service.smart.launch import code_challenge
+from demo_ehr.authorization import (
     APP_CONTEXT_MAX_CHARS,
     AuthorizationError,
     DemoAuthorizationServer,
 )
-from cds_service.smart.launch import code_challenge
 
 FHIR_BASE = "https://ehr.example.test/fhir"
 CLIENT_ID = "cdss-detail"

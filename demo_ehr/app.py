@@ -1,7 +1,7 @@
 """The demo EHR's application factory and views.
 
     GET  /                                       the patients; /patients/<id> opens a chart
-                                                 (`cds_service.demo_ehr.pages`)
+                                                 (`demo_ehr.pages`)
     GET  /fhir/.well-known/smart-configuration   SMART discovery of the front's FHIR base
     GET  /fhir/<type>[/<id>][?...]               the FHIR front: tokens this EHR issued, one
                                                  patient each, passed on to the real FHIR server
@@ -27,10 +27,10 @@ import httpx
 from flask import Flask, Response, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from cds_service.demo_ehr import pages
-from cds_service.demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
-from cds_service.demo_ehr.card_markdown import render_card_markdown
-from cds_service.demo_ehr.hook_player import HookPlayer
+from demo_ehr import pages
+from demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
+from demo_ehr.card_markdown import render_card_markdown
+from demo_ehr.hook_player import HookPlayer
 
 FHIR_JSON = "application/fhir+json"
 # Given to Flask rather than found from the import name: run inside the test suite, where the

@@ -14,9 +14,9 @@ import pytest
 from fhir_servers import SekmetServer
 from flask.testing import FlaskClient
 
-from cds_service.demo_ehr.app import DemoEhrConfig, create_demo_ehr
-from cds_service.demo_ehr.authorization import APP_CONTEXT_MAX_CHARS
 from cds_service.smart.launch import code_challenge
+from demo_ehr.app import DemoEhrConfig, create_demo_ehr
+from demo_ehr.authorization import APP_CONTEXT_MAX_CHARS
 
 EHR_BASE = "http://demo-ehr.test"
 FHIR_BASE = EHR_BASE + "/fhir"
