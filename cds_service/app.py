@@ -7,14 +7,22 @@ import logging
 import httpx
 from flask import Flask
 
-from cds_service import cors, discovery, feedback, health, hooks, model_cards
-from cds_service.admin import api as admin_api
-from cds_service.admin import page as admin_page
-from cds_service.components import EXTENSION_KEY, build_components
-from cds_service.errors import render_error
-from cds_service.metrics import time_requests
+from cds_service.components import build_components
 from cds_service.settings import Settings
-from cds_service.smart import views as smart_views
+from cds_service.web import (
+    admin_api,
+    admin_page,
+    cors,
+    discovery,
+    feedback,
+    health,
+    hooks,
+    model_cards,
+)
+from cds_service.web import smart as smart_views
+from cds_service.web.context import EXTENSION_KEY
+from cds_service.web.error_responses import render_error
+from cds_service.web.request_metrics import time_requests
 
 # The HTTP client logs every request's URL at INFO, and a FHIR search URL names the patient
 # (`Observation?patient=...`): its records stay out of the service's log.

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
-from flask import current_app
 from sqlalchemy import Engine
 
 from cds_service.admin.access import AdminGate
@@ -32,8 +31,6 @@ from models.artifacts import ArtifactError
 from models.registry import RiskModels, load_risk_models
 
 log = logging.getLogger(__name__)
-
-EXTENSION_KEY = "cdss"
 
 JWT_CHECKS_OFF_WARNING = (
     "JWT verification is OFF ([auth] verify_jwt = false): any caller can use this service. "
@@ -188,9 +185,3 @@ def _trusted_issuer(
         jku_keys={url: remote(url) for url in issuer.jku_allowed},
         tenants=frozenset(issuer.tenants),
     )
-
-
-def current_components() -> Components:
-    """The running app's components (call inside a request)."""
-    found: Components = current_app.extensions[EXTENSION_KEY]
-    return found

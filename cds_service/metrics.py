@@ -10,11 +10,9 @@ each worker writes its samples to files in a directory the server made at start
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from flask import Flask, Response, g, request
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -136,26 +134,3 @@ class ServiceMetrics:
         combined = CollectorRegistry()
         MultiProcessCollector(combined, path=str(self._directory))  # type: ignore[no-untyped-call]
         return generate_latest(combined)
-
-
-def time_requests(app: Flask, metrics: ServiceMetrics, service_ids: Iterable[str]) -> None:
-    """Observe every request's duration, by endpoint, service and status."""
-    known_services = frozenset(service_ids)
-
-    def start_clock() -> None:
-        g.request_started = time.perf_counter()
-
-    def observe(response: Response) -> Response:
-        started = g.get("request_started")
-        if started is None:
-            return response
-        service = (request.view_args or {}).get("service_id", NO_SERVICE)
-        if service not in known_services:
-            service = NO_SERVICE if service == NO_SERVICE else UNMATCHED
-        metrics.request_seconds.labels(
-            request.endpoint or UNMATCHED, service, str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        return response
-
-    app.before_request(start_clock)
-    app.after_request(observe)

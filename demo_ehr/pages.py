@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from cds_service.page_headers import send_page_headers
+from cds_service.web.page_headers import send_page_headers
 from demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
 from demo_ehr.hook_player import HookPlayer, patient_name
 

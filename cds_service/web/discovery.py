@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from cds_service.components import current_components
+from cds_service.web.context import current_components
 
 blueprint = Blueprint("discovery", __name__)
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from cds_service.auth.guard import authenticate_cds_client
-from cds_service.components import current_components
 from cds_service.errors import UnknownService
 from cds_service.protocol import FeedbackRequest, parse_body, parse_json_body
 from cds_service.storage.stores import FeedbackRecord
+from cds_service.web.context import current_components
+from cds_service.web.guard import authenticate_cds_client
 
 blueprint = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)

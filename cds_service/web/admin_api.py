@@ -21,12 +21,12 @@ from typing import Any, Protocol
 from flask import Blueprint, Response, jsonify, request
 
 from cds_service.admin.access import AdminActor
-from cds_service.components import current_components
 from cds_service.errors import InvalidRequest, Problem
 from cds_service.managed_config import ConfigInForce
 from cds_service.protocol import parse_json_body
 from cds_service.storage.admin_records import AuditEvent, ConfigVersion
 from cds_service.storage.feedback_summary import CardTypeFeedback, summarize_feedback
+from cds_service.web.context import current_components
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/admin")
 

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from cds_service.components import current_components
 from cds_service.storage.database import database_is_reachable
+from cds_service.web.context import current_components
 
 blueprint = Blueprint("health", __name__)
 

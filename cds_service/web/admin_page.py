@@ -18,11 +18,12 @@ from flask import Blueprint, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.admin.access import BAD_FORM, WRONG_TOKEN, AdminActor
-from cds_service.components import Components, current_components
+from cds_service.components import Components
 from cds_service.errors import CdssError, InvalidRequest, Problem
-from cds_service.page_headers import send_page_headers
 from cds_service.storage.admin_records import AdminSession
 from cds_service.storage.feedback_summary import summarize_feedback
+from cds_service.web.context import current_components
+from cds_service.web.page_headers import send_page_headers
 
 blueprint = Blueprint("admin_page", __name__, url_prefix="/admin", template_folder="templates")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import request
 
 from cds_service.auth.cds_jwt import UNVERIFIED_CALLER, VerifiedCaller
-from cds_service.components import current_components
 from cds_service.errors import AuthenticationFailed
+from cds_service.web.context import current_components
 
 
 def authenticate_cds_client() -> VerifiedCaller:

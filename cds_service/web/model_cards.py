@@ -10,8 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_file
 
-from cds_service.components import current_components
 from cds_service.errors import UnknownDocument
+from cds_service.web.context import current_components
 from models.hypertension import INCIDENCE_MODEL
 from models.model_card_files import CARDS_DIRECTORY, PLOTS
 from models.registry import SHIPPED_DIRECTORY

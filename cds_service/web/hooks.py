@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from cds_service.auth.guard import authenticate_cds_client
-from cds_service.components import current_components
 from cds_service.errors import UnknownService
 from cds_service.protocol import HookRequest, check_hook_context, parse_body, parse_json_body
+from cds_service.web.context import current_components
+from cds_service.web.guard import authenticate_cds_client
 
 blueprint = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)

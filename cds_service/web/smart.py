@@ -7,12 +7,12 @@ import time
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from cds_service.components import current_components
 from cds_service.errors import SmartLaunchRefused, UnknownDocument
-from cds_service.page_headers import send_page_headers
 from cds_service.smart.detail import detail_page, note_view
 from cds_service.smart.trends import FRAME
 from cds_service.storage.smart_records import SmartSession
+from cds_service.web.context import current_components
+from cds_service.web.page_headers import send_page_headers
 
 blueprint = Blueprint("smart", __name__, url_prefix="/smart", template_folder="templates")
 
