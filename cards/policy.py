@@ -1,8 +1,9 @@
 """When a risk becomes a card: bands, their indicators, and what earlier feedback holds back.
 
-The bands and periods are the deploying site's choice (configuration, `[cards]`); the defaults
-below are a starting point, each with its reason. The card builders are pure functions of the
-record, the estimates, this policy and the patient's feedback history.
+The bands and periods are the deploying site's choice: their defaults, reasons and validation
+live in one place, `cds_service.settings.CardSettings` (`[cards]`, changed at run time through
+`/admin`); a `CardPolicy` is made from the settings in force. The card builders are pure
+functions of the record, the estimates, this policy and the patient's feedback history.
 """
 
 from __future__ import annotations
@@ -27,11 +28,6 @@ class Band(IntEnum):
         return self.name.lower()
 
 
-def _default_indicators() -> dict[Band, Indicator | None]:
-    # A low risk is no news: no card (alert fatigue is why CDS gets switched off).
-    return {Band.LOW: None, Band.MODERATE: Indicator.INFO, Band.HIGH: Indicator.WARNING}
-
-
 @dataclass(frozen=True)
 class RiskBands:
     """One risk's thresholds (moderate from `moderate_from`, high from `high_from`) and the
@@ -39,11 +35,7 @@ class RiskBands:
 
     moderate_from: float
     high_from: float
-    indicators: Mapping[Band, Indicator | None] = field(default_factory=_default_indicators)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.moderate_from < self.high_from < 1.0:
-            raise ValueError("bands need 0 < moderate_from < high_from < 1")
+    indicators: Mapping[Band, Indicator | None]
 
     def band(self, probability: float) -> Band:
         """The band a probability falls in."""
@@ -56,38 +48,21 @@ class RiskBands:
         return self.indicators.get(band)
 
 
-# Parikh's own 4-year bands: low < 5%, medium 5-10%, high > 10% (Ann Intern Med 2008). Only the
-# high band gets a card (about half of Parikh's cohort was "high"), and a risk years away calls
-# for nothing urgent: never more than `info`.
-_INCIDENCE_BANDS = RiskBands(
-    moderate_from=0.05,
-    high_from=0.10,
-    indicators={Band.LOW: None, Band.MODERATE: None, Band.HIGH: Indicator.INFO},
-)
-
-
 @dataclass(frozen=True)
 class CardPolicy:
-    """Everything a site tunes about the risk cards."""
+    """Everything a site tunes about the risk cards, as the card rules read it."""
 
-    # Undiagnosed dysglycemia (HbA1c >= 5.7%); 34% of the NHANES adults without diagnosed
-    # diabetes have it, so "high" starts well above that.
-    diabetes: RiskBands = RiskBands(moderate_from=0.25, high_from=0.40)
-    # BP >= 130/80 if measured, for patients with no reading in 12 months (prevalence 44%).
-    unmeasured_blood_pressure: RiskBands = RiskBands(moderate_from=0.30, high_from=0.50)
-    hypertension_incidence: RiskBands = _INCIDENCE_BANDS
+    diabetes: RiskBands
+    unmeasured_blood_pressure: RiskBands
+    hypertension_incidence: RiskBands
     # Whether to say which measurement would make an estimate possible (an `info` card).
-    explain_missing_estimate: bool = True
-    suppress_overridden_days: int = 90
-    suppress_accepted_days: int = 30
+    explain_missing_estimate: bool
+    suppress_overridden_days: int
+    suppress_accepted_days: int
     # Where the model cards are served (absolute URL, no trailing slash).
-    model_cards_url: str = "http://127.0.0.1:8080/model-cards"
+    model_cards_url: str
     # The SMART launch URL of the detail app behind the cards (None: no such link).
-    detail_app_url: str | None = "http://127.0.0.1:8080/smart/launch"
-
-    def __post_init__(self) -> None:
-        if set(self.hypertension_incidence.indicators.values()) - {None, Indicator.INFO}:
-            raise ValueError("a 4-year hypertension risk card is at most `info`")
+    detail_app_url: str | None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 
 from cds_service.admin.access import AdminGate
 from cds_service.admin.configuration import ConfigAdministration
-from cds_service.advice import NoteSummaryAdvice, advised_services, load_note_summarizer
 from cds_service.auth.cds_jwt import CdsJwtVerifier, TrustedIssuer
 from cds_service.auth.key_sets import KeySetError, KeySource, PinnedKeySet, RemoteKeySet
 from cds_service.catalog import ServiceCatalog
@@ -19,6 +18,8 @@ from cds_service.hook_runner import HookRunner
 from cds_service.managed_config import LiveConfig, file_config
 from cds_service.metrics import ServiceMetrics
 from cds_service.privacy import PatientPseudonymizer, load_or_create_patient_key
+from cds_service.services.definition import LoadedParts
+from cds_service.services.note_summary import NoteSummaries, load_note_summarizer
 from cds_service.settings import AuthSettings, ConfigurationError, IssuerSettings, Settings
 from cds_service.smart.launch import SmartLauncher
 from cds_service.storage.admin_records import AdminSessionStore, AuditLog, ConfigVersionStore
@@ -59,7 +60,7 @@ class Components:
     metrics: ServiceMetrics
     gatherer: PatientDataGatherer
     smart_launcher: SmartLauncher
-    note_summaries: NoteSummaryAdvice
+    note_summaries: NoteSummaries
 
     def close(self) -> None:
         """Release connections and threads."""
@@ -109,8 +110,8 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
     else:
         log.warning(JWT_CHECKS_OFF_WARNING)
     summarizer = load_note_summarizer(settings.notes)
-    note_summaries = NoteSummaryAdvice(summarizer, settings.notes)
-    catalog = ServiceCatalog(advised_services(risk_models, note_summaries))
+    note_summaries = NoteSummaries(summarizer, settings.notes)
+    catalog = ServiceCatalog.offering(LoadedParts(risk_models, note_summaries))
     service_ids = [service.id for service in catalog.all()]
     live_config = LiveConfig(
         ConfigVersionStore(engine),

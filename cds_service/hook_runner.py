@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from cards.card_parts import IssuedCard
 from cards.cds_card import Card
 from cds_service.auth.cds_jwt import VerifiedCaller
-from cds_service.catalog import CdsServiceDefinition, ServiceInput
 from cds_service.errors import InvalidRequest, PrefetchUnavailable, Problem
 from cds_service.managed_config import ConfigInForce
 from cds_service.privacy import PatientPseudonymizer
 from cds_service.protocol import HookRequest
+from cds_service.services.definition import CdsService, ServiceInput
 from cds_service.storage.stores import IssuedCardRecord, IssuedCardStore
 from fhir_adapters.fhir_server import FhirAccess
 from fhir_adapters.gathering import GatheredData, PatientDataGatherer
@@ -41,7 +41,7 @@ class HookRunner:
 
     def run(
         self,
-        service: CdsServiceDefinition,
+        service: CdsService,
         request: HookRequest,
         caller: VerifiedCaller,
         config: ConfigInForce,
@@ -86,7 +86,7 @@ class HookRunner:
         return [item.card for item in issued]
 
     def _gather(
-        self, service: CdsServiceDefinition, request: HookRequest, budget_seconds: float
+        self, service: CdsService, request: HookRequest, budget_seconds: float
     ) -> GatheredData:
         try:
             return self._gatherer.gather(
@@ -113,7 +113,7 @@ class HookRunner:
 
     def _record(
         self,
-        service: CdsServiceDefinition,
+        service: CdsService,
         request: HookRequest,
         pseudonym: str,
         issued_at: datetime,

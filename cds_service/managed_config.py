@@ -20,14 +20,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cards.policy import CardPolicy
-from cds_service.advice import card_policy
+from cards.cds_card import Indicator
+from cards.policy import Band, CardPolicy, RiskBands
 from cds_service.errors import InvalidRequest, Problem
-from cds_service.settings import CardSettings, Settings
+from cds_service.settings import BandSettings, CardSettings, Settings
 from cds_service.storage.admin_records import ConfigVersionStore
 
 # The version the configuration file's values are known by.
 FILE_VERSION = 0
+# Where the cards point: the model cards this service serves, and the SMART launch URL of the
+# detail app (the EHR adds `iss` and `launch`).
+MODEL_CARDS_PATH = "/model-cards"
+DETAIL_APP_LAUNCH_PATH = "/smart/launch"
 
 
 class _Document(BaseModel):
@@ -211,3 +215,33 @@ class LiveConfig:
     def _in_force(self, version: int, config: ManagedConfig) -> ConfigInForce:
         policy = card_policy(config.cards, self._public_base_url, self._detail_app)
         return ConfigInForce(version, config, policy)
+
+
+def card_policy(cards: CardSettings, public_base_url: str, detail_app: bool = True) -> CardPolicy:
+    """The card policy these settings describe; `detail_app`: link the SMART detail app."""
+
+    def indicator(name: str) -> Indicator | None:
+        return None if name == "none" else Indicator(name)
+
+    def bands(setting: BandSettings) -> RiskBands:
+        chosen = setting.indicators
+        return RiskBands(
+            setting.moderate_from,
+            setting.high_from,
+            {
+                Band.LOW: indicator(chosen.low),
+                Band.MODERATE: indicator(chosen.moderate),
+                Band.HIGH: indicator(chosen.high),
+            },
+        )
+
+    return CardPolicy(
+        diabetes=bands(cards.diabetes),
+        unmeasured_blood_pressure=bands(cards.unmeasured_blood_pressure),
+        hypertension_incidence=bands(cards.hypertension_incidence),
+        explain_missing_estimate=cards.explain_missing_estimate,
+        suppress_overridden_days=cards.suppress_overridden_days,
+        suppress_accepted_days=cards.suppress_accepted_days,
+        model_cards_url=public_base_url + MODEL_CARDS_PATH,
+        detail_app_url=public_base_url + DETAIL_APP_LAUNCH_PATH if detail_app else None,
+    )

@@ -204,15 +204,22 @@ class BandSettings(_Section):
 
 
 class CardSettings(_Section):
-    """When a risk becomes a card (defaults and their reasons: `cards/policy.py`).
+    """When a risk becomes a card: the one home of the bands, their cards and their defaults.
 
     The file gives the starting values; the admin endpoint (`/admin/config`) changes them while
-    the service runs, and its latest version wins over the file.
+    the service runs, and its latest version wins over the file. `cards.policy.CardPolicy` is
+    what the card rules read, made from these (`managed_config.card_policy`).
     """
 
+    # Undiagnosed dysglycemia (HbA1c >= 5.7%): 34% of the NHANES adults without diagnosed
+    # diabetes have it, so "high" starts well above that. A low risk is no news: no card
+    # (alert fatigue is why CDS gets switched off).
     diabetes: BandSettings = BandSettings(moderate_from=0.25, high_from=0.40)
+    # BP >= 130/80 if measured, for patients with no reading in 12 months (prevalence 44%).
     unmeasured_blood_pressure: BandSettings = BandSettings(moderate_from=0.30, high_from=0.50)
-    # Only the high band gets a card, and never more than `info`: the risk is years away.
+    # Parikh's own 4-year bands: low < 5%, medium 5-10%, high > 10% (Ann Intern Med 2008). Only
+    # the high band gets a card (about half of Parikh's cohort was "high"), and never more than
+    # `info`: the risk is years away.
     hypertension_incidence: BandSettings = BandSettings(
         moderate_from=0.05,
         high_from=0.10,

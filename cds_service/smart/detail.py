@@ -15,7 +15,7 @@ from cards.diabetes_cards import NOT_ESTIMATED, PREDIABETES_MONITORING, RISK
 from cards.explanation import describe_value, percent
 from cards.hypertension_cards import INCIDENCE, UNMEASURED
 from cards.note_card import unread_notes
-from cds_service.catalog import DIABETES_RISK, NOTE_SUMMARY
+from cds_service.services import diabetes_risk, note_summary
 from cds_service.smart.trends import Trends, patient_trends
 from cds_service.storage.smart_records import SmartSession
 from fhir_adapters.fhir_server import FhirAccess
@@ -66,7 +66,10 @@ def _unsorted(template: PrefetchTemplate) -> PrefetchTemplate:
 
 # The risk services' data and the note summary's, each key once.
 PAGE_TEMPLATES: tuple[PrefetchTemplate, ...] = tuple(
-    {t.key: _unsorted(t) for t in (*DIABETES_RISK.prefetch, *NOTE_SUMMARY.prefetch)}.values()
+    {
+        t.key: _unsorted(t)
+        for t in (*diabetes_risk.DEFINITION.prefetch, *note_summary.DEFINITION.prefetch)
+    }.values()
 )
 
 # Waits at most this for the note summary, so that the page is usable within a second of the
@@ -286,7 +289,9 @@ def note_view(
     The note is found among the patient's own notes, read as the summary read them, so a link
     can never show another patient's note, and the offsets fall on the same text.
     """
-    gathered, record = read_chart(session, gatherer, NOTE_SUMMARY.prefetch, budget_seconds)
+    gathered, record = read_chart(
+        session, gatherer, note_summary.DEFINITION.prefetch, budget_seconds
+    )
     note = next((n for n in record.notes if n.source == source and n.element == element), None)
     if note is None:
         return None

@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Blueprint, Response, send_file
 
 from cds_service.errors import UnknownDocument
+from cds_service.managed_config import MODEL_CARDS_PATH
 from cds_service.web.context import current_components
 from models.hypertension import INCIDENCE_MODEL
 from models.model_card_files import CARDS_DIRECTORY, PLOTS
@@ -35,7 +36,7 @@ def model_cards_directory(models_directory: Path | None) -> Path:
     return (models_directory or SHIPPED_DIRECTORY) / CARDS_DIRECTORY
 
 
-@blueprint.get("/model-cards/<name>")
+@blueprint.get(f"{MODEL_CARDS_PATH}/<name>")
 def model_card(name: str) -> Response:
     """A model card (Markdown) or one of its plots (PNG)."""
     found = _DOCUMENTS.get(name)

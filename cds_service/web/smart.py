@@ -8,6 +8,7 @@ from flask import Blueprint, Response, make_response, redirect, render_template,
 from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.errors import SmartLaunchRefused, UnknownDocument
+from cds_service.managed_config import MODEL_CARDS_PATH
 from cds_service.smart.detail import detail_page, note_view
 from cds_service.smart.trends import FRAME
 from cds_service.storage.smart_records import SmartSession
@@ -96,7 +97,7 @@ def app_page() -> Response:
             page=page,
             banner=page.banner,
             frame=FRAME,
-            model_cards_url=components.settings.server.public_base_url + "/model-cards",
+            model_cards_url=components.settings.server.public_base_url + MODEL_CARDS_PATH,
         )
     )
     rendered = ("render", 1000 * (time.perf_counter() - started))

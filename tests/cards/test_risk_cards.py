@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from card_policies import DEFAULT_POLICY
 from card_rules import check_card, without_uuids
 from model_records import AS_OF, condition, measurement, reading, record
 from synthetic_patients import PATIENT_NAMES
 
 from cards.card_parts import IssuedCard
-from cards.cds_card import Indicator
 from cards.diabetes_cards import diabetes_cards
 from cards.hypertension_cards import hypertension_cards
-from cards.policy import NO_HISTORY, Band, CardPolicy, FeedbackHistory
+from cards.policy import NO_HISTORY, Band, FeedbackHistory
 from fhir_adapters.codes import ConditionKind, Measure, SmokingStatus
 from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
 from fhir_adapters.record_builder import build_patient_record
@@ -32,7 +32,7 @@ from models.registry import RiskModels, load_risk_models
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_cards"
 HOOK_INSTANCE = "5c0e2a3e-4f44-4b7a-9a8e-1d2f3a4b5c6d"
-POLICY = CardPolicy()
+POLICY = DEFAULT_POLICY
 
 
 @pytest.fixture(scope="module")
@@ -290,11 +290,3 @@ def test_the_site_decides_which_bands_get_a_card(models: RiskModels) -> None:
         )
         == ()
     )
-
-
-def test_a_four_year_risk_card_is_never_more_than_info() -> None:
-    loud = {Band.LOW: None, Band.MODERATE: None, Band.HIGH: Indicator.WARNING}
-    with pytest.raises(ValueError, match="at most `info`"):
-        replace(
-            POLICY, hypertension_incidence=replace(POLICY.hypertension_incidence, indicators=loud)
-        )

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from card_policies import DEFAULT_POLICY
 from conftest import BACKENDS, Mint
 from hook_calls import (
     HIGH_BMI,
@@ -24,11 +25,11 @@ from hook_calls import (
 )
 from support import CdssServer
 
-from cards.policy import Band, CardPolicy
+from cards.policy import Band
 
 
 def _band(patient_id: str, bmi: float) -> Band:
-    return CardPolicy().diabetes.band(dysglycemia_probability(patient_id, bmi))
+    return DEFAULT_POLICY.diabetes.band(dysglycemia_probability(patient_id, bmi))
 
 
 def _cards(server: CdssServer, mint: Mint, patient_id: str, bmi: float) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cds_service.catalog import SERVICE_IDS
 from cds_service.errors import InvalidRequest
 from cds_service.managed_config import (
     config_changes,
@@ -15,16 +16,14 @@ from cds_service.managed_config import (
 )
 from cds_service.settings import Settings
 
-SERVICES = ("diabetes-risk", "hypertension-risk", "note-summary")
-
 
 def file_document() -> dict[str, Any]:
-    return file_config(Settings(), SERVICES).to_json()
+    return file_config(Settings(), SERVICE_IDS).to_json()
 
 
 def test_the_file_values_parse_back_to_themselves() -> None:
     document = file_document()
-    assert parse_config_document(document, SERVICES).to_json() == document
+    assert parse_config_document(document, SERVICE_IDS).to_json() == document
 
 
 def test_every_problem_is_named_at_once() -> None:
@@ -33,7 +32,7 @@ def test_every_problem_is_named_at_once() -> None:
     document["services"]["x"] = {"enabled": True}
     del document["fhir"]["fetch_budget_seconds"]
     with pytest.raises(InvalidRequest) as refused:
-        parse_config_document(document, SERVICES)
+        parse_config_document(document, SERVICE_IDS)
     assert {p.location for p in refused.value.problems} == {
         "cards.diabetes.high_from",
         "fhir.fetch_budget_seconds",
@@ -42,7 +41,7 @@ def test_every_problem_is_named_at_once() -> None:
     document = file_document()
     document["services"]["x"] = {"enabled": True}
     with pytest.raises(InvalidRequest) as unknown:
-        parse_config_document(document, SERVICES)
+        parse_config_document(document, SERVICE_IDS)
     assert [str(p) for p in unknown.value.problems] == ["services.x: no such service"]
 
 

@@ -6,10 +6,11 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 
+from card_policies import DEFAULT_POLICY
 from model_records import record
 
-from cds_service.advice import NoteSummaryAdvice
-from cds_service.catalog import ServiceInput
+from cds_service.services.definition import ServiceInput
+from cds_service.services.note_summary import NoteSummaries
 from cds_service.settings import NoteSettings
 from fhir_adapters.patient_record import ClinicalNote
 from models.note_analysis import ClinicalReader
@@ -22,7 +23,7 @@ CALLS = 200
 def test_quick_summaries_never_deadlock_the_caller() -> None:
     # Each chart is new and tiny, so its summary is often done before the call registers
     # for it: the case in which a callback that takes the caller's lock would deadlock.
-    advice = NoteSummaryAdvice(
+    advice = NoteSummaries(
         NoteSummarizer(ClinicalReader.load(), TfidfVectors()),
         NoteSettings(embedder="tfidf", answer_within_seconds=5),
     )
@@ -39,7 +40,7 @@ def test_quick_summaries_never_deadlock_the_caller() -> None:
                 f"Visit {n}.",
             )
             chart = replace(record(), notes=(note,))
-            advice(ServiceInput("note-summary", "patient-view", f"h{n}", {}, chart))
+            advice(ServiceInput("note-summary", "patient-view", f"h{n}", {}, chart, DEFAULT_POLICY))
             answered.append(n)
 
     caller = threading.Thread(target=calls, daemon=True)

@@ -18,7 +18,7 @@ from hook_calls import HIGH_BMI, diabetes_cards
 from support import CdssServer
 
 from cards.explanation import percent
-from cds_service.catalog import DIABETES_RISK
+from cds_service.services import diabetes_risk
 from cds_service.smart.launch import code_challenge
 from fhir_adapters.fhir_server import FhirAccess, FhirFetcher
 from fhir_adapters.gathering import PatientDataGatherer
@@ -33,7 +33,7 @@ def diabetes_estimates(fhir_server: SekmetServer, patient_id: str) -> dict[str, 
     """What the diabetes models say of the patient's chart read straight from the FHIR server."""
     with httpx.Client() as client, ThreadPoolExecutor(4) as pool:
         gathered = PatientDataGatherer(FhirFetcher(client, pool, budget_seconds=30)).gather(
-            DIABETES_RISK.prefetch,
+            diabetes_risk.DEFINITION.prefetch,
             None,
             {"patientId": patient_id},
             FhirAccess(fhir_server.base_url, fhir_server.access_token, patient_id),

@@ -18,7 +18,9 @@ import pytest
 from fhir_servers import SekmetServer, every_page, resolve_prefetch_as_an_ehr
 from synthetic_patients import PATIENT_NAMES
 
-from cds_service.catalog import DIABETES_RISK, NOTE_SUMMARY, SERVICES, CdsServiceDefinition
+from cds_service.catalog import DEFINITIONS
+from cds_service.services import diabetes_risk, note_summary
+from cds_service.services.definition import CdsServiceDefinition
 from fhir_adapters.codes import ConditionKind, Measure
 from fhir_adapters.fhir_server import FhirAccess, FhirFetcher
 from fhir_adapters.gathering import PatientDataGatherer
@@ -100,7 +102,7 @@ def build(
     return record_from_gathered(patient_id, gathered, AS_OF)
 
 
-@pytest.mark.parametrize("service", SERVICES, ids=lambda service: service.id)
+@pytest.mark.parametrize("service", DEFINITIONS, ids=lambda service: service.id)
 @pytest.mark.parametrize("name", PATIENTS)
 def test_prefetch_and_the_fhir_server_give_the_same_record(
     name: str,
@@ -118,16 +120,16 @@ def test_prefetch_and_the_fhir_server_give_the_same_record(
 
     assert from_prefetch == from_server
     assert from_server.demographics.age_years is not None
-    if service is NOTE_SUMMARY and name.startswith("synthea"):
+    if service is note_summary.DEFINITION and name.startswith("synthea"):
         assert len(from_server.notes) == 20  # the 20 most recent: the first page only
-    elif service is not NOTE_SUMMARY:
+    elif service is not note_summary.DEFINITION:
         assert from_server.measurements
 
 
 def full_record(
     gatherer: PatientDataGatherer, server: SekmetServer, patient_id: str
 ) -> PatientRecord:
-    templates = (*DIABETES_RISK.prefetch, *NOTE_SUMMARY.prefetch[1:])
+    templates = (*diabetes_risk.DEFINITION.prefetch, *note_summary.DEFINITION.prefetch[1:])
     return build(gatherer, server, patient_id, templates, None)
 
 

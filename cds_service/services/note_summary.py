@@ -1,4 +1,8 @@
-"""The risk services' advice: the models' answers for the record, turned into cards."""
+"""`note-summary`: an extractive, negation-aware summary of the patient's recent notes.
+
+`NoteSummaries` reads and summarises (one background worker, a cache of finished summaries);
+the SMART page reads summaries from the same object.
+"""
 
 from __future__ import annotations
 
@@ -10,111 +14,31 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import replace
 
 from cards.card_parts import IssuedCard
-from cards.cds_card import Indicator
-from cards.diabetes_cards import diabetes_cards
-from cards.hypertension_cards import hypertension_cards
 from cards.note_card import note_summary_card, unread_notes
-from cards.policy import Band, CardPolicy, RiskBands
-from cds_service.catalog import (
-    DIABETES_RISK,
-    HYPERTENSION_RISK,
-    NOTE_SUMMARY,
+from cds_service.services.definition import (
+    PATIENT,
+    PATIENT_VIEW,
+    Advisor,
     CdsServiceDefinition,
+    LoadedParts,
     ServiceInput,
 )
-from cds_service.settings import BandSettings, CardSettings, NoteSettings
+from cds_service.settings import NoteSettings
 from fhir_adapters.patient_record import ClinicalNote
-from models.hypertension import assess_hypertension
+from fhir_adapters.prefetch import PrefetchTemplate
 from models.note_analysis import ClinicalReader
 from models.note_summary import NoteSummarizer, NoteSummary
-from models.registry import RiskModels
 from models.sentence_vectors import MiniLmVectors, SentenceVectors, TfidfVectors
 
-MODEL_CARDS_PATH = "/model-cards"
-# The SMART launch URL of the detail app (cds_service.smart): the EHR adds `iss` and `launch`.
-DETAIL_APP_LAUNCH_PATH = "/smart/launch"
 log = logging.getLogger(__name__)
 # Finished summaries kept per process, by the content of the notes they summarise.
 SUMMARY_CACHE_SIZE = 1_000
 
 
-def card_policy(cards: CardSettings, public_base_url: str, detail_app: bool = True) -> CardPolicy:
-    """The card policy these settings describe; `detail_app`: link the SMART detail app."""
-
-    def indicator(name: str) -> Indicator | None:
-        return None if name == "none" else Indicator(name)
-
-    def bands(setting: BandSettings) -> RiskBands:
-        chosen = setting.indicators
-        return RiskBands(
-            setting.moderate_from,
-            setting.high_from,
-            {
-                Band.LOW: indicator(chosen.low),
-                Band.MODERATE: indicator(chosen.moderate),
-                Band.HIGH: indicator(chosen.high),
-            },
-        )
-
-    return CardPolicy(
-        diabetes=bands(cards.diabetes),
-        unmeasured_blood_pressure=bands(cards.unmeasured_blood_pressure),
-        hypertension_incidence=bands(cards.hypertension_incidence),
-        explain_missing_estimate=cards.explain_missing_estimate,
-        suppress_overridden_days=cards.suppress_overridden_days,
-        suppress_accepted_days=cards.suppress_accepted_days,
-        model_cards_url=public_base_url + MODEL_CARDS_PATH,
-        detail_app_url=public_base_url + DETAIL_APP_LAUNCH_PATH if detail_app else None,
-    )
-
-
-class DiabetesAdvice:
-    """`diabetes-risk`: both diabetes estimates, then the card rules."""
-
-    def __init__(self, models: RiskModels) -> None:
-        self._models = models
-
-    def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
-        """The cards for this call."""
-        record = service_input.record
-        return diabetes_cards(
-            record,
-            self._models.dysglycemia.predict(record),
-            self._models.undiagnosed_diabetes.predict(record),
-            service_input.policy,
-            service_input.history,
-            service_input.hook_instance,
-        )
-
-
-class HypertensionAdvice:
-    """`hypertension-risk`: the answer that fits (detection, if measured, or incidence)."""
-
-    def __init__(self, models: RiskModels) -> None:
-        self._models = models
-
-    def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
-        """The cards for this call."""
-        record = service_input.record
-        assessment = assess_hypertension(
-            record,
-            self._models.unmeasured_blood_pressure,
-            self._models.hypertension_incidence,
-        )
-        return hypertension_cards(
-            record,
-            assessment,
-            service_input.policy,
-            service_input.history,
-            service_input.hook_instance,
-        )
-
-
-class NoteSummaryAdvice:
-    """`note-summary`: the most recent notes, summarised in their own words, within a budget.
+class NoteSummaries:
+    """The most recent notes, summarised in their own words, within a budget.
 
     Reading notes costs ~30 us a character on first sight (0.3-2 s for a chart's ten notes,
     docs/benchmarks.md); seen again, ~1 ms. So one background worker summarises (it alone
@@ -200,12 +124,32 @@ def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:
     return NoteSummarizer(ClinicalReader.load(), vectors)
 
 
-def advised_services(
-    models: RiskModels, note_summaries: NoteSummaryAdvice
-) -> tuple[CdsServiceDefinition, ...]:
-    """The catalog's services with their advice attached."""
-    return (
-        replace(DIABETES_RISK, advise=DiabetesAdvice(models)),
-        replace(HYPERTENSION_RISK, advise=HypertensionAdvice(models)),
-        replace(NOTE_SUMMARY, advise=note_summaries),
-    )
+def _advisor(parts: LoadedParts) -> Advisor:
+    return parts.note_summaries
+
+
+DEFINITION = CdsServiceDefinition(
+    id="note-summary",
+    hook=PATIENT_VIEW,
+    title="Summary of recent clinical notes",
+    description=(
+        "An extractive, negation-aware summary of the patient's recent notes: every line is "
+        "quoted from its source, with the note's date and type."
+    ),
+    prefetch=(
+        PATIENT,
+        # The 20 most recent of each: the first page is what the summary wants.
+        PrefetchTemplate(
+            "documents",
+            "DocumentReference?patient={{context.patientId}}&_sort=-date&_count=20",
+            all_pages=False,
+        ),
+        PrefetchTemplate(
+            "reports",
+            "DiagnosticReport?patient={{context.patientId}}&_sort=-date&_count=20",
+            required=False,
+            all_pages=False,
+        ),
+    ),
+    advisor=_advisor,
+)
