@@ -126,7 +126,6 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
         FhirFetcher(
             client,
             executor,
-            settings.fhir.fetch_budget_seconds,
             max_pages=settings.fhir.max_pages,
             observe=metrics.fhir_fetch,
         ),

@@ -180,25 +180,19 @@ FETCH_OK = "ok"
 
 
 class FhirFetcher:
-    """Runs reads and searches at once, all answered (or failed) by one deadline."""
+    """Runs reads and searches at once, all answered (or failed) by the deadline each call gives."""
 
     def __init__(
         self,
         client: httpx.Client,
         executor: ThreadPoolExecutor,
-        budget_seconds: float,
         max_pages: int = 10,
         observe: FetchObserver | None = None,
     ) -> None:
         self._client = client
         self._executor = executor
-        self._budget = budget_seconds
         self._max_pages = max_pages
         self._observe = observe
-
-    def deadline(self, budget_seconds: float | None = None) -> float:
-        """The monotonic time by which a call starting now must have its data."""
-        return time.monotonic() + (self._budget if budget_seconds is None else budget_seconds)
 
     def search_all(
         self, access: FhirAccess, requests: Mapping[str, SearchRequest], deadline: float

@@ -10,6 +10,7 @@ its card what is missing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,13 +84,11 @@ class PatientDataGatherer:
         prefetch: Mapping[str, Any] | None,
         context: Mapping[str, Any],
         access: FhirAccess | None,
-        budget_seconds: float | None = None,
+        budget_seconds: float,
     ) -> GatheredData:
-        """Every template's resources; `InvalidPrefetch` when the EHR sent a malformed value.
-
-        `budget_seconds` overrides the fetcher's budget for this call.
-        """
-        deadline = self._fetcher.deadline(budget_seconds)
+        """Every template's resources, fetched within `budget_seconds` of now; `InvalidPrefetch`
+        when the EHR sent a malformed value."""
+        deadline = time.monotonic() + budget_seconds
         items = read_prefetch(templates, prefetch)
         resources: dict[str, tuple[Resource, ...]] = {}
         unavailable: dict[str, str] = {}

@@ -32,11 +32,12 @@ PATIENT = "carebundle-hypertension"
 def diabetes_estimates(fhir_server: SekmetServer, patient_id: str) -> dict[str, str]:
     """What the diabetes models say of the patient's chart read straight from the FHIR server."""
     with httpx.Client() as client, ThreadPoolExecutor(4) as pool:
-        gathered = PatientDataGatherer(FhirFetcher(client, pool, budget_seconds=30)).gather(
+        gathered = PatientDataGatherer(FhirFetcher(client, pool)).gather(
             diabetes_risk.DEFINITION.prefetch,
             None,
             {"patientId": patient_id},
             FhirAccess(fhir_server.base_url, fhir_server.access_token, patient_id),
+            budget_seconds=30,
         )
     record = record_from_gathered(patient_id, gathered, datetime.now(UTC).date())
     models = load_risk_models()

@@ -82,11 +82,14 @@ INGREDIENTS = ("metformin", "lisinopril", "amlodipine", "hydrochlorothiazide", "
                "furosemide", "spironolactone", "empagliflozin", "sitagliptin")  # fmt: skip
 
 
+# A generous budget: these tests are about what is read, the fault tests about time.
+GENEROUS_BUDGET_SECONDS = 60.0
+
+
 @pytest.fixture(scope="module")
 def gatherer() -> Iterator[PatientDataGatherer]:
-    # A generous budget: these tests are about what is read, the fault tests about time.
     with httpx.Client() as client, ThreadPoolExecutor(8) as pool:
-        yield PatientDataGatherer(FhirFetcher(client, pool, budget_seconds=60, max_pages=100))
+        yield PatientDataGatherer(FhirFetcher(client, pool, max_pages=100))
 
 
 def build(
@@ -98,7 +101,7 @@ def build(
 ) -> PatientRecord:
     context = {"patientId": patient_id, "userId": "Practitioner/demo"}
     access = FhirAccess(server.base_url, server.access_token, patient_id)
-    gathered = gatherer.gather(templates, prefetch, context, access)
+    gathered = gatherer.gather(templates, prefetch, context, access, GENEROUS_BUDGET_SECONDS)
     return record_from_gathered(patient_id, gathered, AS_OF)
 
 

@@ -64,15 +64,19 @@ def paged_server(pages: int, per_page: int = 2) -> tuple[Handler, list[str]]:
     return handle, asked
 
 
+# The budget of each call: generous, since the server answers at once (the fault tests time it).
+BUDGET = 5.0
+
+
 @pytest.fixture
 def gatherer_for() -> Iterator[Callable[..., PatientDataGatherer]]:
     clients: list[httpx.Client] = []
     with ThreadPoolExecutor(4) as pool:
 
-        def make(handler: Handler, max_pages: int = 10, budget: float = 5) -> PatientDataGatherer:
+        def make(handler: Handler, max_pages: int = 10) -> PatientDataGatherer:
             client = httpx.Client(transport=httpx.MockTransport(handler))
             clients.append(client)
-            return PatientDataGatherer(FhirFetcher(client, pool, budget, max_pages=max_pages))
+            return PatientDataGatherer(FhirFetcher(client, pool, max_pages=max_pages))
 
         yield make
     for client in clients:
@@ -85,7 +89,7 @@ def ids(resources: Any) -> list[str]:
 
 def test_every_page_is_read(gatherer_for: Callable[..., PatientDataGatherer]) -> None:
     handler, asked = paged_server(pages=3)
-    gathered = gatherer_for(handler).gather((PATIENT, OBSERVATIONS), None, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler).gather((PATIENT, OBSERVATIONS), None, CONTEXT, ACCESS, BUDGET)
 
     assert ids(gathered.resources["observations"]) == ["o0", "o1", "o2", "o3", "o4", "o5"]
     assert ids(gathered.resources["patient"]) == ["p1"]
@@ -98,7 +102,7 @@ def test_a_prefetched_first_page_is_completed_from_the_server(
 ) -> None:
     handler, asked = paged_server(pages=3)
     prefetch = {"observations": page(range(2), f"{BASE}/Observation?patient=p1&page=1")}
-    gathered = gatherer_for(handler).gather((OBSERVATIONS,), prefetch, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler).gather((OBSERVATIONS,), prefetch, CONTEXT, ACCESS, BUDGET)
 
     assert ids(gathered.resources["observations"]) == ["o0", "o1", "o2", "o3", "o4", "o5"]
     assert [url.split("page=")[1] for url in asked] == ["1", "2"]
@@ -109,7 +113,7 @@ def test_without_access_a_prefetched_first_page_is_kept_and_marked_incomplete(
 ) -> None:
     handler, asked = paged_server(pages=3)
     prefetch = {"observations": page(range(2), f"{BASE}/Observation?patient=p1&page=1")}
-    gathered = gatherer_for(handler).gather((OBSERVATIONS,), prefetch, CONTEXT, None)
+    gathered = gatherer_for(handler).gather((OBSERVATIONS,), prefetch, CONTEXT, None, BUDGET)
 
     assert ids(gathered.resources["observations"]) == ["o0", "o1"]
     assert "only the first page was prefetched" in gathered.incomplete["observations"]
@@ -120,7 +124,9 @@ def test_the_page_cap_stops_reading_and_says_so(
     gatherer_for: Callable[..., PatientDataGatherer],
 ) -> None:
     handler, asked = paged_server(pages=50)
-    gathered = gatherer_for(handler, max_pages=3).gather((OBSERVATIONS,), None, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler, max_pages=3).gather(
+        (OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET
+    )
 
     assert len(gathered.resources["observations"]) == 6
     assert len(asked) == 3
@@ -132,7 +138,7 @@ def test_a_first_page_only_template_does_not_follow_next(
 ) -> None:
     handler, asked = paged_server(pages=5)
     recent = PrefetchTemplate("observations", OBSERVATIONS.query, all_pages=False)
-    gathered = gatherer_for(handler).gather((recent,), None, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler).gather((recent,), None, CONTEXT, ACCESS, BUDGET)
 
     assert ids(gathered.resources["observations"]) == ["o0", "o1"]
     assert len(asked) == 1
@@ -149,7 +155,7 @@ def test_a_failing_later_page_keeps_the_earlier_ones(
             return httpx.Response(500)
         return paged(request)
 
-    gathered = gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET)
     assert ids(gathered.resources["observations"]) == ["o0", "o1", "o2", "o3"]
     assert gathered.incomplete == {
         "observations": "a later page could not be read: the FHIR server answered 500"
@@ -165,7 +171,7 @@ def test_a_next_link_off_the_server_is_not_followed_with_the_token(
         asked.append(str(request.url))
         return httpx.Response(200, json=page(range(2), "http://elsewhere.example/steal?page=1"))
 
-    gathered = gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET)
     assert asked == [f"{BASE}/Observation?patient=p1&code=http://loinc.org|4548-4"]
     assert ids(gathered.resources["observations"]) == ["o0", "o1"]
     assert "outside the FHIR server" in gathered.incomplete["observations"]
@@ -184,7 +190,9 @@ def test_a_next_link_off_the_server_is_not_followed_with_the_token(
 def test_server_failures_make_a_key_unavailable(
     gatherer_for: Callable[..., PatientDataGatherer], response: httpx.Response, reason: str
 ) -> None:
-    gathered = gatherer_for(lambda _: response).gather((OBSERVATIONS,), None, CONTEXT, ACCESS)
+    gathered = gatherer_for(lambda _: response).gather(
+        (OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET
+    )
     assert "observations" not in gathered.resources
     assert gathered.unavailable["observations"].startswith("not prefetched, and fetching it")
     assert reason in gathered.unavailable["observations"]
@@ -194,7 +202,7 @@ def test_no_access_means_unavailable_with_no_request(
     gatherer_for: Callable[..., PatientDataGatherer],
 ) -> None:
     handler, asked = paged_server(pages=1)
-    gathered = gatherer_for(handler).gather((PATIENT,), {}, CONTEXT, None)
+    gathered = gatherer_for(handler).gather((PATIENT,), {}, CONTEXT, None, BUDGET)
     assert gathered.unavailable == {"patient": NO_ACCESS}
     assert asked == []
 
@@ -204,7 +212,7 @@ def test_null_prefetch_means_no_data_and_no_request(
 ) -> None:
     handler, asked = paged_server(pages=1)
     gathered = gatherer_for(handler).gather(
-        (OBSERVATIONS,), {"observations": None}, CONTEXT, ACCESS
+        (OBSERVATIONS,), {"observations": None}, CONTEXT, ACCESS, BUDGET
     )
     assert gathered.resources == {"observations": ()}
     assert asked == []
@@ -216,7 +224,7 @@ def test_a_malformed_prefetch_bundle_is_the_callers_error(
     handler, _ = paged_server(pages=1)
     bad = {"observations": {"resourceType": "Bundle", "entry": [{"resource": "x"}]}}
     with pytest.raises(InvalidPrefetch, match=r"entry\[0\] holds no FHIR resource"):
-        gatherer_for(handler).gather((OBSERVATIONS,), bad, CONTEXT, ACCESS)
+        gatherer_for(handler).gather((OBSERVATIONS,), bad, CONTEXT, ACCESS, BUDGET)
 
 
 def test_url_attachments_are_read_from_the_server_only(
@@ -243,7 +251,7 @@ def test_url_attachments_are_read_from_the_server_only(
             ],
         }
     }
-    gathered = gatherer_for(handler).gather((NOTES,), prefetch, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler).gather((NOTES,), prefetch, CONTEXT, ACCESS, BUDGET)
     assert sorted(asked) == ["/r4/Binary/b1", "/r4/Binary/b2"]
     assert set(gathered.attachments) == {"Binary/b1", f"{BASE}/Binary/b2"}
     assert "outside the FHIR server" in gathered.attachment_errors["https://cdn.example/b3"]
@@ -269,7 +277,9 @@ def test_resources_of_another_patient_are_left_out(
             ],
         },
     }
-    gathered = gatherer_for(handler).gather((PATIENT, OBSERVATIONS), prefetch, CONTEXT, ACCESS)
+    gathered = gatherer_for(handler).gather(
+        (PATIENT, OBSERVATIONS), prefetch, CONTEXT, ACCESS, BUDGET
+    )
     assert ids(gathered.resources["observations"]) == ["o1", "o2"]
     assert gathered.other_patients == ("Observation/o3", "Observation/o4")
     assert "belongs to another patient" in gathered.issues()[0].reason
@@ -284,5 +294,5 @@ def test_searches_ask_for_strict_handling(
         preferences.append(request.headers.get("Prefer", ""))
         return httpx.Response(200, json=page(range(1)))
 
-    gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS)
+    gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET)
     assert preferences == ["handling=strict"]
