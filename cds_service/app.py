@@ -7,7 +7,7 @@ import logging
 import httpx
 from flask import Flask
 
-from cds_service.components import build_components
+from cds_service.components import SharedModels, build_components
 from cds_service.settings import Settings
 from cds_service.web import (
     admin_api,
@@ -35,8 +35,13 @@ def quieten_http_client_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -> Flask:
-    """A Flask app serving the CDS services with these settings."""
+def create_app(
+    settings: Settings,
+    *,
+    http_client: httpx.Client | None = None,
+    shared: SharedModels | None = None,
+) -> Flask:
+    """A Flask app serving the CDS services with these settings (and models loaded before)."""
     logging.basicConfig(
         level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -44,7 +49,7 @@ def create_app(settings: Settings, *, http_client: httpx.Client | None = None) -
     app = Flask("cds_service")
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    components = build_components(settings, http_client)
+    components = build_components(settings, http_client, shared)
     app.extensions[EXTENSION_KEY] = components
 
     app.register_blueprint(discovery.blueprint)

@@ -13,7 +13,7 @@ import click
 
 from cds_service.admin.access import token_digest
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
-from cds_service.components import JWT_CHECKS_OFF_WARNING, load_models
+from cds_service.components import JWT_CHECKS_OFF_WARNING, load_shared_models
 from cds_service.privacy import load_or_create_patient_key
 from cds_service.settings import SIGNING_ALGORITHMS, ConfigurationError, Settings, load_settings
 from cds_service.storage.database import create_database_engine, migrate
@@ -37,8 +37,7 @@ def _settings(config_file: Path | None) -> Settings:
 
 
 def prepare(settings: Settings) -> None:
-    """What must happen once before workers start: models verified, schema, the patient key."""
-    load_models(settings)
+    """What must happen once before workers start: the schema migrated, the patient key made."""
     engine = create_database_engine(settings.storage.database_url)
     try:
         migrate(engine)
@@ -65,7 +64,7 @@ def main() -> None:
 def serve(
     host: str | None, port: int | None, workers: int | None, config_file: Path | None
 ) -> None:
-    """Run the production server (gunicorn; each worker loads the models once)."""
+    """Run the production server (gunicorn; its workers share the models loaded once)."""
     from cds_service.server import run_gunicorn  # gunicorn is needed only here
 
     settings = _settings(config_file)
@@ -80,10 +79,11 @@ def serve(
     if not settings.auth.verify_jwt:
         log.warning(JWT_CHECKS_OFF_WARNING)
     try:
+        shared = load_shared_models(settings)
         prepare(settings)
     except (ConfigurationError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    run_gunicorn(settings)
+    run_gunicorn(settings, shared)
 
 
 models_option = click.option(

@@ -29,6 +29,7 @@ from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplaySto
 from fhir_adapters.fhir_server import FhirFetcher
 from fhir_adapters.gathering import PatientDataGatherer
 from models.artifacts import ArtifactError
+from models.note_summary import NoteSummarizer
 from models.registry import RiskModels, load_risk_models
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,19 @@ class Components:
         self.engine.dispose()
 
 
+@dataclass(frozen=True)
+class SharedModels:
+    """The heavy, read-only parts: the risk models and the note reader with its embedder.
+
+    `cdss serve` loads them once, before gunicorn forks, so that its workers share their memory
+    (copy-on-write) and start at once; everything that holds a connection, a thread or a cache
+    is made in each worker (`build_components`).
+    """
+
+    risk_models: RiskModels
+    summarizer: NoteSummarizer
+
+
 def load_models(settings: Settings) -> RiskModels:
     """The risk models, verified; `ConfigurationError` when an artifact is missing or altered."""
     try:
@@ -78,10 +92,22 @@ def load_models(settings: Settings) -> RiskModels:
         raise ConfigurationError(f"[models] {exc}") from exc
 
 
-def build_components(settings: Settings, http_client: httpx.Client | None = None) -> Components:
-    """Build the service's parts; `ConfigurationError` when the configuration cannot work."""
+def load_shared_models(settings: Settings) -> SharedModels:
+    """Load the read-only parts (a few seconds; `ConfigurationError` on a bad artifact)."""
     # Models first: a service that cannot give honest numbers must not start at all.
     risk_models = load_models(settings)
+    return SharedModels(risk_models, load_note_summarizer(settings.notes))
+
+
+def build_components(
+    settings: Settings,
+    http_client: httpx.Client | None = None,
+    shared: SharedModels | None = None,
+) -> Components:
+    """Build the service's parts, loading the models unless `shared` brings them;
+    `ConfigurationError` when the configuration cannot work."""
+    shared = shared or load_shared_models(settings)
+    risk_models = shared.risk_models
     metrics = ServiceMetrics(settings.server.metrics_directory)
     engine = create_database_engine(settings.storage.database_url)
     client = http_client or httpx.Client(follow_redirects=False, headers={"User-Agent": "cdss"})
@@ -109,7 +135,7 @@ def build_components(settings: Settings, http_client: httpx.Client | None = None
         )
     else:
         log.warning(JWT_CHECKS_OFF_WARNING)
-    summarizer = load_note_summarizer(settings.notes)
+    summarizer = shared.summarizer
     note_summaries = NoteSummaries(summarizer, settings.notes)
     catalog = ServiceCatalog.offering(LoadedParts(risk_models, note_summaries))
     service_ids = [service.id for service in catalog.all()]

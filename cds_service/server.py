@@ -1,4 +1,10 @@
-"""Running the app under gunicorn: several worker processes, each building the app once."""
+"""Running the app under gunicorn: the models loaded once, then worker processes that share them.
+
+The master loads the heavy, read-only parts (risk models, the note reader and its embedder)
+before it forks; each worker then builds its own app around them: database engine, HTTP
+client, thread pools and caches, which must not cross a fork. Workers are ready in well under
+a second, and the models' memory is counted once (docs/benchmarks.md, `bench/startup.py`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from cds_service.app import create_app
+from cds_service.components import SharedModels
 from cds_service.settings import Settings
 
 # A worker holds ~150,000 long-lived objects (models, libraries, settings), and a hook call with
@@ -25,8 +32,9 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 class _CdsGunicornApp(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, shared: SharedModels) -> None:
         self._settings = settings
+        self._shared = shared
         super().__init__()
 
     def load_config(self) -> None:
@@ -39,8 +47,8 @@ class _CdsGunicornApp(BaseApplication):  # type: ignore[misc]
             "threads": server.threads,
             "timeout": server.request_timeout_seconds,
             "graceful_timeout": 10,
-            # No preload: each worker builds the app (and loads the models) after it forks, so
-            # no database connection or thread pool is shared across processes.
+            # The app is built in each worker, after the fork (`load`), around the models the
+            # master loaded: no database connection, thread or socket crosses a fork.
             "preload_app": False,
             "accesslog": "-",
             # Method, path, status, size, duration: no query string, headers or client details.
@@ -54,7 +62,7 @@ class _CdsGunicornApp(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        app = create_app(self._settings)
+        app = create_app(self._settings, shared=self._shared)
         settle_after_start()
         return app
 
@@ -66,8 +74,8 @@ def settle_after_start() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_gunicorn(settings: Settings) -> None:
-    """Serve until stopped."""
+def run_gunicorn(settings: Settings, shared: SharedModels) -> None:
+    """Serve until stopped, every worker sharing the models the master loaded."""
     configured = settings.server.metrics_directory
     directory = configured or Path(tempfile.mkdtemp(prefix="cdss-metrics-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -80,7 +88,11 @@ def run_gunicorn(settings: Settings) -> None:
     server = settings.server.model_copy(update={"metrics_directory": directory})
     master = os.getpid()
     try:
-        _CdsGunicornApp(settings.model_copy(update={"server": server})).run()
+        # What start-up built is never collected: the workers' collectors then leave the
+        # shared pages alone (a collection writes to every object it visits).
+        gc.collect()
+        gc.freeze()
+        _CdsGunicornApp(settings.model_copy(update={"server": server}), shared).run()
     finally:
         # Workers are forked inside `run` and leave it through here too; only the master, last
         # out, removes the directory.

