@@ -22,7 +22,9 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 CDSS = Path(sys.executable).with_name("cdss")
-START_TIMEOUT_SECONDS = 60
+# Start-up takes seconds on an idle machine (docs/benchmarks.md); a busy one (CI beside other
+# work) can take many times that, and a slow start is not what these tests are about.
+START_TIMEOUT_SECONDS = 240
 
 
 def free_port() -> int:
