@@ -1,11 +1,88 @@
-"""The clinical cut-offs every part of the service reads, each with the guideline it comes from.
+"""The clinical criteria every part of the service reads: one home, each with its source.
 
-One home: the models' labels, the cards' rules, the SMART page's bands and training all import
-these, so a guideline change is one edit here.
+The models' labels and refusals, the cards' rules and the cut-offs their wording states, the
+SMART page's bands and categories, and training's populations all import these, so a change
+of guideline is one edit here. A cut-off is the lowest value of the category it names (an
+HbA1c of 6.5 % is in the diabetes range); a limit that is not reached says so (`..._BELOW`).
+
+Standard library only: the runtime and training import it alike.
 """
 
 from __future__ import annotations
 
-# ADA Standards of Care (2025), section 2: HbA1c 5.7-6.4 % is prediabetes, >= 6.5 % diabetes.
+from enum import IntEnum
+
+# Glycaemia: ADA Standards of Care in Diabetes (2025), section 2, "Diagnosis and
+# Classification". Dysglycemia is prediabetes or diabetes.
+# HbA1c (NGSP %): 5.7-6.4 prediabetes, 6.5 or more diabetes.
 HBA1C_DYSGLYCEMIA = 5.7
 HBA1C_DIABETES = 6.5
+# Fasting plasma glucose (mg/dL): 100-125 impaired fasting glucose (prediabetes), 126 or more
+# diabetes.
+FASTING_GLUCOSE_DYSGLYCEMIA = 100.0
+FASTING_GLUCOSE_DIABETES = 126.0
+# Without unequivocal hyperglycaemia, a diagnosis needs two abnormal results.
+DIABETES_CONFIRMING_RESULTS = 2
+# People with prediabetes are tested (HbA1c or glucose) every year.
+PREDIABETES_RETEST_YEARS = 1
+# USPSTF (2021) screening for prediabetes and type 2 diabetes: every 3 years when normal, so an
+# HbA1c older than this no longer answers whether the patient has dysglycemia today.
+DIABETES_RESCREEN_YEARS = 3
+
+# Blood pressure (mmHg): ACC/AHA 2017 adult categories. Normal < 120 and < 80; elevated
+# 120-129 and < 80; stage 1 hypertension 130-139 or 80-89; stage 2 140 or more, or 90 or more.
+ELEVATED_SYSTOLIC = 120.0
+STAGE1_SYSTOLIC, STAGE1_DIASTOLIC = 130.0, 80.0
+STAGE2_SYSTOLIC, STAGE2_DIASTOLIC = 140.0, 90.0
+# "130/80", the threshold of hypertension as cards and pages write it.
+STAGE1_PRESSURE_TEXT = f"{STAGE1_SYSTOLIC:g}/{STAGE1_DIASTOLIC:g}"
+# ACC/AHA 2017: a diagnosis rests on the mean of readings taken on two or more occasions.
+BLOOD_PRESSURE_OCCASIONS = 2
+
+
+class BloodPressureCategory(IntEnum):
+    """The ACC/AHA 2017 adult categories, in order of severity."""
+
+    NORMAL = 0
+    ELEVATED = 1
+    STAGE_1 = 2
+    STAGE_2 = 3
+
+    @property
+    def hypertension_stage(self) -> int:
+        """0 below stage 1 (normal or elevated), otherwise 1 or 2."""
+        return {BloodPressureCategory.STAGE_1: 1, BloodPressureCategory.STAGE_2: 2}.get(self, 0)
+
+
+def blood_pressure_category(systolic: float, diastolic: float) -> BloodPressureCategory:
+    """The category of a pressure: the higher of its systolic's and its diastolic's."""
+    if systolic >= STAGE2_SYSTOLIC or diastolic >= STAGE2_DIASTOLIC:
+        return BloodPressureCategory.STAGE_2
+    if systolic >= STAGE1_SYSTOLIC or diastolic >= STAGE1_DIASTOLIC:
+        return BloodPressureCategory.STAGE_1
+    # Elevated is systolic alone: a diastolic of 80 or more is stage 1 already.
+    if systolic >= ELEVATED_SYSTOLIC:
+        return BloodPressureCategory.ELEVATED
+    return BloodPressureCategory.NORMAL
+
+
+# BMI (kg/m2): WHO adult categories (WHO Technical Report Series 894, 2000). Underweight
+# < 18.5; normal ("healthy") 18.5-24.9; overweight 25-29.9; obesity 30 or more.
+BMI_HEALTHY = 18.5
+BMI_OVERWEIGHT = 25.0
+BMI_OBESITY = 30.0
+
+# Adults are 18 and over: the age the ACC/AHA 2017 adult categories and the learned models'
+# population (NHANES 2017-18 adults) start from.
+ADULT_AGE = 18
+# NHANES 2017-18 records every age of 80 and over as 80 (top-coding): the learned models saw
+# no exact age above it.
+NHANES_TOP_CODED_AGE = 80
+
+# Framingham hypertension equation (Parikh et al., Ann Intern Med 2008;148:102-110), used where
+# the Framingham Heart Study's calculator allows it: ages 20-80 (inclusive) without
+# hypertension as the study defined it (140/90 or more), so systolic below 140 and diastolic
+# below 90. Derived in ages 20-69.
+PARIKH_MIN_AGE, PARIKH_MAX_AGE = 20, 80
+PARIKH_SYSTOLIC_BELOW = 140.0
+PARIKH_DIASTOLIC_BELOW = 90.0

@@ -18,14 +18,20 @@ from fhir_adapters.codes import ConditionKind, Kinship
 from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
 from models import parikh
 from models.artifacts import Artifact, read_artifact
-from models.features import AGE, BMI, CURRENT_SMOKER, DIASTOLIC, SYSTOLIC, FeatureValue
+from models.criteria import BLOOD_PRESSURE_OCCASIONS, blood_pressure_category
+from models.features import (
+    AGE,
+    BLOOD_PRESSURE_WINDOW,
+    BMI,
+    CURRENT_SMOKER,
+    DIASTOLIC,
+    SYSTOLIC,
+    FeatureValue,
+)
 from models.prediction import LOG_CUMULATIVE_HAZARD, Contribution, NoEstimate, RiskEstimate
 from models.risk_models import LearnedRiskModel, has_diabetes
 
 INCIDENCE_MODEL = "hypertension-incidence"
-STAGE1_SYSTOLIC, STAGE1_DIASTOLIC = 130.0, 80.0
-STAGE2_SYSTOLIC, STAGE2_DIASTOLIC = 140.0, 90.0
-MIN_OCCASIONS = 2
 
 _PARENTS_INPUT = "parents_with_hypertension"
 _LABELS = {
@@ -60,14 +66,12 @@ class PressureSummary:
     def stage(self) -> int:
         """0 below 130/80, 1 for 130-139 or 80-89, 2 from 140 or 90 (ACC/AHA 2017)."""
         sbp, dbp = self.systolic.value or 0.0, self.diastolic.value or 0.0
-        if sbp >= STAGE2_SYSTOLIC or dbp >= STAGE2_DIASTOLIC:
-            return 2
-        return 1 if sbp >= STAGE1_SYSTOLIC or dbp >= STAGE1_DIASTOLIC else 0
+        return blood_pressure_category(sbp, dbp).hypertension_stage
 
     @property
     def confirmed(self) -> bool:
         """Whether the readings span the two occasions a diagnosis rests on."""
-        return self.occasions >= MIN_OCCASIONS
+        return self.occasions >= BLOOD_PRESSURE_OCCASIONS
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,11 @@ def pressure_summary(record: PatientRecord) -> PressureSummary | None:
     systolic, diastolic = SYSTOLIC.extract(record), DIASTOLIC.extract(record)
     if systolic.value is None or diastolic.value is None:
         return None
-    since = record.as_of.toordinal() - 365
+    since = record.as_of - BLOOD_PRESSURE_WINDOW
     days = {
         reading.effective.date()
         for reading in record.blood_pressure
-        if reading.effective.date().toordinal() >= since
+        if reading.effective.date() >= since
     }
     return PressureSummary(systolic, diastolic, len(days))
 

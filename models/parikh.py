@@ -6,7 +6,8 @@ The 1-, 2- and 4-year risk of new hypertension, a Weibull model:
     risk(t) = 1 - exp(-exp((ln t - mu) / 0.876925))
 with `parents` the number of parents with hypertension (0-2), as in the Framingham Heart
 Study's own calculator. Derived in white adults aged 20-69 without hypertension or diabetes;
-used here for ages 20-80 with SBP < 140 and DBP < 90, as the calculator allows.
+used here for ages 20-80 with SBP < 140 and DBP < 90, as the calculator allows (the limits are
+in `criteria`).
 
 Explanation: the margin is the log cumulative hazard, (ln t - mu) / scale, which is linear in
 every input but the age x DBP term. Shapley values against a reference patient are therefore
@@ -19,6 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import exp, log
+
+from models.criteria import (
+    PARIKH_DIASTOLIC_BELOW,
+    PARIKH_MAX_AGE,
+    PARIKH_MIN_AGE,
+    PARIKH_SYSTOLIC_BELOW,
+)
 
 INTERCEPT = 22.949536
 SCALE = 0.876925
@@ -33,10 +41,6 @@ COEFFICIENTS = {
 }
 AGE_X_DIASTOLIC = 0.001624
 HORIZONS_YEARS = (1, 2, 4)
-
-MIN_AGE, MAX_AGE = 20, 80
-MAX_SYSTOLIC = 140.0  # exclusive: at 140 the patient is hypertensive already
-MAX_DIASTOLIC = 90.0
 
 INPUTS = tuple(COEFFICIENTS)
 
@@ -76,12 +80,14 @@ class ParikhResult:
 def check_validity(inputs: ParikhInputs, has_diabetes: bool) -> None:
     """Raise `OutsideValidity` with the reason when the equation does not apply."""
     reasons = []
-    if not MIN_AGE <= inputs.age <= MAX_AGE:
-        reasons.append(f"age {inputs.age:g} is outside {MIN_AGE}-{MAX_AGE} years")
-    if inputs.systolic >= MAX_SYSTOLIC:
-        reasons.append(f"systolic {inputs.systolic:g} mmHg is not below {MAX_SYSTOLIC:g}")
-    if inputs.diastolic >= MAX_DIASTOLIC:
-        reasons.append(f"diastolic {inputs.diastolic:g} mmHg is not below {MAX_DIASTOLIC:g}")
+    if not PARIKH_MIN_AGE <= inputs.age <= PARIKH_MAX_AGE:
+        reasons.append(f"age {inputs.age:g} is outside {PARIKH_MIN_AGE}-{PARIKH_MAX_AGE} years")
+    if inputs.systolic >= PARIKH_SYSTOLIC_BELOW:
+        reasons.append(f"systolic {inputs.systolic:g} mmHg is not below {PARIKH_SYSTOLIC_BELOW:g}")
+    if inputs.diastolic >= PARIKH_DIASTOLIC_BELOW:
+        reasons.append(
+            f"diastolic {inputs.diastolic:g} mmHg is not below {PARIKH_DIASTOLIC_BELOW:g}"
+        )
     if has_diabetes:
         reasons.append("the equation was derived in people without diabetes")
     if inputs.parents_with_hypertension not in (0, 1, 2):

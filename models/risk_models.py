@@ -15,11 +15,10 @@ from fhir_adapters.codes import ConditionKind, DrugClass
 from fhir_adapters.patient_record import PatientRecord
 from models import features as f
 from models.artifacts import Artifact, read_artifact
+from models.criteria import ADULT_AGE, HBA1C_DIABETES, HBA1C_DYSGLYCEMIA, STAGE1_PRESSURE_TEXT
 from models.features import Feature, FeatureVector, feature_vector
 from models.prediction import LOG_ODDS, Contribution, NoEstimate, RiskEstimate
 from models.scoring import CalibratedScorer, Calibration, Explanation, scorer_from_payload
-
-ADULT_AGE = 18
 
 DIABETES_FEATURES = (
     f.AGE,
@@ -72,7 +71,7 @@ class LearnedModelSpec:
 
 DYSGLYCEMIA = LearnedModelSpec(
     name="diabetes-dysglycemia",
-    outcome="undiagnosed dysglycemia (HbA1c 5.7% or higher)",
+    outcome=f"undiagnosed dysglycemia (HbA1c {HBA1C_DYSGLYCEMIA:g}% or higher)",
     features=DIABETES_FEATURES,
     label="dysglycemia",
     population="glycemia",
@@ -83,12 +82,12 @@ DYSGLYCEMIA = LearnedModelSpec(
 UNDIAGNOSED_DIABETES = replace(
     DYSGLYCEMIA,
     name="diabetes-undiagnosed",
-    outcome="undiagnosed diabetes (HbA1c 6.5% or higher)",
+    outcome=f"undiagnosed diabetes (HbA1c {HBA1C_DIABETES:g}% or higher)",
     label="undiagnosed_diabetes",
 )
 UNMEASURED_BLOOD_PRESSURE = LearnedModelSpec(
     name="hypertension-unmeasured",
-    outcome="blood pressure 130/80 mmHg or higher if measured",
+    outcome=f"blood pressure {STAGE1_PRESSURE_TEXT} mmHg or higher if measured",
     features=BLOOD_PRESSURE_FEATURES,
     label="stage1_or_higher",
     population="blood-pressure",

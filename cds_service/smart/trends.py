@@ -7,8 +7,9 @@ the table is what a screen reader and a careful reader use.
 
 Bands: HbA1c and fasting glucose, ADA Standards of Care (normal, prediabetes, diabetes range);
 BMI, the WHO adult categories; blood pressure, ACC/AHA 2017 (systolic and diastolic drawn
-apart, each reading's category named from both in the table). A glucose not recorded as fasting
-is drawn without bands: the fasting cut-offs do not apply to it.
+apart, each reading's category named from both in the table). The cut-offs are those of
+`models.criteria`, as everywhere else. A glucose not recorded as fasting is drawn without
+bands: the fasting cut-offs do not apply to it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,22 @@ from datetime import date, datetime, timedelta
 
 from fhir_adapters.codes import Measure
 from fhir_adapters.patient_record import BloodPressureReading, PatientRecord
-from models.hypertension import STAGE1_DIASTOLIC, STAGE1_SYSTOLIC, STAGE2_DIASTOLIC, STAGE2_SYSTOLIC
+from models.criteria import (
+    BMI_HEALTHY,
+    BMI_OBESITY,
+    BMI_OVERWEIGHT,
+    ELEVATED_SYSTOLIC,
+    FASTING_GLUCOSE_DIABETES,
+    FASTING_GLUCOSE_DYSGLYCEMIA,
+    HBA1C_DIABETES,
+    HBA1C_DYSGLYCEMIA,
+    STAGE1_DIASTOLIC,
+    STAGE1_SYSTOLIC,
+    STAGE2_DIASTOLIC,
+    STAGE2_SYSTOLIC,
+    BloodPressureCategory,
+    blood_pressure_category,
+)
 
 # How far back the charts reach: older values say little about today's risk, and a long
 # Synthea-like history would crowd the drawing.
@@ -42,7 +58,6 @@ class ChartFrame:
 
 
 FRAME = ChartFrame()
-ELEVATED_SYSTOLIC = 120.0
 
 NORMAL, WATCH, HIGH, HIGHER = "normal", "watch", "high", "higher"
 
@@ -59,33 +74,60 @@ class Band:
     short: str
 
 
-HBA1C_BANDS = (
-    Band("Normal (< 5.7%)", None, 5.7, NORMAL, "Normal"),
-    Band("Prediabetes (5.7-6.4%)", 5.7, 6.5, WATCH, "Prediabetes"),
-    Band("Diabetes range (>= 6.5%)", 6.5, None, HIGH, "Diabetes range"),
+def _bands(
+    edges: tuple[float, ...], names: tuple[tuple[str, str], ...], step: float, unit: str = ""
+) -> tuple[Band, ...]:
+    """Bands between ascending cut-offs, labelled as published: "Prediabetes (5.7-6.4%)".
+
+    `step` is the resolution values are reported at, so a band's last value is its upper
+    cut-off less one step; `names` gives each band's short name and tone, lowest first.
+    """
+    bounds = (None, *edges, None)
+    bands = []
+    for (name, tone), low, high in zip(names, bounds[:-1], bounds[1:], strict=True):
+        if low is None:
+            span = f"< {high:g}{unit}"
+        elif high is None:
+            span = f">= {low:g}{unit}"
+        else:
+            span = f"{low:g}-{high - step:g}{unit}"
+        bands.append(Band(f"{name} ({span})", low, high, tone, name))
+    return tuple(bands)
+
+
+HBA1C_BANDS = _bands(
+    (HBA1C_DYSGLYCEMIA, HBA1C_DIABETES),
+    (("Normal", NORMAL), ("Prediabetes", WATCH), ("Diabetes range", HIGH)),
+    0.1,
+    "%",
 )
-FASTING_GLUCOSE_BANDS = (
-    Band("Normal (< 100)", None, 100.0, NORMAL, "Normal"),
-    Band("Prediabetes (100-125)", 100.0, 126.0, WATCH, "Prediabetes"),
-    Band("Diabetes range (>= 126)", 126.0, None, HIGH, "Diabetes range"),
+FASTING_GLUCOSE_BANDS = _bands(
+    (FASTING_GLUCOSE_DYSGLYCEMIA, FASTING_GLUCOSE_DIABETES),
+    (("Normal", NORMAL), ("Prediabetes", WATCH), ("Diabetes range", HIGH)),
+    1.0,
 )
-BMI_BANDS = (
-    Band("Underweight (< 18.5)", None, 18.5, WATCH, "Underweight"),
-    Band("Healthy (18.5-24.9)", 18.5, 25.0, NORMAL, "Healthy"),
-    Band("Overweight (25-29.9)", 25.0, 30.0, WATCH, "Overweight"),
-    Band("Obesity (>= 30)", 30.0, None, HIGH, "Obesity"),
+BMI_BANDS = _bands(
+    (BMI_HEALTHY, BMI_OVERWEIGHT, BMI_OBESITY),
+    (("Underweight", WATCH), ("Healthy", NORMAL), ("Overweight", WATCH), ("Obesity", HIGH)),
+    0.1,
 )
-SYSTOLIC_BANDS = (
-    Band("Normal (< 120)", None, ELEVATED_SYSTOLIC, NORMAL, "Normal"),
-    Band("Elevated (120-129)", ELEVATED_SYSTOLIC, STAGE1_SYSTOLIC, WATCH, "Elevated"),
-    Band("Stage 1 (130-139)", STAGE1_SYSTOLIC, STAGE2_SYSTOLIC, HIGH, "Stage 1"),
-    Band("Stage 2 (>= 140)", STAGE2_SYSTOLIC, None, HIGHER, "Stage 2"),
+SYSTOLIC_BANDS = _bands(
+    (ELEVATED_SYSTOLIC, STAGE1_SYSTOLIC, STAGE2_SYSTOLIC),
+    (("Normal", NORMAL), ("Elevated", WATCH), ("Stage 1", HIGH), ("Stage 2", HIGHER)),
+    1.0,
 )
-DIASTOLIC_BANDS = (
-    Band("Normal (< 80)", None, STAGE1_DIASTOLIC, NORMAL, "Normal"),
-    Band("Stage 1 (80-89)", STAGE1_DIASTOLIC, STAGE2_DIASTOLIC, HIGH, "Stage 1"),
-    Band("Stage 2 (>= 90)", STAGE2_DIASTOLIC, None, HIGHER, "Stage 2"),
+DIASTOLIC_BANDS = _bands(
+    (STAGE1_DIASTOLIC, STAGE2_DIASTOLIC),
+    (("Normal", NORMAL), ("Stage 1", HIGH), ("Stage 2", HIGHER)),
+    1.0,
 )
+# How the table names a reading's category.
+CATEGORY_WORDS = {
+    BloodPressureCategory.NORMAL: "Normal",
+    BloodPressureCategory.ELEVATED: "Elevated",
+    BloodPressureCategory.STAGE_1: "Stage 1 hypertension range",
+    BloodPressureCategory.STAGE_2: "Stage 2 hypertension range",
+}
 
 
 @dataclass(frozen=True)
@@ -164,17 +206,11 @@ def band_of(value: float, bands: Sequence[Band]) -> Band | None:
     return None
 
 
-def blood_pressure_category(systolic: float | None, diastolic: float | None) -> str:
-    """ACC/AHA 2017 from both numbers: the higher of the two categories."""
+def reading_category(systolic: float | None, diastolic: float | None) -> str:
+    """A reading's ACC/AHA 2017 category in words, from both numbers."""
     if systolic is None or diastolic is None:
         return "incomplete reading"
-    if systolic >= STAGE2_SYSTOLIC or diastolic >= STAGE2_DIASTOLIC:
-        return "Stage 2 hypertension range"
-    if systolic >= STAGE1_SYSTOLIC or diastolic >= STAGE1_DIASTOLIC:
-        return "Stage 1 hypertension range"
-    if systolic >= ELEVATED_SYSTOLIC:
-        return "Elevated"
-    return "Normal"
+    return CATEGORY_WORDS[blood_pressure_category(systolic, diastolic)]
 
 
 @dataclass(frozen=True)
@@ -250,7 +286,7 @@ def patient_trends(record: PatientRecord) -> Trends:
             r.effective,
             r.systolic,
             r.diastolic,
-            blood_pressure_category(r.systolic, r.diastolic),
+            reading_category(r.systolic, r.diastolic),
             r.setting.value,
             r.sources,
         )

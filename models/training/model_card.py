@@ -18,6 +18,13 @@ import matplotlib.pyplot as plt
 
 from models import parikh
 from models.artifacts import read_artifact
+from models.criteria import (
+    PARIKH_DIASTOLIC_BELOW,
+    PARIKH_MAX_AGE,
+    PARIKH_MIN_AGE,
+    PARIKH_SYSTOLIC_BELOW,
+    STAGE1_PRESSURE_TEXT,
+)
 from models.hypertension import INCIDENCE_MODEL
 from models.model_card_files import CARDS_DIRECTORY, PLOTS
 from models.risk_models import LEARNED_MODELS, LearnedModelSpec
@@ -181,9 +188,9 @@ def _incidence_card(reference: dict[str, float], rows: int, content_sha256: str)
         f"# Model card: `{INCIDENCE_MODEL}` (Framingham hypertension risk score)",
         "",
         "**Estimates** the 1-, 2- and 4-year risk of new hypertension in an adult whose recent "
-        "blood pressure is below 130/80, with the published equation of Parikh et al. (Ann "
-        "Intern Med 2008;148:102-110). Nothing is learned here: no incidence data can be had "
-        "offline, and labels are not invented.",
+        f"blood pressure is below {STAGE1_PRESSURE_TEXT}, with the published equation of Parikh "
+        "et al. (Ann Intern Med 2008;148:102-110). Nothing is learned here: no incidence data "
+        "can be had offline, and labels are not invented.",
         "",
         "## The equation",
         "`risk(t) = 1 - exp(-exp((ln t - mu) / 0.876925))`, with "
@@ -198,8 +205,8 @@ def _incidence_card(reference: dict[str, float], rows: int, content_sha256: str)
         "table may give a separate term for both parents (to verify against the paper).",
         "",
         "## Validity and refusals",
-        f"Used for ages {parikh.MIN_AGE}-{parikh.MAX_AGE}, systolic below "
-        f"{parikh.MAX_SYSTOLIC:g} and diastolic below {parikh.MAX_DIASTOLIC:g} mmHg, without "
+        f"Used for ages {PARIKH_MIN_AGE}-{PARIKH_MAX_AGE}, systolic below "
+        f"{PARIKH_SYSTOLIC_BELOW:g} and diastolic below {PARIKH_DIASTOLIC_BELOW:g} mmHg, without "
         "diabetes; outside that, no number and the reason. Derived in 1,717 white Framingham "
         "Offspring participants aged 20-69 (C statistic 0.788); validated in Whitehall II "
         "(0.80), MESA (0.788) and Tehran (0.81, where it under-estimated risk until "
@@ -213,7 +220,8 @@ def _incidence_card(reference: dict[str, float], rows: int, content_sha256: str)
         "## Explanation",
         "Exact Shapley values of the 4-year log cumulative hazard against a reference patient: "
         f"the mean of the {rows} NHANES 2017-18 adults the equation applies to "
-        "(age 20-80, pressure below 140/90, no diabetes).",
+        f"(age {PARIKH_MIN_AGE}-{PARIKH_MAX_AGE}, pressure below "
+        f"{PARIKH_SYSTOLIC_BELOW:g}/{PARIKH_DIASTOLIC_BELOW:g}, no diabetes).",
         "",
         "| reference input | value |",
         "|---|---|",

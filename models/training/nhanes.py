@@ -17,17 +17,24 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 
-from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA
+from models.criteria import (
+    ADULT_AGE,
+    HBA1C_DIABETES,
+    HBA1C_DYSGLYCEMIA,
+    NHANES_TOP_CODED_AGE,
+    STAGE1_DIASTOLIC,
+    STAGE1_SYSTOLIC,
+)
 from models.features import MIN_PLAUSIBLE_DIASTOLIC
 
 DATA_FILE = "NHANES_data_2017-2018.tsv"
-ADULT_AGE = 18
 
-# Thresholds of the labels (ACC/AHA 2017: stage 1 hypertension from 130 systolic or 80 diastolic).
-STAGE1_SYSTOLIC = 130.0
-STAGE1_DIASTOLIC = 80.0
-
-AGE_BANDS = ((18, 39, "18-39"), (40, 59, "40-59"), (60, 200, "60+"))
+# The subgroups reported in the model cards; the survey's oldest age is "80 and over".
+AGE_BANDS = (
+    (ADULT_AGE, 39, f"{ADULT_AGE}-39"),
+    (40, 59, "40-59"),
+    (60, NHANES_TOP_CODED_AGE, "60+"),
+)
 
 _SYSTOLIC_READINGS = [f"SystolicBloodPres{n}RdgMmHg" for n in ("1St", "2Nd", "3Rd")]
 _DIASTOLIC_READINGS = [f"DiastolicBloodPres{n}RdgMmHg" for n in ("1St", "2Nd", "3Rd")]
@@ -121,8 +128,8 @@ def glycemia_population(survey: pd.DataFrame) -> Population:
     frame["undiagnosed_diabetes"] = (frame["hba1c"] >= HBA1C_DIABETES).astype(int)
     return Population(
         frame.reset_index(drop=True),
-        "NHANES 2017-18 adults (18+) with HbA1c measured and no diabetes diagnosis, insulin or "
-        "diabetes pills",
+        f"NHANES 2017-18 adults ({ADULT_AGE}+) with HbA1c measured and no diabetes diagnosis, "
+        "insulin or diabetes pills",
     )
 
 
@@ -130,12 +137,13 @@ def blood_pressure_population(survey: pd.DataFrame) -> Population:
     """Adults with at least one systolic and one plausible diastolic reading."""
     frame = _adult_features(survey)
     frame = frame[frame["systolic"].notna() & frame["diastolic"].notna()].copy()
+    # The label: ACC/AHA 2017 stage 1 hypertension or higher at the examination.
     frame["stage1_or_higher"] = (
         (frame["systolic"] >= STAGE1_SYSTOLIC) | (frame["diastolic"] >= STAGE1_DIASTOLIC)
     ).astype(int)
     return Population(
         frame.reset_index(drop=True),
-        "NHANES 2017-18 adults (18+) with blood pressure measured at the examination (mean of "
-        "up to three readings); treated and untreated alike, as the survey file has no "
+        f"NHANES 2017-18 adults ({ADULT_AGE}+) with blood pressure measured at the examination "
+        "(mean of up to three readings); treated and untreated alike, as the survey file has no "
         "hypertension questionnaire",
     )

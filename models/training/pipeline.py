@@ -16,6 +16,12 @@ import pandas as pd
 
 from models import parikh
 from models.artifacts import canonical_json, write_artifact
+from models.criteria import (
+    PARIKH_DIASTOLIC_BELOW,
+    PARIKH_MAX_AGE,
+    PARIKH_MIN_AGE,
+    PARIKH_SYSTOLIC_BELOW,
+)
 from models.hypertension import INCIDENCE_MODEL
 from models.registry import SHIPPED_DIRECTORY
 from models.risk_models import LEARNED_MODELS, LearnedModelSpec, LearnedRiskModel
@@ -51,9 +57,9 @@ def _provenance() -> dict[str, Any]:
 def _incidence_reference(frame: pd.DataFrame) -> dict[str, Any]:
     """The reference patient of the Parikh explanations: the mean NHANES adult it applies to."""
     eligible = frame[
-        frame["age"].between(parikh.MIN_AGE, parikh.MAX_AGE)
-        & (frame["systolic"] < parikh.MAX_SYSTOLIC)
-        & (frame["diastolic"] < parikh.MAX_DIASTOLIC)
+        frame["age"].between(PARIKH_MIN_AGE, PARIKH_MAX_AGE)
+        & (frame["systolic"] < PARIKH_SYSTOLIC_BELOW)
+        & (frame["diastolic"] < PARIKH_DIASTOLIC_BELOW)
         & (frame["diabetes"] == 0)
         & frame["bmi"].notna()
     ]

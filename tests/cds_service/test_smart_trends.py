@@ -16,8 +16,8 @@ from cds_service.smart.trends import (
     Band,
     TrendChart,
     band_of,
-    blood_pressure_category,
     patient_trends,
+    reading_category,
 )
 from fhir_adapters.codes import Measure
 from fhir_adapters.patient_record import Measurement
@@ -75,7 +75,7 @@ def test_values_fall_in_the_published_bands(
 def test_a_reading_takes_the_higher_category_of_its_two_numbers(
     systolic: float | None, diastolic: float | None, category: str
 ) -> None:
-    assert blood_pressure_category(systolic, diastolic) == category
+    assert reading_category(systolic, diastolic) == category
 
 
 def chart_of(charts: tuple[TrendChart, ...], key: str) -> TrendChart:
