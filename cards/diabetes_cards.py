@@ -40,7 +40,15 @@ from cards.explanation import (
 from cards.policy import Band, CardPolicy, FeedbackHistory
 from fhir_adapters.codes import LOINC_HBA1C, ConditionKind, Measure
 from fhir_adapters.patient_record import Measurement, PatientRecord
-from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA
+from models.criteria import (
+    ADULT_AGE,
+    DIABETES_CONFIRMING_RESULTS,
+    DIABETES_RESCREEN_YEARS,
+    FASTING_GLUCOSE_DIABETES,
+    HBA1C_DIABETES,
+    HBA1C_DYSGLYCEMIA,
+    PREDIABETES_RETEST_YEARS,
+)
 from models.prediction import NoEstimate, RiskEstimate
 from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, has_diabetes
 
@@ -54,17 +62,23 @@ PREVENTION_REFERRAL = "diabetes-prevention-referral"
 PROBLEM_LIST_ENTRY = "diabetes-problem-list"
 PREDIABETES_PROBLEM_LIST_ENTRY = "prediabetes-problem-list"
 
-FASTING_GLUCOSE_DIABETES = 126.0  # mg/dL, ADA
-LAB_WINDOW = timedelta(days=3 * 365)  # an HbA1c older than this does not answer the question
-PREDIABETES_RETEST = timedelta(days=365)  # ADA: test people with prediabetes every year
+# An HbA1c older than the screening interval does not answer the question; with prediabetes,
+# one is due every year (both in `criteria`, with their sources).
+LAB_WINDOW = timedelta(days=DIABETES_RESCREEN_YEARS * 365)
+PREDIABETES_RETEST = timedelta(days=PREDIABETES_RETEST_YEARS * 365)
 SNOMED_DIABETES = "73211009"
 SNOMED_PREDIABETES = "714628002"
 TOPIC = "diabetes-screening"
 LABEL = "Diabetes risk (cdss, NHANES-trained)"
 POPULATION = (
-    "The estimate comes from a model built on NHANES 2017-18 adults (18 and over) without "
-    "diagnosed diabetes; it describes the chance of a raised HbA1c today, not in future."
+    f"The estimate comes from a model built on NHANES 2017-18 adults ({ADULT_AGE} and over) "
+    "without diagnosed diabetes; it describes the chance of a raised HbA1c today, not in future."
 )
+# How the cards state the cut-offs: "HbA1c 6.5% or higher".
+DIABETES_RANGE = f"HbA1c {HBA1C_DIABETES:g}% or higher"
+DYSGLYCEMIA_RANGE = f"HbA1c {HBA1C_DYSGLYCEMIA:g}% or higher"
+PREDIABETES_RANGE = f"{HBA1C_DYSGLYCEMIA:g}-{HBA1C_DIABETES - 0.1:g}%"
+NO_RECENT_HBA1C = f"No HbA1c in the last {DIABETES_RESCREEN_YEARS} years."
 
 
 def _recent(record: PatientRecord, measure: Measure) -> list[Measurement]:
@@ -82,8 +96,8 @@ def _lab_evidence(record: PatientRecord) -> tuple[str, tuple[str, ...]] | None:
     for item in _recent(record, Measure.GLUCOSE_FASTING):
         if item.value >= FASTING_GLUCOSE_DIABETES:
             high_days.setdefault(item.effective.date().isoformat(), item)
-    if len(high_days) >= 2:
-        shown = list(high_days.values())[:2]
+    if len(high_days) >= DIABETES_CONFIRMING_RESULTS:
+        shown = list(high_days.values())[:DIABETES_CONFIRMING_RESULTS]
         text = " and ".join(dated(m.value, " mg/dL", m.effective.date(), 0) for m in shown)
         return f"fasting glucose {text}", tuple(m.source for m in shown)
     return None
@@ -182,17 +196,17 @@ def _risk_card(
     pct = percent(dysglycemia.probability)
     action = ": HbA1c screening suggested" if orders and orders[0].kind == HBA1C_ORDER else ""
     also = (
-        f", and {percent(undiagnosed.probability)} of undiagnosed diabetes (HbA1c 6.5% or higher)"
+        f", and {percent(undiagnosed.probability)} of undiagnosed diabetes ({DIABETES_RANGE})"
         if isinstance(undiagnosed, RiskEstimate)
         else ""
     )
     detail = [
-        f"**{pct} estimated probability of undiagnosed prediabetes or diabetes** (HbA1c 5.7% "
-        f"or higher){also}.",
+        f"**{pct} estimated probability of undiagnosed prediabetes or diabetes** "
+        f"({DYSGLYCEMIA_RANGE}){also}.",
         "",
         *factor_lines(dysglycemia),
         *missing_lines(dysglycemia, "The estimate rests on the inputs that were recorded."),
-        "No HbA1c in the last 3 years.",
+        NO_RECENT_HBA1C,
         "",
         *data_issue_lines(record.data_issues),
         POPULATION,
@@ -300,8 +314,8 @@ def _prediabetes_by_lab(
         summary=f"HbA1c {result}: prediabetes range, not on the problem list",
         indicator=Indicator.INFO,
         detail=(
-            f"The chart holds HbA1c {result}, in the prediabetes range (5.7-6.4%, ADA), and "
-            "no prediabetes or diabetes diagnosis. The ADA advises an HbA1c every year and "
+            f"The chart holds HbA1c {result}, in the prediabetes range ({PREDIABETES_RANGE}, ADA), "
+            "and no prediabetes or diabetes diagnosis. The ADA advises an HbA1c every year and "
             "referral to a prevention programme.\n\n"
             + "\n".join(data_issue_lines(record.data_issues))
         ).strip(),
@@ -324,7 +338,7 @@ def _prediabetes_monitoring(
     last = (
         f"The last HbA1c was {dated(hba1c[0].value, '%', hba1c[0].effective.date())}."
         if hba1c
-        else "No HbA1c in the last 3 years."
+        else NO_RECENT_HBA1C
     )
     chance = ""
     detail = [f"Prediabetes is on the problem list. {last} The ADA advises an HbA1c every year."]
@@ -333,7 +347,7 @@ def _prediabetes_monitoring(
         detail += [
             "",
             f"**{percent(undiagnosed.probability)} estimated probability of undiagnosed "
-            "diabetes** (HbA1c 6.5% or higher).",
+            f"diabetes** ({DIABETES_RANGE}).",
             "",
             *factor_lines(undiagnosed),
             *missing_lines(undiagnosed, "The estimate rests on the inputs that were recorded."),

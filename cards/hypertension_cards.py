@@ -24,6 +24,13 @@ from cards.explanation import data_issue_lines, factor_lines, missing_inputs, mi
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.codes import LOINC_BP_PANEL
 from fhir_adapters.patient_record import PatientRecord
+from models.criteria import (
+    STAGE1_DIASTOLIC,
+    STAGE1_PRESSURE_TEXT,
+    STAGE1_SYSTOLIC,
+    STAGE2_DIASTOLIC,
+    STAGE2_SYSTOLIC,
+)
 from models.hypertension import (
     INCIDENCE_MODEL,
     Finding,
@@ -44,7 +51,11 @@ PROBLEM_LIST_ENTRY = "hypertension-problem-list"
 
 SNOMED_HYPERTENSION = "38341003"
 TOPIC = "hypertension"
-STAGE_WORDS = {1: "stage 1 range (130-139 or 80-89)", 2: "stage 2 range (140+ or 90+)"}
+STAGE_WORDS = {
+    1: f"stage 1 range ({STAGE1_SYSTOLIC:g}-{STAGE2_SYSTOLIC - 1:g} "
+    f"or {STAGE1_DIASTOLIC:g}-{STAGE2_DIASTOLIC - 1:g})",
+    2: f"stage 2 range ({STAGE2_SYSTOLIC:g}+ or {STAGE2_DIASTOLIC:g}+)",
+}
 
 
 def _pressure(pressure: PressureSummary) -> str:
@@ -218,7 +229,7 @@ def _unmeasured(
     pct = percent(estimate.probability)
     detail = [
         f"No blood pressure reading in the last 12 months. **Estimated probability that it is "
-        f"130/80 mmHg or higher if measured: {pct}.**",
+        f"{STAGE1_PRESSURE_TEXT} mmHg or higher if measured: {pct}.**",
         "",
         *factor_lines(estimate),
         *missing_lines(estimate, "The estimate rests on the inputs that were recorded."),
@@ -234,7 +245,9 @@ def _unmeasured(
             card_type=UNMEASURED,
             band=band,
             orders=orders,
-            summary=f"No BP in 12 months: {pct} likely 130/80 or higher if measured",
+            summary=(
+                f"No BP in 12 months: {pct} likely {STAGE1_PRESSURE_TEXT} or higher if measured"
+            ),
             indicator=indicator,
             detail="\n".join(detail),
             source=source(

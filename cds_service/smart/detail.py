@@ -24,6 +24,7 @@ from fhir_adapters.gathering import GatheredData, PatientDataGatherer
 from fhir_adapters.patient_record import ClinicalNote, PatientRecord
 from fhir_adapters.prefetch import PrefetchTemplate
 from fhir_adapters.record_builder import record_from_gathered
+from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA, STAGE1_PRESSURE_TEXT
 from models.hypertension import INCIDENCE_MODEL, assess_hypertension
 from models.note_summary import NoteSummary
 from models.prediction import NoEstimate, RiskEstimate
@@ -34,9 +35,9 @@ from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, UNMEASURED_BLO
 NO_EFFECT_BELOW = 0.005
 
 RISK_TITLES = {
-    DYSGLYCEMIA.name: "Undiagnosed dysglycemia (HbA1c >= 5.7%)",
-    UNDIAGNOSED_DIABETES.name: "Undiagnosed diabetes (HbA1c >= 6.5%)",
-    UNMEASURED_BLOOD_PRESSURE.name: "Blood pressure >= 130/80 if measured",
+    DYSGLYCEMIA.name: f"Undiagnosed dysglycemia (HbA1c >= {HBA1C_DYSGLYCEMIA:g}%)",
+    UNDIAGNOSED_DIABETES.name: f"Undiagnosed diabetes (HbA1c >= {HBA1C_DIABETES:g}%)",
+    UNMEASURED_BLOOD_PRESSURE.name: f"Blood pressure >= {STAGE1_PRESSURE_TEXT} if measured",
     INCIDENCE_MODEL: "Hypertension within 4 years (Framingham)",
 }
 # A card's smart link names its card type as `appContext`; the page opens on that card's risk.

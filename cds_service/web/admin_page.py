@@ -24,13 +24,14 @@ from cds_service.storage.admin_records import AdminSession
 from cds_service.storage.feedback_summary import summarize_feedback
 from cds_service.web.context import current_components
 from cds_service.web.page_headers import send_page_headers
+from models.criteria import STAGE1_PRESSURE_TEXT
 
 blueprint = Blueprint("admin_page", __name__, url_prefix="/admin", template_folder="templates")
 
 SESSION_COOKIE = "cdss_admin"
 RISKS = {
     "diabetes": "Undiagnosed dysglycemia (diabetes-risk)",
-    "unmeasured_blood_pressure": "BP >= 130/80 if measured (hypertension-risk)",
+    "unmeasured_blood_pressure": f"BP >= {STAGE1_PRESSURE_TEXT} if measured (hypertension-risk)",
     "hypertension_incidence": "4-year hypertension, Framingham (hypertension-risk, at most info)",
 }
 BANDS = ("low", "moderate", "high")
