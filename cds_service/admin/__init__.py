@@ -1,1 +1,4 @@
-"""The admin side: configuration while running, feedback summary, audit log, the admin page."""
+"""The admin side's logic: the managed configuration's changes, admin access and throttling.
+
+Its page and JSON API are views in `cds_service.web` (`admin_page`, `admin_api`).
+"""

@@ -1,1 +1,4 @@
-"""The SMART on FHIR detail app behind the cards (`/smart/`)."""
+"""The SMART on FHIR detail app's logic: the launch, and what the page shows (no Flask).
+
+Its views are in `cds_service.web.smart`.
+"""
