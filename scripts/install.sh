@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the service into .venv with the versions pinned in constraints.txt.
-# Usage: bash scripts/install.sh [--dev|--demo]
+# Usage: [CDSS_VENV=DIR] bash scripts/install.sh [--dev|--demo]
+#   CDSS_VENV: the virtual environment to install into (default .venv; relative to the repo);
+#     made when missing (scripts/check-base-install.sh installs the base into a fresh one)
 #   --dev adds the test and lint tools (and axe-core, with npm, for the accessibility tests);
 #   --demo the FHIR server and synthetic patients of `cdss demo`
 set -euo pipefail
@@ -19,8 +21,9 @@ case "${1:-}" in
   --demo) target=".[demo]" ;;
 esac
 
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e "$target"
+venv=${CDSS_VENV:-.venv}
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e "$target"
 
 if [ "$target" = ".[dev]" ]; then
   # The page tests check accessibility with axe-core, pinned in tests/axe/package-lock.json.
