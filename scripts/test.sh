@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The README's test command (and CI's): installs what the tests need, then lints, type-checks
-# and runs the whole suite against real servers (cdss serve, PostgreSQL) started by the tests.
-# Extra arguments go to pytest.
+# The README's test command (and CI's): installs what the tests need, proves the README's run
+# command works on a fresh venv, then lints, type-checks and runs the whole suite against real
+# servers (cdss serve, PostgreSQL) started by the tests. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-system.sh
 bash scripts/install.sh --dev
+# The base install (no extras) in a fresh var/base-venv, serving a card from each service;
+# tests/test_base_install.py then checks that venv holds no training library.
+bash scripts/check-base-install.sh
+export CDSS_BASE_VENV="$PWD/var/base-venv"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
