@@ -14,4 +14,7 @@ export CDSS_BASE_VENV="$PWD/var/base-venv"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The package picture (pyproject.toml [tool.importlinter]): no arrow back up the layers, no
+# runtime import of training code, Flask only in cds_service/web.
+.venv/bin/lint-imports --no-logo
 .venv/bin/pytest "$@"
