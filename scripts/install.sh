@@ -23,7 +23,10 @@ esac
 
 venv=${CDSS_VENV:-.venv}
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e "$target"
+# Editable, in setuptools' compat mode: the checkout itself is on sys.path, so a script run from
+# tests/ or bench/ (whose folders mirror the package names) still finds the real packages.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+  --config-settings editable_mode=compat -e "$target"
 
 if [ "$target" = ".[dev]" ]; then
   # The page tests check accessibility with axe-core, pinned in tests/axe/package-lock.json.
