@@ -18,6 +18,7 @@ from cds_service.services.definition import (
     LoadedParts,
     ServiceInput,
 )
+from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA
 from models.registry import RiskModels
 
 
@@ -50,8 +51,9 @@ DEFINITION = CdsServiceDefinition(
     title="Undiagnosed diabetes and prediabetes risk",
     description=(
         "Estimates the probability that an adult without diagnosed diabetes has undiagnosed "
-        "dysglycemia (HbA1c >= 5.7%) or diabetes (HbA1c >= 6.5%), explains the estimate and "
-        "suggests screening when it is high."
+        f"dysglycemia (HbA1c >= {HBA1C_DYSGLYCEMIA:g}%) or diabetes "
+        f"(HbA1c >= {HBA1C_DIABETES:g}%), explains the estimate and suggests screening when it "
+        "is high."
     ),
     prefetch=RISK_PREFETCH,
     advisor=_advisor,
