@@ -5,10 +5,19 @@
 - The same on a single day: repeat the measurement (info).
 - No reading in 12 months: the probability of 130/80 or higher if measured, and a measurement.
 - Recent normal readings: the Framingham 4-year risk, when it is in a band the site shows.
+
+Patients none of these fit (on treatment) get the cards of `hypertension_populations`.
 """
 
 from __future__ import annotations
 
+from cards.blood_pressure_parts import (
+    TOPIC,
+    home_monitoring,
+    measurement,
+    not_yet_accepted,
+    pressure_text,
+)
 from cards.card_parts import (
     IssuedCard,
     SuggestedOrder,
@@ -21,8 +30,8 @@ from cards.card_parts import (
 )
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
+from cards.hypertension_populations import treated_cards
 from cards.policy import CardPolicy, FeedbackHistory
-from fhir_adapters.codes import LOINC_BP_PANEL
 from fhir_adapters.patient_record import PatientRecord
 from models.criteria import (
     STAGE1_DIASTOLIC,
@@ -44,32 +53,15 @@ DETECTED = "hypertension-detected"
 REPEAT = "blood-pressure-repeat"
 UNMEASURED = "blood-pressure-unmeasured"
 INCIDENCE = "hypertension-incidence"
-HOME_MONITORING = "home-bp-monitoring"
 AMBULATORY_MONITORING = "ambulatory-bp-monitoring"
-MEASUREMENT = "bp-measurement"
 PROBLEM_LIST_ENTRY = "hypertension-problem-list"
 
 SNOMED_HYPERTENSION = "38341003"
-TOPIC = "hypertension"
 STAGE_WORDS = {
     1: f"stage 1 range ({STAGE1_SYSTOLIC:g}-{STAGE2_SYSTOLIC - 1:g} "
     f"or {STAGE1_DIASTOLIC:g}-{STAGE2_DIASTOLIC - 1:g})",
     2: f"stage 2 range ({STAGE2_SYSTOLIC:g}+ or {STAGE2_DIASTOLIC:g}+)",
 }
-
-
-def _pressure(pressure: PressureSummary) -> str:
-    return f"{pressure.systolic.value:.0f}/{pressure.diastolic.value:.0f} mmHg"
-
-
-def _home(patient_id: str, reason: str) -> SuggestedOrder:
-    return SuggestedOrder(
-        kind=HOME_MONITORING,
-        label="Start home blood pressure monitoring",
-        description="Home blood pressure monitoring",
-        resource=service_request(patient_id, "Home blood pressure monitoring", reason),
-        recommended=True,
-    )
 
 
 def hypertension_cards(
@@ -81,6 +73,8 @@ def hypertension_cards(
 ) -> tuple[IssuedCard, ...]:
     """The card for this patient's finding (at most one)."""
     pressure = assessment.pressure
+    if assessment.finding is Finding.TREATED:
+        return treated_cards(record, pressure, history, hook_instance)
     if assessment.finding is Finding.DETECTED and pressure is not None:
         card_type = DETECTED if pressure.confirmed else REPEAT
         if history.holds_back(card_type, None):
@@ -93,10 +87,6 @@ def hypertension_cards(
     return ()
 
 
-def _orders(history: FeedbackHistory, *orders: SuggestedOrder) -> tuple[SuggestedOrder, ...]:
-    return tuple(order for order in orders if order.kind not in history.accepted)
-
-
 def _detection(
     record: PatientRecord,
     pressure: PressureSummary,
@@ -107,27 +97,27 @@ def _detection(
     patient = record.patient_id
     stage = STAGE_WORDS[pressure.stage]
     readings = pressure.systolic.note
-    reason = f"Blood pressure {_pressure(pressure)} ({readings})"
+    reason = f"Blood pressure {pressure_text(pressure)} ({readings})"
     if not pressure.confirmed:
         return build_card(
             hook_instance=hook_instance,
             card_type=REPEAT,
             band=None,
-            orders=_orders(history, _home(patient, reason)),
-            summary=f"BP {_pressure(pressure)} on one day, in the stage {pressure.stage} range: "
-            "repeat to confirm",
+            orders=not_yet_accepted(history, home_monitoring(patient, reason)),
+            summary=f"BP {pressure_text(pressure)} on one day, in the stage {pressure.stage} "
+            "range: repeat to confirm",
             indicator=Indicator.INFO,
             detail=(
                 f"Readings in the last year: {readings}, all on one day, mean "
-                f"{_pressure(pressure)}: the {stage}. ACC/AHA 2017 bases a diagnosis on the "
+                f"{pressure_text(pressure)}: the {stage}. ACC/AHA 2017 bases a diagnosis on the "
                 "mean of readings on two or more occasions; repeat on another day, or "
                 "measure at home.\n\n" + "\n".join(data_issue_lines(record.data_issues))
             ).strip(),
             source=source("ACC/AHA 2017 blood pressure categories (cdss)", TOPIC),
         )
-    orders = _orders(
+    orders = not_yet_accepted(
         history,
-        _home(patient, reason),
+        home_monitoring(patient, reason),
         SuggestedOrder(
             kind=AMBULATORY_MONITORING,
             label="Arrange 24-hour ambulatory blood pressure monitoring",
@@ -149,7 +139,7 @@ def _detection(
         ),
     )
     detail = [
-        f"Mean blood pressure {_pressure(pressure)} ({readings}, on {pressure.occasions} days, "
+        f"Mean blood pressure {pressure_text(pressure)} ({readings}, on {pressure.occasions} days, "
         f"the latest on {pressure.systolic.effective}): the {stage}. No hypertension diagnosis "
         "is recorded.",
         "",
@@ -163,7 +153,8 @@ def _detection(
         card_type=DETECTED,
         band=None,
         orders=orders,
-        summary=f"BP {_pressure(pressure)} on {pressure.occasions} days, no hypertension diagnosis",
+        summary=f"BP {pressure_text(pressure)} on {pressure.occasions} days, "
+        "no hypertension diagnosis",
         indicator=Indicator.WARNING,
         detail="\n".join(detail).strip(),
         source=source("ACC/AHA 2017 blood pressure categories (cdss)", TOPIC),
@@ -178,20 +169,9 @@ def _unmeasured(
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
     patient = record.patient_id
-    measure = SuggestedOrder(
-        kind=MEASUREMENT,
-        label="Measure blood pressure",
-        description="Blood pressure measurement (LOINC 85354-9)",
-        resource=service_request(
-            patient,
-            "Blood pressure panel",
-            "No blood pressure recorded in 12 months",
-            LOINC_BP_PANEL,
-        ),
-        recommended=True,
-    )
-    home = _home(patient, "No blood pressure recorded in 12 months (remote care)")
-    orders = _orders(history, measure, home)
+    measure = measurement(patient, "No blood pressure recorded in 12 months")
+    home = home_monitoring(patient, "No blood pressure recorded in 12 months (remote care)")
+    orders = not_yet_accepted(history, measure, home)
     model = UNMEASURED_BLOOD_PRESSURE.name
     if not isinstance(estimate, RiskEstimate):
         wanted = (
@@ -278,7 +258,7 @@ def _incidence(
     current = (
         ""
         if pressure is None
-        else f" Recent blood pressure {_pressure(pressure)} ({pressure.systolic.note})."
+        else f" Recent blood pressure {pressure_text(pressure)} ({pressure.systolic.note})."
     )
     detail = [
         f"**Risk of developing hypertension: {horizons}** (Framingham, Parikh 2008).{current}",

@@ -38,6 +38,15 @@ STAGE2_SYSTOLIC, STAGE2_DIASTOLIC = 140.0, 90.0
 STAGE1_PRESSURE_TEXT = f"{STAGE1_SYSTOLIC:g}/{STAGE1_DIASTOLIC:g}"
 # ACC/AHA 2017: a diagnosis rests on the mean of readings taken on two or more occasions.
 BLOOD_PRESSURE_OCCASIONS = 2
+# ACC/AHA 2017: the goal of treatment for most adults is below 130/80, so a mean of 130 systolic
+# or 80 diastolic or more on an antihypertensive is above goal.
+TREATED_GOAL_SYSTOLIC, TREATED_GOAL_DIASTOLIC = 130.0, 80.0
+TREATED_GOAL_TEXT = f"{TREATED_GOAL_SYSTOLIC:g}/{TREATED_GOAL_DIASTOLIC:g}"
+
+
+def above_treated_goal(systolic: float, diastolic: float) -> bool:
+    """Whether a pressure on treatment is at or above the 130/80 goal (ACC/AHA 2017)."""
+    return systolic >= TREATED_GOAL_SYSTOLIC or diastolic >= TREATED_GOAL_DIASTOLIC
 
 
 class BloodPressureCategory(IntEnum):

@@ -1,4 +1,4 @@
-"""Hypertension: three honest answers, each for the patients it fits.
+"""Hypertension: three honest answers, each for the patients it fits, and who gets none of them.
 
 1. Recorded pressure already in the hypertensive range and no diagnosis: a detection (ACC/AHA
    2017: the mean of readings on two or more occasions), not a prediction.
@@ -6,6 +6,10 @@
    measured (`UNMEASURED_BLOOD_PRESSURE`, learned from NHANES).
 3. Recent pressure below 130/80: the 1-, 2- and 4-year risk of hypertension from the Parikh
    equation, within its validity range.
+
+A patient on an antihypertensive is treated for it: no detection and no estimate (the NHANES
+model and Parikh's equation are not about the treated), only whether the last year's mean is
+at the treatment goal (ACC/AHA 2017: below 130/80).
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from fhir_adapters.codes import ConditionKind, Kinship
+from fhir_adapters.codes import ConditionKind, DrugClass, Kinship
 from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
 from models import parikh
 from models.artifacts import Artifact, read_artifact
-from models.criteria import BLOOD_PRESSURE_OCCASIONS, blood_pressure_category
+from models.criteria import (
+    BLOOD_PRESSURE_OCCASIONS,
+    above_treated_goal,
+    blood_pressure_category,
+)
 from models.features import (
     AGE,
     BLOOD_PRESSURE_WINDOW,
@@ -46,9 +54,10 @@ _LABELS = {
 
 
 class Finding(StrEnum):
-    """Which of the three answers applies."""
+    """Which of the three answers applies, or why none does."""
 
     DIAGNOSED = "diagnosed"  # nothing to add
+    TREATED = "treated"  # on an antihypertensive: the treatment goal, no estimate
     DETECTED = "detected"
     UNMEASURED = "unmeasured"
     INCIDENCE = "incidence"
@@ -67,6 +76,11 @@ class PressureSummary:
         """0 below 130/80, 1 for 130-139 or 80-89, 2 from 140 or 90 (ACC/AHA 2017)."""
         sbp, dbp = self.systolic.value or 0.0, self.diastolic.value or 0.0
         return blood_pressure_category(sbp, dbp).hypertension_stage
+
+    @property
+    def above_treated_goal(self) -> bool:
+        """Whether the mean is at or above the treatment goal of 130/80 (ACC/AHA 2017)."""
+        return above_treated_goal(self.systolic.value or 0.0, self.diastolic.value or 0.0)
 
     @property
     def confirmed(self) -> bool:
@@ -126,6 +140,9 @@ class IncidenceModel:
         ]
         if absent:
             return NoEstimate(INCIDENCE_MODEL, ("needs " + ", ".join(absent),))
+        if record.takes(DrugClass.ANTIHYPERTENSIVE):
+            # Parikh counted treatment as hypertension: the treated are not in its population.
+            return NoEstimate(INCIDENCE_MODEL, ("the equation is for people not on treatment",))
         parents = {
             item.relationship
             for item in record.family_history
@@ -183,6 +200,8 @@ def assess_hypertension(
     if record.has_condition(ConditionKind.HYPERTENSION):
         return HypertensionAssessment(Finding.DIAGNOSED, None, None)
     pressure = pressure_summary(record)
+    if record.takes(DrugClass.ANTIHYPERTENSIVE):
+        return HypertensionAssessment(Finding.TREATED, pressure, None)
     if pressure is None:
         return HypertensionAssessment(Finding.UNMEASURED, None, unmeasured.predict(record))
     if pressure.stage > 0:

@@ -8,80 +8,27 @@ read the diff as a clinician would.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from card_policies import DEFAULT_POLICY
-from card_rules import check_card, without_uuids
+from golden_cards import HOOK_INSTANCE, POLICY, advise, check_golden
 from model_records import AS_OF, condition, measurement, reading, record
 from synthetic_patients import PATIENT_NAMES
 
-from cards.card_parts import IssuedCard
 from cards.diabetes_cards import diabetes_cards
-from cards.hypertension_cards import hypertension_cards
 from cards.policy import NO_HISTORY, Band, FeedbackHistory
 from fhir_adapters.codes import ConditionKind, Measure, SmokingStatus
-from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
+from fhir_adapters.patient_record import AdministrativeSex
 from fhir_adapters.record_builder import build_patient_record
 from models.hypertension import Finding, assess_hypertension
 from models.prediction import RiskEstimate
 from models.registry import RiskModels, load_risk_models
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_cards"
-HOOK_INSTANCE = "5c0e2a3e-4f44-4b7a-9a8e-1d2f3a4b5c6d"
-POLICY = DEFAULT_POLICY
-
 
 @pytest.fixture(scope="module")
 def models() -> RiskModels:
     return load_risk_models()
-
-
-def advise(
-    models: RiskModels, chart: PatientRecord, history: FeedbackHistory = NO_HISTORY
-) -> dict[str, list[IssuedCard]]:
-    """Both services' cards for a chart, as the service builds them."""
-    assessment = assess_hypertension(
-        chart, models.unmeasured_blood_pressure, models.hypertension_incidence
-    )
-    return {
-        "diabetes-risk": list(
-            diabetes_cards(
-                chart,
-                models.dysglycemia.predict(chart),
-                models.undiagnosed_diabetes.predict(chart),
-                POLICY,
-                history,
-                HOOK_INSTANCE,
-            )
-        ),
-        "hypertension-risk": list(
-            hypertension_cards(chart, assessment, POLICY, history, HOOK_INSTANCE)
-        ),
-    }
-
-
-def check_golden(
-    name: str, cards: dict[str, list[IssuedCard]], patient_id: str, update: bool
-) -> None:
-    document: dict[str, Any] = {}
-    for service, issued in cards.items():
-        for item in issued:
-            check_card(item.card.to_json(), patient_id)
-        document[service] = [
-            {"type": item.card_type, "band": None if item.band is None else item.band.word,
-             "card": without_uuids(item.card.to_json())}
-            for item in issued
-        ]  # fmt: skip
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    if update:
-        path.write_text(text, encoding="utf-8")
-    assert path.is_file(), f"no golden file {path.name}: run pytest --update-golden and review"
-    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text), name
 
 
 HIGH_RISK = record(

@@ -12,7 +12,7 @@ from model_records import AS_OF, condition, measurement, reading, record, with_b
 from synthetic_patients import CAREBUNDLE_PROFILES, carebundle_patient
 
 from fhir_adapters.codes import ConditionKind, DrugClass, Measure
-from fhir_adapters.patient_record import PatientRecord
+from fhir_adapters.patient_record import BloodPressureReading, PatientRecord
 from fhir_adapters.record_builder import build_patient_record
 from models.hypertension import Finding, assess_hypertension
 from models.prediction import LOG_CUMULATIVE_HAZARD, NoEstimate, RiskEstimate
@@ -121,6 +121,21 @@ def test_raised_readings_without_a_diagnosis_are_a_detection(shipped: RiskModels
         1,
         False,
     )
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [(), (reading(150, 95, days=5), reading(148, 94, days=60)), (reading(122, 76, days=5),)],
+)
+def test_a_treated_patient_gets_the_goal_not_a_detection_or_an_estimate(
+    shipped: RiskModels, readings: tuple[BloodPressureReading, ...]
+) -> None:
+    # ACC/AHA 2017: on treatment the question is the goal (below 130/80); Parikh's equation
+    # counted the treated as hypertensive, and the detection would tell of "no diagnosis".
+    chart = record(blood_pressure=readings, medications=(DrugClass.ANTIHYPERTENSIVE,))
+    result = _assess(shipped, chart)
+    assert (result.finding, result.estimate) == (Finding.TREATED, None)
+    assert (result.pressure is None) is (not readings)
 
 
 def test_no_recent_reading_gives_the_probability_if_measured(shipped: RiskModels) -> None:

@@ -1,0 +1,139 @@
+"""The right card, or none, for patients the adult detection and estimates do not fit.
+
+Each chart is written as FHIR resources and read by the real adapter, so the premise (a drug
+recognised, a pregnancy read, an age) is tested with the card. Each expectation names the
+guideline it follows; docs/cards.md lists who each card excludes and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fhir_charts import blood_pressure, chart, medication
+from golden_cards import advise, check_golden
+
+from fhir_adapters.codes import DrugClass
+from models.hypertension import Finding, assess_hypertension, pressure_summary
+from models.prediction import NoEstimate
+from models.registry import RiskModels, load_risk_models
+
+LISINOPRIL = medication("lisinopril 10 MG Oral Tablet", "314076")
+AMLODIPINE = medication("amlodipine 5 MG Oral Tablet")
+RAISED_TWICE = (blood_pressure(150, 95, days=10), blood_pressure(150, 95, days=40))
+NORMAL_TWICE = (blood_pressure(122, 76, days=10), blood_pressure(122, 76, days=40))
+
+
+@pytest.fixture(scope="module")
+def models() -> RiskModels:
+    return load_risk_models()
+
+
+def hypertension_types(models: RiskModels, *resources: dict[str, Any], **who: Any) -> list[str]:
+    """The hypertension-risk card types for a chart."""
+    cards = advise(models, chart(*resources, **who))
+    return [item.card_type for item in cards["hypertension-risk"]]
+
+
+# --- Treated: ACC/AHA 2017, goal below 130/80 on treatment -------------------------------------
+
+
+def test_on_lisinopril_above_goal_the_card_names_the_drug(
+    models: RiskModels, update_golden: bool
+) -> None:
+    record = chart(LISINOPRIL, *RAISED_TWICE)
+    assert record.takes(DrugClass.ANTIHYPERTENSIVE)  # the premise: the adapter knows the drug
+    cards = advise(models, record)
+    (card,) = cards["hypertension-risk"]
+    assert card.card_type == "blood-pressure-above-treatment-goal"
+    assert card.card.indicator.value == "warning"
+    assert "lisinopril" in card.card.summary
+    assert "130/80" in card.card.summary
+    assert "no hypertension diagnosis" not in card.card.summary
+    # Treated for it: no provisional diagnosis to add, and no "confirm before treating".
+    assert "hypertension-problem-list" not in card.suggestion_kinds.values()
+    assert "before treating" not in (card.card.detail or "")
+    assert "ACC/AHA 2017" in (card.card.detail or "")
+    check_golden("treated-above-goal", cards, "p1", update_golden)
+
+
+def test_on_amlodipine_at_goal_no_card_and_no_parikh_estimate(
+    models: RiskModels, update_golden: bool
+) -> None:
+    record = chart(AMLODIPINE, *NORMAL_TWICE)
+    assessment = assess_hypertension(
+        record, models.unmeasured_blood_pressure, models.hypertension_incidence
+    )
+    assert (assessment.finding, assessment.estimate) == (Finding.TREATED, None)
+    # Parikh's equation counted the treated as hypertensive: it refuses them itself too.
+    pressure = pressure_summary(record)
+    assert pressure is not None
+    refused = models.hypertension_incidence.predict(record, pressure)
+    assert isinstance(refused, NoEstimate)
+    assert "not on treatment" in refused.reasons[0]
+    cards = advise(models, record)
+    assert cards["hypertension-risk"] == []
+    check_golden("treated-at-goal", cards, "p1", update_golden)
+
+
+def test_on_amlodipine_without_a_reading_a_measurement_not_a_probability(
+    models: RiskModels, update_golden: bool
+) -> None:
+    cards = advise(models, chart(AMLODIPINE, blood_pressure(150, 95, days=500)))
+    (card,) = cards["hypertension-risk"]
+    assert card.card_type == "treated-blood-pressure-unmeasured"
+    assert card.card.indicator.value == "info"
+    assert "likely" not in card.card.summary
+    assert "%" not in card.card.summary + (card.card.detail or "")
+    assert set(card.suggestion_kinds.values()) == {"bp-measurement"}
+    check_golden("treated-no-blood-pressure", cards, "p1", update_golden)
+
+
+@pytest.mark.parametrize(
+    ("systolic", "diastolic", "expected"),
+    [
+        (128, 78, []),  # at goal: below 130 and below 80
+        (130, 76, ["blood-pressure-above-treatment-goal"]),  # systolic at 130 is not below it
+        (124, 80, ["blood-pressure-above-treatment-goal"]),  # diastolic at 80 is not below it
+    ],
+)
+def test_the_treated_goal_is_below_130_80(
+    models: RiskModels, systolic: float, diastolic: float, expected: list[str]
+) -> None:
+    readings = (blood_pressure(systolic, diastolic, 10), blood_pressure(systolic, diastolic, 50))
+    assert hypertension_types(models, LISINOPRIL, *readings) == expected
+
+
+def test_above_goal_on_one_day_is_information(models: RiskModels) -> None:
+    cards = advise(models, chart(LISINOPRIL, blood_pressure(150, 95, days=10)))
+    (card,) = cards["hypertension-risk"]
+    assert (card.card_type, card.card.indicator.value) == (
+        "blood-pressure-above-treatment-goal",
+        "info",
+    )
+
+
+@pytest.mark.parametrize(
+    ("drug", "expected"),
+    [
+        (
+            medication("Losartan Potassium 50 MG Oral Tablet", resource_type="MedicationStatement"),
+            ["blood-pressure-above-treatment-goal"],
+        ),
+        (
+            medication("Hydrochlorothiazide 25 MG Oral Tablet"),
+            ["blood-pressure-above-treatment-goal"],
+        ),
+        (
+            medication("24 HR metoprolol succinate 50 MG Extended Release Oral Tablet"),
+            ["blood-pressure-above-treatment-goal"],
+        ),
+        # A stopped prescription is not treatment: the untreated patient's detection applies.
+        (medication("lisinopril 10 MG Oral Tablet", status="stopped"), ["hypertension-detected"]),
+        (medication("atorvastatin 20 MG Oral Tablet"), ["hypertension-detected"]),
+    ],
+)
+def test_which_medication_counts_as_treatment(
+    models: RiskModels, drug: dict[str, Any], expected: list[str]
+) -> None:
+    assert hypertension_types(models, drug, *RAISED_TWICE) == expected
