@@ -5,11 +5,18 @@ from __future__ import annotations
 from cards.card_parts import SuggestedOrder, service_request
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import LOINC_BP_PANEL
+from models.criteria import STAGE1_DIASTOLIC, STAGE1_SYSTOLIC, STAGE2_DIASTOLIC, STAGE2_SYSTOLIC
 from models.hypertension import PressureSummary
 
 TOPIC = "hypertension"
 HOME_MONITORING = "home-bp-monitoring"
 MEASUREMENT = "bp-measurement"
+# The ranges of the stages, as ACC/AHA 2017 (adults) and AAP 2017 (13 and over) both draw them.
+STAGE_RANGES = {
+    1: f"stage 1 range ({STAGE1_SYSTOLIC:g}-{STAGE2_SYSTOLIC - 1:g} "
+    f"or {STAGE1_DIASTOLIC:g}-{STAGE2_DIASTOLIC - 1:g})",
+    2: f"stage 2 range ({STAGE2_SYSTOLIC:g}+ or {STAGE2_DIASTOLIC:g}+)",
+}
 
 
 def pressure_text(pressure: PressureSummary) -> str:

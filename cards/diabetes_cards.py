@@ -189,7 +189,7 @@ def _risk_card(
     orders = []
     if HBA1C_ORDER not in history.accepted:
         orders.append(_hba1c_order(record, f"Diabetes screening: estimated risk {band.word}"))
-    if band is Band.HIGH and PREVENTION_REFERRAL not in history.accepted:
+    if band is Band.HIGH and _referral_fits(record, history):
         orders.append(
             _prevention_referral(record, "High estimated risk of prediabetes or diabetes")
         )
@@ -271,6 +271,18 @@ def _hba1c_order(record: PatientRecord, reason: str) -> SuggestedOrder:
     )
 
 
+def _prevention_applies(record: PatientRecord) -> bool:
+    """Whether a diabetes prevention programme is for this patient: adults only (the programmes
+    and their evidence are for adults)."""
+    age = record.demographics.age_years
+    return age is None or age >= ADULT_AGE
+
+
+def _referral_fits(record: PatientRecord, history: FeedbackHistory) -> bool:
+    """Whether to suggest a prevention-programme referral: it applies, and none is pending."""
+    return _prevention_applies(record) and PREVENTION_REFERRAL not in history.accepted
+
+
 def _prevention_referral(record: PatientRecord, reason: str) -> SuggestedOrder:
     return SuggestedOrder(
         kind=PREVENTION_REFERRAL,
@@ -305,6 +317,7 @@ def _prediabetes_by_lab(
             _prevention_referral(record, f"HbA1c {result}, prediabetes range"),
         )
         if order.kind not in history.accepted
+        and (order.kind != PREVENTION_REFERRAL or _referral_fits(record, history))
     )
     return build_card(
         hook_instance=hook_instance,
@@ -315,8 +328,9 @@ def _prediabetes_by_lab(
         indicator=Indicator.INFO,
         detail=(
             f"The chart holds HbA1c {result}, in the prediabetes range ({PREDIABETES_RANGE}, ADA), "
-            "and no prediabetes or diabetes diagnosis. The ADA advises an HbA1c every year and "
-            "referral to a prevention programme.\n\n"
+            "and no prediabetes or diabetes diagnosis. The ADA advises an HbA1c every year"
+            + (" and referral to a prevention programme" if _prevention_applies(record) else "")
+            + ".\n\n"
             + "\n".join(data_issue_lines(record.data_issues))
         ).strip(),
         source=source("ADA diagnostic criteria (cdss)", TOPIC),

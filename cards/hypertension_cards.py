@@ -6,12 +6,14 @@
 - No reading in 12 months: the probability of 130/80 or higher if measured, and a measurement.
 - Recent normal readings: the Framingham 4-year risk, when it is in a band the site shows.
 
-Patients none of these fit (on treatment) get the cards of `hypertension_populations`.
+Patients none of these fit (on treatment, aged 13-17) get the cards of
+`hypertension_populations`; a child under 13 gets none.
 """
 
 from __future__ import annotations
 
 from cards.blood_pressure_parts import (
+    STAGE_RANGES,
     TOPIC,
     home_monitoring,
     measurement,
@@ -30,16 +32,10 @@ from cards.card_parts import (
 )
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
-from cards.hypertension_populations import treated_cards
+from cards.hypertension_populations import adolescent_cards, treated_cards
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.patient_record import PatientRecord
-from models.criteria import (
-    STAGE1_DIASTOLIC,
-    STAGE1_PRESSURE_TEXT,
-    STAGE1_SYSTOLIC,
-    STAGE2_DIASTOLIC,
-    STAGE2_SYSTOLIC,
-)
+from models.criteria import STAGE1_PRESSURE_TEXT
 from models.hypertension import (
     INCIDENCE_MODEL,
     Finding,
@@ -57,11 +53,6 @@ AMBULATORY_MONITORING = "ambulatory-bp-monitoring"
 PROBLEM_LIST_ENTRY = "hypertension-problem-list"
 
 SNOMED_HYPERTENSION = "38341003"
-STAGE_WORDS = {
-    1: f"stage 1 range ({STAGE1_SYSTOLIC:g}-{STAGE2_SYSTOLIC - 1:g} "
-    f"or {STAGE1_DIASTOLIC:g}-{STAGE2_DIASTOLIC - 1:g})",
-    2: f"stage 2 range ({STAGE2_SYSTOLIC:g}+ or {STAGE2_DIASTOLIC:g}+)",
-}
 
 
 def hypertension_cards(
@@ -75,6 +66,8 @@ def hypertension_cards(
     pressure = assessment.pressure
     if assessment.finding is Finding.TREATED:
         return treated_cards(record, pressure, history, hook_instance)
+    if assessment.finding is Finding.ADOLESCENT:
+        return adolescent_cards(record, pressure, history, hook_instance)
     if assessment.finding is Finding.DETECTED and pressure is not None:
         card_type = DETECTED if pressure.confirmed else REPEAT
         if history.holds_back(card_type, None):
@@ -95,7 +88,7 @@ def _detection(
     hook_instance: str,
 ) -> IssuedCard:
     patient = record.patient_id
-    stage = STAGE_WORDS[pressure.stage]
+    stage = STAGE_RANGES[pressure.stage]
     readings = pressure.systolic.note
     reason = f"Blood pressure {pressure_text(pressure)} ({readings})"
     if not pressure.confirmed:

@@ -3,12 +3,17 @@
 - On an antihypertensive: the last year's mean against the treatment goal (ACC/AHA 2017: below
   130/80). Above it: a card naming the medication; at goal: none; no reading in a year: a
   measurement. Never "no hypertension diagnosis", never a provisional diagnosis, never an
-  estimate: the patient is treated for it.
+  estimate: the patient is treated for it. For ages 13-17 the goal is AAP 2017's (the same
+  130/80).
+- Ages 13-17, untreated: AAP 2017's adolescent categories (the adult numbers), worded as that
+  guideline's, with no adult suggestion (no provisional diagnosis, no home monitoring: AAP
+  does not diagnose from home readings). Elevated or normal: no card.
 """
 
 from __future__ import annotations
 
 from cards.blood_pressure_parts import (
+    STAGE_RANGES,
     TOPIC,
     home_monitoring,
     measurement,
@@ -21,12 +26,19 @@ from cards.explanation import data_issue_lines
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import DrugClass
 from fhir_adapters.patient_record import MedicationFact, PatientRecord
-from models.criteria import TREATED_GOAL_TEXT
+from models.criteria import (
+    ADOLESCENT_AGE,
+    ADULT_AGE,
+    TREATED_GOAL_TEXT,
+)
 from models.hypertension import PressureSummary
 
 ABOVE_GOAL = "blood-pressure-above-treatment-goal"
 TREATED_UNMEASURED = "treated-blood-pressure-unmeasured"
+ADOLESCENT = "adolescent-blood-pressure"
 ACC_AHA = "ACC/AHA 2017 blood pressure goal on treatment (cdss)"
+AAP_GOAL = "AAP 2017 pediatric blood pressure goal on treatment (cdss)"
+AAP = "AAP 2017 pediatric blood pressure categories (cdss)"
 # Some of these drugs have other uses (beta blockers for angina or arrhythmia, diuretics and
 # spironolactone for heart failure): the card says what it assumes.
 ASSUMPTION = (
@@ -60,6 +72,10 @@ def treated_cards(
     """The card for a patient on an antihypertensive: above goal, or unmeasured; else none."""
     medications = antihypertensives(record)
     named = _named(medications)
+    age = record.demographics.age_years
+    adolescent = age is not None and age < ADULT_AGE
+    guideline = "AAP 2017" if adolescent else "ACC/AHA 2017"
+    label = AAP_GOAL if adolescent else ACC_AHA
     listed = "; ".join(f"{item.display} ({item.source})" for item in medications)
     if pressure is None:
         if history.holds_back(TREATED_UNMEASURED, None):
@@ -77,10 +93,10 @@ def treated_cards(
                 detail=(
                     f"Active antihypertensive medication: {listed}. No blood pressure reading "
                     f"in the last 12 months, so whether it is below the {TREATED_GOAL_TEXT} "
-                    "goal (ACC/AHA 2017) is not known. No probability is estimated: on treatment "
+                    f"goal ({guideline}) is not known. No probability is estimated: on treatment "
                     f"the question is whether the goal is met.\n\n{ASSUMPTION}"
                 ),
-                source=source(ACC_AHA, TOPIC),
+                source=source(label, TOPIC),
             ),
         )
     if not pressure.above_treated_goal or history.holds_back(ABOVE_GOAL, None):
@@ -91,8 +107,13 @@ def treated_cards(
         f"Mean blood pressure {pressure_text(pressure)} ({readings}, on {days}, the latest on "
         f"{pressure.systolic.effective}) on treatment: {listed}.",
         "",
-        f"ACC/AHA 2017: the goal for most treated adults is below {TREATED_GOAL_TEXT} mmHg; "
-        "confirm with home readings and review adherence, dose or an added agent.",
+        (
+            f"AAP 2017: the goal for treated adolescents ({ADOLESCENT_AGE} and over) is below "
+            f"{TREATED_GOAL_TEXT} mmHg (or the 90th percentile); review adherence and dose."
+            if adolescent
+            else f"ACC/AHA 2017: the goal for most treated adults is below {TREATED_GOAL_TEXT} "
+            "mmHg; confirm with home readings and review adherence, dose or an added agent."
+        ),
         "",
         ASSUMPTION,
         "",
@@ -109,6 +130,45 @@ def treated_cards(
             "goal on treatment"[:139],
             indicator=Indicator.WARNING if pressure.confirmed else Indicator.INFO,
             detail="\n".join(detail).strip(),
-            source=source(ACC_AHA, TOPIC),
+            source=source(label, TOPIC),
+        ),
+    )
+
+
+def adolescent_cards(
+    record: PatientRecord,
+    pressure: PressureSummary | None,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    """A card for an untreated adolescent (13-17) whose mean is in AAP's stage 1 or 2 range."""
+    if pressure is None or pressure.stage == 0 or history.holds_back(ADOLESCENT, None):
+        return ()
+    stage = STAGE_RANGES[pressure.stage]
+    days = "one day" if pressure.occasions == 1 else f"{pressure.occasions} days"
+    detail = [
+        f"Mean blood pressure {pressure_text(pressure)} ({pressure.systolic.note}, on {days}, "
+        f"the latest on {pressure.systolic.effective}), at age "
+        f"{record.demographics.age_years}: the {stage} of the AAP 2017 categories for "
+        f"adolescents ({ADOLESCENT_AGE} and over). No hypertension diagnosis or treatment is "
+        "recorded.",
+        "",
+        "AAP 2017 diagnoses hypertension from readings at this level on three separate "
+        "visits, with ambulatory monitoring to confirm; home readings do not diagnose it. The "
+        f"adult ACC/AHA categories and the adult risk estimates do not apply under {ADULT_AGE}.",
+        "",
+        *data_issue_lines(record.data_issues),
+    ]
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=ADOLESCENT,
+            band=None,
+            summary=f"BP {pressure_text(pressure)} on {days} at age "
+            f"{record.demographics.age_years}: AAP 2017 stage {pressure.stage} range "
+            "(adolescent)",
+            indicator=Indicator.WARNING if pressure.confirmed else Indicator.INFO,
+            detail="\n".join(detail).strip(),
+            source=source(AAP, TOPIC),
         ),
     )

@@ -84,6 +84,12 @@ BMI_OBESITY = 30.0
 # Adults are 18 and over: the age the ACC/AHA 2017 adult categories and the learned models'
 # population (NHANES 2017-18 adults) start from.
 ADULT_AGE = 18
+# Children and adolescents: AAP 2017 Clinical Practice Guideline (Flynn et al., Pediatrics
+# 2017;140:e20171904). From 13 its categories are the adult numbers (elevated 120-129 and < 80,
+# stage 1 130-139 or 80-89, stage 2 140 or more or 90 or more), so `blood_pressure_category`
+# serves ages 13-17 too; under 13 they are percentiles for age, sex and height, which the
+# service does not have, so it says nothing about a younger child's pressure.
+ADOLESCENT_AGE = 13
 # NHANES 2017-18 records every age of 80 and over as 80 (top-coding): the learned models saw
 # no exact age above it.
 NHANES_TOP_CODED_AGE = 80

@@ -10,6 +10,11 @@
 A patient on an antihypertensive is treated for it: no detection and no estimate (the NHANES
 model and Parikh's equation are not about the treated), only whether the last year's mean is
 at the treatment goal (ACC/AHA 2017: below 130/80).
+
+Under 18 the adult categories do not apply (AAP 2017): ages 13-17 are read with that
+guideline's adolescent cut-offs, which are the adult numbers, and get no estimate (the models
+are for adults); a child under 13 gets nothing, since AAP's categories there are percentiles
+for age, sex and height.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
 from models import parikh
 from models.artifacts import Artifact, read_artifact
 from models.criteria import (
+    ADOLESCENT_AGE,
+    ADULT_AGE,
     BLOOD_PRESSURE_OCCASIONS,
     above_treated_goal,
     blood_pressure_category,
@@ -58,6 +65,8 @@ class Finding(StrEnum):
 
     DIAGNOSED = "diagnosed"  # nothing to add
     TREATED = "treated"  # on an antihypertensive: the treatment goal, no estimate
+    ADOLESCENT = "adolescent"  # 13-17: AAP 2017's adolescent categories, no estimate
+    CHILD = "child"  # under 13: AAP's percentiles are not computed here, nothing to say
     DETECTED = "detected"
     UNMEASURED = "unmeasured"
     INCIDENCE = "incidence"
@@ -197,11 +206,16 @@ def assess_hypertension(
     record: PatientRecord, unmeasured: LearnedRiskModel, incidence: IncidenceModel
 ) -> HypertensionAssessment:
     """Which of the three answers fits this patient, and that answer."""
+    age = record.demographics.age_years
+    if age is not None and age < ADOLESCENT_AGE:
+        return HypertensionAssessment(Finding.CHILD, None, None)
     if record.has_condition(ConditionKind.HYPERTENSION):
         return HypertensionAssessment(Finding.DIAGNOSED, None, None)
     pressure = pressure_summary(record)
     if record.takes(DrugClass.ANTIHYPERTENSIVE):
         return HypertensionAssessment(Finding.TREATED, pressure, None)
+    if age is not None and age < ADULT_AGE:
+        return HypertensionAssessment(Finding.ADOLESCENT, pressure, None)
     if pressure is None:
         return HypertensionAssessment(Finding.UNMEASURED, None, unmeasured.predict(record))
     if pressure.stage > 0:

@@ -7,6 +7,7 @@ guideline it follows; docs/cards.md lists who each card excludes and why.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -137,3 +138,115 @@ def test_which_medication_counts_as_treatment(
     models: RiskModels, drug: dict[str, Any], expected: list[str]
 ) -> None:
     assert hypertension_types(models, drug, *RAISED_TWICE) == expected
+
+
+# --- Children and adolescents: AAP 2017 --------------------------------------------------------
+
+
+def test_an_eight_year_old_gets_no_adult_stage_1_card(
+    models: RiskModels, update_golden: bool
+) -> None:
+    # 124/82 is "stage 1" by the adult numbers; AAP 2017 reads a child of 8 by percentiles for
+    # age, sex and height, which the service does not have: no card rather than a wrong one.
+    raised = (blood_pressure(124, 82, days=10), blood_pressure(124, 82, days=40))
+    record = chart(*raised, age=8, measures=())
+    assert pressure_summary(record) is not None  # the premise: the readings were read
+    cards = advise(models, record)
+    assert cards == {"diabetes-risk": [], "hypertension-risk": []}
+    check_golden("child-8-raised-readings", cards, "p1", update_golden)
+
+
+def test_a_child_without_readings_or_measures_gets_no_card(models: RiskModels) -> None:
+    assert advise(models, chart(age=8, measures=())) == {
+        "diabetes-risk": [],
+        "hypertension-risk": [],
+    }
+
+
+def test_a_fifteen_year_old_in_stage_1_gets_the_aap_card(
+    models: RiskModels, update_golden: bool
+) -> None:
+    raised = (blood_pressure(134, 84, days=10), blood_pressure(134, 84, days=40))
+    cards = advise(models, chart(*raised, age=15))
+    (card,) = cards["hypertension-risk"]
+    assert card.card_type == "adolescent-blood-pressure"
+    assert card.card.indicator.value == "warning"
+    assert "AAP 2017 stage 1" in card.card.summary
+    assert "ACC/AHA" not in card.card.summary
+    assert card.suggestion_kinds == {}  # no adult suggestions
+    assert cards["diabetes-risk"] == []  # the adult diabetes model refuses under 18
+    check_golden("adolescent-15-stage-1", cards, "p1", update_golden)
+
+
+@pytest.mark.parametrize(
+    ("systolic", "diastolic", "expected"),
+    [
+        (124, 78, []),  # AAP 2017 (13+): elevated, 120-129 and below 80: no card
+        (134, 84, ["adolescent-blood-pressure"]),  # stage 1
+        (146, 92, ["adolescent-blood-pressure"]),  # stage 2
+    ],
+)
+def test_adolescent_categories(
+    models: RiskModels, systolic: float, diastolic: float, expected: list[str]
+) -> None:
+    readings = (blood_pressure(systolic, diastolic, 10), blood_pressure(systolic, diastolic, 50))
+    assert hypertension_types(models, *readings, age=15) == expected
+
+
+@pytest.mark.parametrize(
+    ("born", "age", "expected"),
+    [
+        # AAP 2017 under 13: percentiles (no card); 13-17: its adolescent categories; 18 and
+        # over: ACC/AHA 2017's adult detection.
+        (date(2014, 11, 24), 11, []),
+        (date(2013, 11, 24), 12, []),
+        (date(2013, 11, 23), 13, ["adolescent-blood-pressure"]),
+        (date(2008, 11, 24), 17, ["adolescent-blood-pressure"]),
+        (date(2008, 11, 23), 18, ["hypertension-detected"]),
+    ],
+)
+def test_age_boundaries(models: RiskModels, born: date, age: int, expected: list[str]) -> None:
+    record = chart(*RAISED_TWICE, born=born)
+    assert record.demographics.age_years == age  # the premise: the age on the chart's date
+    cards = advise(models, record)
+    assert [item.card_type for item in cards["hypertension-risk"]] == expected
+
+
+def test_parikh_refuses_under_20(models: RiskModels) -> None:
+    # The equation's population is 20-80 (Parikh 2008): a 19-year-old gets no 4-year risk.
+    record = chart(blood_pressure(118, 76, days=10), age=19)
+    assessment = assess_hypertension(
+        record, models.unmeasured_blood_pressure, models.hypertension_incidence
+    )
+    assert assessment.finding is Finding.INCIDENCE
+    assert isinstance(assessment.estimate, NoEstimate)
+    assert "outside 20-80" in assessment.estimate.reasons[0]
+    assert advise(models, record)["hypertension-risk"] == []
+
+
+def test_a_treated_adolescent_is_held_to_the_aap_goal(models: RiskModels) -> None:
+    cards = advise(models, chart(LISINOPRIL, *RAISED_TWICE, age=16))
+    (card,) = cards["hypertension-risk"]
+    assert card.card_type == "blood-pressure-above-treatment-goal"
+    assert "AAP 2017" in (card.card.detail or "")
+    assert "AAP 2017" in card.card.source.label
+
+
+def test_no_prevention_programme_for_an_adolescent_with_a_prediabetes_range_hba1c(
+    models: RiskModels,
+) -> None:
+    hba1c = {
+        "resourceType": "Observation",
+        "id": "hba1c",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]},
+        "effectiveDateTime": "2026-09-01",
+        "valueQuantity": {"value": 6.1, "unit": "%", "system": "http://unitsofmeasure.org",
+                          "code": "%"},
+    }  # fmt: skip
+    (card,) = advise(models, chart(hba1c, age=15))["diabetes-risk"]
+    assert card.card_type == "prediabetes-range-hba1c"
+    assert set(card.suggestion_kinds.values()) == {"prediabetes-problem-list"}
+    assert "prevention" not in (card.card.detail or "")
+    (adult,) = advise(models, chart(hba1c, age=40))["diabetes-risk"]
+    assert "diabetes-prevention-referral" in adult.suggestion_kinds.values()

@@ -138,6 +138,21 @@ def test_a_treated_patient_gets_the_goal_not_a_detection_or_an_estimate(
     assert (result.pressure is None) is (not readings)
 
 
+@pytest.mark.parametrize(
+    ("age", "finding"),
+    [(8, Finding.CHILD), (12, Finding.CHILD), (13, Finding.ADOLESCENT), (17, Finding.ADOLESCENT),
+     (18, Finding.DETECTED)],
+)  # fmt: skip
+def test_under_18_the_adult_answers_do_not_apply(
+    shipped: RiskModels, age: int, finding: Finding
+) -> None:
+    # AAP 2017: percentiles under 13 (not computed here), its adolescent categories 13-17.
+    chart = record(age=age, blood_pressure=(reading(134, 84, days=5), reading(132, 82, days=60)))
+    result = _assess(shipped, chart)
+    assert result.finding is finding
+    assert result.estimate is None
+
+
 def test_no_recent_reading_gives_the_probability_if_measured(shipped: RiskModels) -> None:
     chart = record(blood_pressure=(reading(150, 95, days=500),))
     result = _assess(shipped, chart)
