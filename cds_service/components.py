@@ -76,8 +76,9 @@ class SharedModels:
     """The heavy, read-only parts: the risk models and the note reader with its embedder.
 
     `cdss serve` loads them once, before gunicorn forks, so that its workers share their memory
-    (copy-on-write) and start at once; everything that holds a connection, a thread or a cache
-    is made in each worker (`build_components`).
+    (copy-on-write) and start at once; everything that holds a connection or a thread is made
+    in each worker (`build_components`). The embedder's cache of sentence vectors fills in
+    each worker after the fork, as its own copy.
     """
 
     risk_models: RiskModels
