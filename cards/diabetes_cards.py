@@ -12,6 +12,10 @@
 5. Otherwise the estimated risk of undiagnosed dysglycemia, carded by band, with an HbA1c
    order and, when the risk is high, a prevention-programme referral.
 6. No estimate for want of a measurement: an `info` card that names it (if the site wants it).
+
+In pregnancy the models give no number (not their population) and HbA1c is unreliable (ADA):
+no risk card, no prediabetes follow-up, and no prevention referral, which is for adults who
+are not pregnant.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from models.criteria import (
     PREDIABETES_RETEST_YEARS,
 )
 from models.prediction import NoEstimate, RiskEstimate
+from models.pregnancy import current_pregnancy
 from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, has_diabetes
 
 BY_LAB = "diabetes-possible-undiagnosed"
@@ -121,6 +126,8 @@ def diabetes_cards(
         return (_by_lab_card(record, evidence, policy, hook_instance),)
     hba1c = _recent(record, Measure.HBA1C)
     if record.has_condition(ConditionKind.PREDIABETES):
+        if current_pregnancy(record) is not None:
+            return ()  # HbA1c is unreliable in pregnancy (ADA): no HbA1c to suggest
         return _prediabetes_monitoring(record, hba1c, undiagnosed, policy, history, hook_instance)
     if hba1c:
         if hba1c[0].value < HBA1C_DYSGLYCEMIA or history.holds_back(PREDIABETES_BY_LAB, None):
@@ -272,10 +279,10 @@ def _hba1c_order(record: PatientRecord, reason: str) -> SuggestedOrder:
 
 
 def _prevention_applies(record: PatientRecord) -> bool:
-    """Whether a diabetes prevention programme is for this patient: adults only (the programmes
-    and their evidence are for adults)."""
+    """Whether a diabetes prevention programme is for this patient: adults (the programmes and
+    their evidence are for adults) who are not pregnant."""
     age = record.demographics.age_years
-    return age is None or age >= ADULT_AGE
+    return (age is None or age >= ADULT_AGE) and current_pregnancy(record) is None
 
 
 def _referral_fits(record: PatientRecord, history: FeedbackHistory) -> bool:

@@ -6,7 +6,7 @@
 - No reading in 12 months: the probability of 130/80 or higher if measured, and a measurement.
 - Recent normal readings: the Framingham 4-year risk, when it is in a band the site shows.
 
-Patients none of these fit (on treatment, aged 13-17) get the cards of
+Patients none of these fit (pregnant, on treatment, aged 13-17) get the cards of
 `hypertension_populations`; a child under 13 gets none.
 """
 
@@ -32,7 +32,7 @@ from cards.card_parts import (
 )
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
-from cards.hypertension_populations import adolescent_cards, treated_cards
+from cards.hypertension_populations import adolescent_cards, pregnancy_cards, treated_cards
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.patient_record import PatientRecord
 from models.criteria import STAGE1_PRESSURE_TEXT
@@ -64,6 +64,8 @@ def hypertension_cards(
 ) -> tuple[IssuedCard, ...]:
     """The card for this patient's finding (at most one)."""
     pressure = assessment.pressure
+    if assessment.finding is Finding.PREGNANT:
+        return pregnancy_cards(record, assessment.in_pregnancy, hook_instance)
     if assessment.finding is Finding.TREATED:
         return treated_cards(record, pressure, history, hook_instance)
     if assessment.finding is Finding.ADOLESCENT:

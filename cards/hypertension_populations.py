@@ -5,6 +5,11 @@
   measurement. Never "no hypertension diagnosis", never a provisional diagnosis, never an
   estimate: the patient is treated for it. For ages 13-17 the goal is AAP 2017's (the same
   130/80).
+- Pregnant (an active pregnancy on the record): ACOG's thresholds on the pregnancy's latest
+  pressure. 140/90 or more: a card naming the pregnancy and prompting obstetric evaluation for
+  gestational hypertension or preeclampsia (warning); 160/110 or more, the severe range:
+  critical. Below: none. Never an estimate, a provisional diagnosis or home monitoring. An
+  override does not hold these back: a pregnancy's pressure changes within days.
 - Ages 13-17, untreated: AAP 2017's adolescent categories (the adult numbers), worded as that
   guideline's, with no adult suggestion (no provisional diagnosis, no home monitoring: AAP
   does not diagnose from home readings). Elevated or normal: no card.
@@ -24,18 +29,27 @@ from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
 from cards.policy import FeedbackHistory
-from fhir_adapters.codes import DrugClass
+from fhir_adapters.codes import ConditionKind, DrugClass
 from fhir_adapters.patient_record import MedicationFact, PatientRecord
 from models.criteria import (
     ADOLESCENT_AGE,
     ADULT_AGE,
+    PREGNANCY_HYPERTENSION_DIASTOLIC,
+    PREGNANCY_HYPERTENSION_SYSTOLIC,
+    PREGNANCY_OCCASIONS_HOURS_APART,
+    PREGNANCY_SEVERE_DIASTOLIC,
+    PREGNANCY_SEVERE_SYSTOLIC,
     TREATED_GOAL_TEXT,
 )
 from models.hypertension import PressureSummary
+from models.pregnancy import PregnancyPressure
 
 ABOVE_GOAL = "blood-pressure-above-treatment-goal"
 TREATED_UNMEASURED = "treated-blood-pressure-unmeasured"
 ADOLESCENT = "adolescent-blood-pressure"
+PREGNANCY_RAISED = "pregnancy-blood-pressure-raised"
+PREGNANCY_SEVERE = "pregnancy-blood-pressure-severe"
+ACOG = "ACOG Practice Bulletin 222: hypertension in pregnancy (cdss)"
 ACC_AHA = "ACC/AHA 2017 blood pressure goal on treatment (cdss)"
 AAP_GOAL = "AAP 2017 pediatric blood pressure goal on treatment (cdss)"
 AAP = "AAP 2017 pediatric blood pressure categories (cdss)"
@@ -170,5 +184,81 @@ def adolescent_cards(
             indicator=Indicator.WARNING if pressure.confirmed else Indicator.INFO,
             detail="\n".join(detail).strip(),
             source=source(AAP, TOPIC),
+        ),
+    )
+
+
+def pregnancy_cards(
+    record: PatientRecord, pressure: PregnancyPressure | None, hook_instance: str
+) -> tuple[IssuedCard, ...]:
+    """A card when the pregnancy's latest pressure is 140/90 or more (ACOG); critical from
+    160/110."""
+    if pressure is None or not pressure.hypertensive:
+        return ()
+    raised = f"{PREGNANCY_HYPERTENSION_SYSTOLIC:g}/{PREGNANCY_HYPERTENSION_DIASTOLIC:g}"
+    severe = f"{PREGNANCY_SEVERE_SYSTOLIC:g}/{PREGNANCY_SEVERE_DIASTOLIC:g}"
+    shown = f"{pressure.systolic:.0f}/{pressure.diastolic:.0f} mmHg"
+    pregnancy = pressure.pregnancy
+    onset = f", onset {pregnancy.onset}" if pregnancy.onset else ""
+    taken = (
+        "one reading"
+        if pressure.readings_that_day == 1
+        else f"mean of {pressure.readings_that_day} readings"
+    )
+    hours = PREGNANCY_OCCASIONS_HOURS_APART
+    if pressure.raised_readings == 1:
+        count = f"the only reading of {raised} or more in this pregnancy, so not yet on two "
+        count += f"occasions {hours} hours apart"
+    else:
+        count = f"{pressure.raised_readings} readings of {raised} or more in this pregnancy, "
+        count += (
+            f"at least {hours} hours apart"
+            if pressure.raised_hours_apart
+            else f"all within {hours} hours"
+        )
+    known = record.has_condition(ConditionKind.HYPERTENSION) or record.takes(
+        DrugClass.ANTIHYPERTENSIVE
+    )
+    detail = [
+        f"Pregnancy on the record ({pregnancy.display}, {pregnancy.source}{onset}). Latest "
+        f"blood pressure {shown} ({taken} on {pressure.day}); {count}.",
+        "",
+        f"ACOG (Practice Bulletin 222): a new {raised} or more on two occasions at least "
+        f"{PREGNANCY_OCCASIONS_HOURS_APART} hours apart after 20 weeks is gestational "
+        "hypertension; with proteinuria or severe features, preeclampsia. Assess for "
+        "preeclampsia (symptoms, urine protein, platelets, creatinine, liver enzymes).",
+    ]
+    if known:
+        detail += [
+            "",
+            "Hypertension is diagnosed or treated: if it predates the pregnancy or 20 weeks it "
+            "is chronic hypertension; assess for superimposed preeclampsia.",
+        ]
+    if pressure.severe:
+        detail += [
+            "",
+            f"**{severe} or more is the severe range: confirm within 15 minutes and treat "
+            "within 30-60 minutes (ACOG).**",
+        ]
+    detail += [
+        "",
+        "The adult risk estimates and ACC/AHA categories do not apply in pregnancy.",
+        "",
+        *data_issue_lines(record.data_issues),
+    ]
+    summary = (
+        f"BP {shown} in pregnancy: severe range, urgent obstetric evaluation (ACOG)"
+        if pressure.severe
+        else f"BP {shown} in pregnancy: evaluate for gestational hypertension or preeclampsia"
+    )
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=PREGNANCY_SEVERE if pressure.severe else PREGNANCY_RAISED,
+            band=None,
+            summary=summary,
+            indicator=Indicator.CRITICAL if pressure.severe else Indicator.WARNING,
+            detail="\n".join(detail).strip(),
+            source=source(ACOG, TOPIC),
         ),
     )

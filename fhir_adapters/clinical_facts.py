@@ -43,6 +43,8 @@ _ACTIVE = frozenset({"active", "recurrence", "relapse"})
 _RESOLVED = frozenset({"inactive", "remission", "resolved"})
 # A diagnosis someone ruled out or withdrew is not a diagnosis.
 _NOT_A_DIAGNOSIS = frozenset({"refuted", "entered-in-error"})
+_ABATEMENT = ("abatementDateTime", "abatementAge", "abatementPeriod", "abatementRange",
+              "abatementString")  # fmt: skip
 _INGREDIENT_PATTERNS: dict[DrugClass, re.Pattern[str]] = {
     drug_class: re.compile(r"\b(" + "|".join(names) + r")\b")
     for drug_class, names in INGREDIENTS.items()
@@ -81,6 +83,10 @@ def read_condition(condition: Resource) -> ConditionFact | FamilyHistoryFact | N
         return None
     kind, code, display = matched
     clinical = status_code(condition.get("clinicalStatus"))
+    if kind is ConditionKind.PREGNANCY and any(key in condition for key in _ABATEMENT):
+        # A pregnancy with an end is over, whatever status was left on it (FHIR con-4: an
+        # abated condition is not active).
+        clinical = "resolved"
     onset = parse_date(condition.get("onsetDateTime")) or _date_of(
         period_start(condition.get("onsetPeriod"))
     )

@@ -117,6 +117,8 @@ class ConditionKind(StrEnum):
     PREDIABETES = "prediabetes"
     GESTATIONAL_DIABETES = "gestational-diabetes"
     HYPERTENSION = "hypertension"
+    # Only a current pregnancy matters: outside every model's population, ACOG's thresholds.
+    PREGNANCY = "pregnancy"
 
 
 CONDITION_BY_SNOMED: dict[str, ConditionKind] = {
@@ -128,6 +130,8 @@ CONDITION_BY_SNOMED: dict[str, ConditionKind] = {
     "11687002": ConditionKind.GESTATIONAL_DIABETES,  # gestational diabetes mellitus
     "38341003": ConditionKind.HYPERTENSION,  # hypertensive disorder
     "59621000": ConditionKind.HYPERTENSION,  # essential hypertension
+    "77386006": ConditionKind.PREGNANCY,  # pregnancy (patient currently pregnant)
+    "72892002": ConditionKind.PREGNANCY,  # normal pregnancy (Synthea's code)
 }
 
 # ICD-10-CM by code prefix, most specific first: O24.4 (gestational) sits inside O24.
@@ -139,6 +143,9 @@ ICD10_PREFIXES: tuple[tuple[str, ConditionKind], ...] = (
     ("R73.02", ConditionKind.PREDIABETES),  # impaired glucose tolerance
     ("R73.03", ConditionKind.PREDIABETES),
     *((f"I{n}", ConditionKind.HYPERTENSION) for n in range(10, 17)),
+    ("Z33.1", ConditionKind.PREGNANCY),  # pregnant state (not Z33.2, elective termination)
+    ("Z34", ConditionKind.PREGNANCY),  # supervision of normal pregnancy
+    ("O09", ConditionKind.PREGNANCY),  # supervision of high-risk pregnancy
 )
 
 # "Family history of ..." findings recorded as a Condition or Observation of the patient.

@@ -170,6 +170,19 @@ class PatientRecord:
             for item in self.conditions
         )
 
+    @property
+    def pregnancy(self) -> ConditionFact | None:
+        """The newest pregnancy recorded as active (not resolved, not ended), or None."""
+        return next(
+            (
+                item
+                for item in self.conditions
+                if item.kind is ConditionKind.PREGNANCY
+                and item.clinical_status is ClinicalStatus.ACTIVE
+            ),
+            None,
+        )
+
     def takes(self, drug_class: DrugClass) -> bool:
         """Whether an active medication of this class is recorded."""
         return any(item.drug_class is drug_class for item in self.medications)

@@ -75,6 +75,17 @@ def blood_pressure_category(systolic: float, diastolic: float) -> BloodPressureC
     return BloodPressureCategory.NORMAL
 
 
+# Pregnancy: ACOG Practice Bulletin 222 (2020), "Gestational Hypertension and Preeclampsia".
+# Gestational hypertension is a new systolic of 140 or more or diastolic of 90 or more on two
+# occasions at least 4 hours apart after 20 weeks; 160 or more or 110 or more is the severe
+# range (treated within 30-60 minutes). HbA1c is unreliable in pregnancy (ADA 2025, section 2).
+PREGNANCY_HYPERTENSION_SYSTOLIC, PREGNANCY_HYPERTENSION_DIASTOLIC = 140.0, 90.0
+PREGNANCY_SEVERE_SYSTOLIC, PREGNANCY_SEVERE_DIASTOLIC = 160.0, 110.0
+PREGNANCY_OCCASIONS_HOURS_APART = 4
+# Post-term begins at 42 weeks (ACOG): a pregnancy still "active" with an onset longer ago than
+# this is an out-of-date record, and readings older than this are not from this pregnancy.
+PREGNANCY_MAX_WEEKS = 42
+
 # BMI (kg/m2): WHO adult categories (WHO Technical Report Series 894, 2000). Underweight
 # < 18.5; normal ("healthy") 18.5-24.9; overweight 25-29.9; obesity 30 or more.
 BMI_HEALTHY = 18.5

@@ -11,6 +11,9 @@ A patient on an antihypertensive is treated for it: no detection and no estimate
 model and Parikh's equation are not about the treated), only whether the last year's mean is
 at the treatment goal (ACC/AHA 2017: below 130/80).
 
+In pregnancy no model applies: the latest pressure of the pregnancy is read against ACOG's
+thresholds (`models.pregnancy`), whatever else the chart holds.
+
 Under 18 the adult categories do not apply (AAP 2017): ages 13-17 are read with that
 guideline's adolescent cut-offs, which are the adult numbers, and get no estimate (the models
 are for adults); a child under 13 gets nothing, since AAP's categories there are percentiles
@@ -44,6 +47,12 @@ from models.features import (
     FeatureValue,
 )
 from models.prediction import LOG_CUMULATIVE_HAZARD, Contribution, NoEstimate, RiskEstimate
+from models.pregnancy import (
+    NOT_FOR_PREGNANCY,
+    PregnancyPressure,
+    current_pregnancy,
+    pregnancy_pressure,
+)
 from models.risk_models import LearnedRiskModel, has_diabetes
 
 INCIDENCE_MODEL = "hypertension-incidence"
@@ -65,6 +74,7 @@ class Finding(StrEnum):
 
     DIAGNOSED = "diagnosed"  # nothing to add
     TREATED = "treated"  # on an antihypertensive: the treatment goal, no estimate
+    PREGNANT = "pregnant"  # ACOG's thresholds on the pregnancy's latest pressure, no estimate
     ADOLESCENT = "adolescent"  # 13-17: AAP 2017's adolescent categories, no estimate
     CHILD = "child"  # under 13: AAP's percentiles are not computed here, nothing to say
     DETECTED = "detected"
@@ -104,6 +114,8 @@ class HypertensionAssessment:
     finding: Finding
     pressure: PressureSummary | None
     estimate: RiskEstimate | NoEstimate | None
+    # For `Finding.PREGNANT`: the pregnancy's latest pressure (None when unmeasured in it).
+    in_pregnancy: PregnancyPressure | None = None
 
 
 def pressure_summary(record: PatientRecord) -> PressureSummary | None:
@@ -149,6 +161,8 @@ class IncidenceModel:
         ]
         if absent:
             return NoEstimate(INCIDENCE_MODEL, ("needs " + ", ".join(absent),))
+        if current_pregnancy(record) is not None:
+            return NoEstimate(INCIDENCE_MODEL, (NOT_FOR_PREGNANCY,))
         if record.takes(DrugClass.ANTIHYPERTENSIVE):
             # Parikh counted treatment as hypertension: the treated are not in its population.
             return NoEstimate(INCIDENCE_MODEL, ("the equation is for people not on treatment",))
@@ -206,6 +220,10 @@ def assess_hypertension(
     record: PatientRecord, unmeasured: LearnedRiskModel, incidence: IncidenceModel
 ) -> HypertensionAssessment:
     """Which of the three answers fits this patient, and that answer."""
+    pregnancy = current_pregnancy(record)
+    if pregnancy is not None:
+        readings = pregnancy_pressure(record, pregnancy)
+        return HypertensionAssessment(Finding.PREGNANT, None, None, readings)
     age = record.demographics.age_years
     if age is not None and age < ADOLESCENT_AGE:
         return HypertensionAssessment(Finding.CHILD, None, None)

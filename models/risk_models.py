@@ -18,6 +18,7 @@ from models.artifacts import Artifact, read_artifact
 from models.criteria import ADULT_AGE, HBA1C_DIABETES, HBA1C_DYSGLYCEMIA, STAGE1_PRESSURE_TEXT
 from models.features import Feature, FeatureVector, feature_vector
 from models.prediction import LOG_ODDS, Contribution, NoEstimate, RiskEstimate
+from models.pregnancy import NOT_FOR_PREGNANCY, current_pregnancy
 from models.scoring import CalibratedScorer, Calibration, Explanation, scorer_from_payload
 
 DIABETES_FEATURES = (
@@ -132,6 +133,8 @@ class LearnedRiskModel:
         age = record.demographics.age_years
         if age is not None and age < ADULT_AGE:
             reasons.append(f"the model was built on adults ({ADULT_AGE} and over)")
+        if current_pregnancy(record) is not None:
+            reasons.append(NOT_FOR_PREGNANCY)
         if self.spec.excludes_diabetes and has_diabetes(record):
             reasons.append("diabetes is already diagnosed or treated")
         absent = [name for name in self.spec.required if name in inputs.missing]

@@ -76,6 +76,8 @@ DIAGNOSES = {
     "59621000": ConditionKind.HYPERTENSION, "38341003": ConditionKind.HYPERTENSION,
     "E11.9": ConditionKind.DIABETES, "I10": ConditionKind.HYPERTENSION,
     "E11.65": ConditionKind.DIABETES, "R73.03": ConditionKind.PREDIABETES,
+    # Read whatever their status; only an active one is a current pregnancy.
+    "77386006": ConditionKind.PREGNANCY, "72892002": ConditionKind.PREGNANCY,
 }  # fmt: skip
 INGREDIENTS = ("metformin", "lisinopril", "amlodipine", "hydrochlorothiazide", "losartan",
                "insulin", "glipizide", "metoprolol", "atenolol", "chlorthalidone", "carvedilol",

@@ -246,6 +246,13 @@ def condition(cid: str, system: str, code: str, clinical: str = "active",
         (SNOMED, "59621000", ConditionKind.HYPERTENSION),
         (ICD10_CM, "E78.5", None),
         (ICD10_CM, "R73.9", None),
+        (SNOMED, "77386006", ConditionKind.PREGNANCY),
+        (SNOMED, "72892002", ConditionKind.PREGNANCY),
+        (ICD10_CM, "Z33.1", ConditionKind.PREGNANCY),
+        (ICD10_CM, "Z34.00", ConditionKind.PREGNANCY),
+        (ICD10_CM, "O09.511", ConditionKind.PREGNANCY),
+        (ICD10_CM, "Z33.2", None),  # elective termination, not a pregnancy to care for
+        (SNOMED, "161744009", None),  # past history of miscarriage
     ],
 )
 def test_conditions_by_value_set(system: str, code: str, kind: ConditionKind | None) -> None:
@@ -270,6 +277,22 @@ def test_condition_status(
     built = record(condition("c", ICD10_CM, "E11.9", clinical, verification))
     assert [c.clinical_status for c in built.conditions] == ([expected] if expected else [])
     assert built.has_condition(ConditionKind.DIABETES) is (expected is ClinicalStatus.ACTIVE)
+
+
+@pytest.mark.parametrize(
+    ("clinical", "abatement", "current"),
+    [("active", None, True), ("active", "2026-06-01", False), ("resolved", None, False),
+     ("inactive", None, False)],
+)  # fmt: skip
+def test_only_an_active_pregnancy_without_an_end_is_current(
+    clinical: str, abatement: str | None, current: bool
+) -> None:
+    resource = condition("preg", SNOMED, "77386006", clinical)
+    if abatement is not None:
+        resource["abatementDateTime"] = abatement
+    built = record(resource)
+    assert [c.kind for c in built.conditions] == [ConditionKind.PREGNANCY]
+    assert (built.pregnancy is not None) is current
 
 
 def medication(mid: str, status: str, display: str, code: str | None = None,

@@ -1,0 +1,105 @@
+"""Pregnancy: whether the record shows a current one, and its blood pressure as ACOG reads it.
+
+Pregnant patients are outside every model's population (the model cards say so): the learned
+models and Parikh's equation refuse them, and their pressure is read against ACOG's thresholds
+(Practice Bulletin 222), not ACC/AHA's. Only readings taken during the pregnancy count, and the
+latest day's, not a year's mean: a normal reading from before 20 weeks must not hide a new
+gestational hypertension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from statistics import fmean
+
+from fhir_adapters.patient_record import BloodPressureReading, ConditionFact, PatientRecord
+from models.criteria import (
+    PREGNANCY_HYPERTENSION_DIASTOLIC,
+    PREGNANCY_HYPERTENSION_SYSTOLIC,
+    PREGNANCY_MAX_WEEKS,
+    PREGNANCY_OCCASIONS_HOURS_APART,
+    PREGNANCY_SEVERE_DIASTOLIC,
+    PREGNANCY_SEVERE_SYSTOLIC,
+)
+
+PREGNANCY_WINDOW = timedelta(weeks=PREGNANCY_MAX_WEEKS)
+NOT_FOR_PREGNANCY = "not for pregnancy: outside the population the model was built on"
+
+
+def current_pregnancy(record: PatientRecord) -> ConditionFact | None:
+    """The active pregnancy on the record, unless its onset is too long ago to be current."""
+    pregnancy = record.pregnancy
+    if pregnancy is None:
+        return None
+    if pregnancy.onset is not None and pregnancy.onset < record.as_of - PREGNANCY_WINDOW:
+        return None
+    return pregnancy
+
+
+def _raised(reading: BloodPressureReading) -> bool:
+    return (reading.systolic or 0.0) >= PREGNANCY_HYPERTENSION_SYSTOLIC or (
+        reading.diastolic or 0.0
+    ) >= PREGNANCY_HYPERTENSION_DIASTOLIC
+
+
+@dataclass(frozen=True)
+class PregnancyPressure:
+    """The latest day's pressure in this pregnancy, and the raised readings behind it."""
+
+    pregnancy: ConditionFact
+    systolic: float
+    diastolic: float
+    # The day of the latest readings, and how many were taken on it (their mean is the pressure).
+    day: date
+    readings_that_day: int
+    sources: tuple[str, ...]
+    # Readings of 140/90 or more in this pregnancy, and whether two were 4 hours or more apart.
+    raised_readings: int
+    raised_hours_apart: bool
+
+    @property
+    def hypertensive(self) -> bool:
+        """Whether the latest pressure is 140/90 or more (ACOG)."""
+        return (
+            self.systolic >= PREGNANCY_HYPERTENSION_SYSTOLIC
+            or self.diastolic >= PREGNANCY_HYPERTENSION_DIASTOLIC
+        )
+
+    @property
+    def severe(self) -> bool:
+        """Whether the latest pressure is in the severe range, 160/110 or more (ACOG)."""
+        return (
+            self.systolic >= PREGNANCY_SEVERE_SYSTOLIC
+            or self.diastolic >= PREGNANCY_SEVERE_DIASTOLIC
+        )
+
+
+def pregnancy_pressure(record: PatientRecord, pregnancy: ConditionFact) -> PregnancyPressure | None:
+    """The pressure during the pregnancy (since its onset, at most 42 weeks); None if unmeasured."""
+    since = record.as_of - PREGNANCY_WINDOW
+    if pregnancy.onset is not None and pregnancy.onset > since:
+        since = pregnancy.onset
+    readings = [
+        reading
+        for reading in record.blood_pressure
+        if reading.effective.date() >= since
+        and reading.systolic is not None
+        and reading.diastolic is not None
+    ]
+    if not readings:
+        return None
+    day = readings[0].effective.date()
+    latest = [reading for reading in readings if reading.effective.date() == day]
+    raised = sorted(reading.effective for reading in readings if _raised(reading))
+    hours_apart = timedelta(hours=PREGNANCY_OCCASIONS_HOURS_APART)
+    return PregnancyPressure(
+        pregnancy=pregnancy,
+        systolic=fmean(reading.systolic or 0.0 for reading in latest),
+        diastolic=fmean(reading.diastolic or 0.0 for reading in latest),
+        day=day,
+        readings_that_day=len(latest),
+        sources=tuple(dict.fromkeys(source for item in latest for source in item.sources)),
+        raised_readings=len(raised),
+        raised_hours_apart=len(raised) >= 2 and raised[-1] - raised[0] >= hours_apart,
+    )
