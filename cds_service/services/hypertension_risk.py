@@ -1,7 +1,8 @@
 """`hypertension-risk`: raised blood pressure without a diagnosis, or the risk of it.
 
 `models.hypertension` picks the answer that fits the chart (a detection, the probability of a
-raised pressure when none was measured, or the 4-year incidence), then the card rules
+raised pressure when none was measured, or the 4-year incidence; for the pregnant, the treated
+and adolescents their own reading, none for children under 13), then the card rules
 (`cards.hypertension_cards`) word it.
 """
 
@@ -18,6 +19,13 @@ from cds_service.services.definition import (
     CdsServiceDefinition,
     LoadedParts,
     ServiceInput,
+)
+from models.criteria import (
+    ADOLESCENT_AGE,
+    ADULT_AGE,
+    PREGNANCY_HYPERTENSION_DIASTOLIC,
+    PREGNANCY_HYPERTENSION_SYSTOLIC,
+    TREATED_GOAL_TEXT,
 )
 from models.hypertension import assess_hypertension
 from models.registry import RiskModels
@@ -57,7 +65,10 @@ DEFINITION = CdsServiceDefinition(
     description=(
         "Flags recorded blood pressure in the hypertensive range without a diagnosis, estimates "
         "the probability of raised blood pressure when none was measured in 12 months, and the "
-        "1- to 4-year risk of hypertension (Framingham) when blood pressure is recent and normal."
+        "1- to 4-year risk of hypertension (Framingham) when blood pressure is recent and normal; "
+        f"on treatment, blood pressure above the {TREATED_GOAL_TEXT} goal (ACC/AHA 2017); in "
+        f"pregnancy, {PREGNANCY_HYPERTENSION_SYSTOLIC:g}/{PREGNANCY_HYPERTENSION_DIASTOLIC:g} "
+        f"or more (ACOG); ages {ADOLESCENT_AGE}-{ADULT_AGE - 1} by AAP 2017, nothing younger."
     ),
     prefetch=RISK_PREFETCH,
     advisor=_advisor,
