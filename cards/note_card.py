@@ -3,8 +3,9 @@
 The summary line names the problems the notes assert as present; the detail quotes each
 excerpt verbatim (escaped only so Markdown shows it as written), grouped by section, with the
 note's title, date and id, then lists every problem mentioned by how the notes assert it.
-Unlike the risk cards, a dismissed summary is not held back: it is information, not advice,
-and holding it back would hide the notes written since.
+Like the risk cards, a summary a clinician overrode is held back for the site's
+`suppress_overridden_days` (90 by default), as the README promises: an override says "not for
+this patient", and showing it again on every chart opening would teach clinicians to ignore it.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ def note_summary_card(
     history: FeedbackHistory,
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
-    """The card, or none without notes (`history` is not consulted; see the module)."""
-    del history
+    """The card, or none without notes or while an override of it is in force (see the module)."""
+    if history.holds_back(NOTE_SUMMARY, None):
+        return ()
     not_read = [f"- `{issue.path}`: {issue.reason}" for issue in unread]
     if summary.note_count == 0:
         if not not_read:

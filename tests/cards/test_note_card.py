@@ -95,7 +95,7 @@ def test_the_summary_line_names_what_fits() -> None:
     assert summary_line(empty) == "1 note: no current problem named"
 
 
-def test_no_notes_no_card_and_a_dismissed_summary_still_shows_news(
+def test_no_notes_no_card_and_an_overridden_summary_is_held_back(
     summarizer: NoteSummarizer,
 ) -> None:
     assert note_summary_card(summarizer.summarize([]), [], NO_HISTORY, "h") == ()
@@ -103,9 +103,12 @@ def test_no_notes_no_card_and_a_dismissed_summary_still_shows_news(
                         "Type 2 diabetes, stable on metformin. Denies chest pain.")  # fmt: skip
     summary = summarizer.summarize([note])
     assert len(note_summary_card(summary, [], NO_HISTORY, "h")) == 1
-    # A summary is not advice: dismissing it once must not hide the next notes for months.
-    dismissed = FeedbackHistory(overridden={"note-summary": None})
-    assert len(note_summary_card(summary, [], dismissed, "h")) == 1
+    # The README: a card a clinician overrode stays away for the suppression period (90 days).
+    overridden = FeedbackHistory(overridden={"note-summary": None})
+    assert note_summary_card(summary, [], overridden, "h") == ()
+    # An override of another service's card type does not hide the summary.
+    other = FeedbackHistory(overridden={"diabetes-risk": None})
+    assert len(note_summary_card(summary, [], other, "h")) == 1
 
 
 def test_notes_that_could_not_be_read_are_listed(summarizer: NoteSummarizer) -> None:
