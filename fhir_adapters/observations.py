@@ -151,17 +151,46 @@ def _read_measurement(
     )
 
 
+# Profiles that say a blood pressure was taken by the patient or a personal device: HL7 CardX
+# Hypertension Management's "Self-measured Blood Pressure" (STU1), and every observation
+# profile of HL7's Personal Health Device IG (readings a patient's own device sent, "in most
+# cases ... outside of the health care provider's institution").
+SELF_MEASURED_PROFILES = (
+    "http://hl7.org/fhir/uv/cardx-htn-mng/StructureDefinition/self-measured-bp",
+)
+PERSONAL_DEVICE_PROFILE_PREFIX = "http://hl7.org/fhir/uv/phd/StructureDefinition/Phd"
+# Who took a reading, by the resource a performer or a device names: the patient or a carer
+# (RelatedPerson) at home. US Core marks patient-supplied data this way.
+HOME_PERFORMERS = ("Patient/", "RelatedPerson/")
+HOME_WORDS = ("home", "self", "patient-reported", "patient reported")
+
+
 def _setting(observation: Resource) -> MeasurementSetting:
     words = concept_words(observation.get("method"))
     if "ambulatory" in words or "24 hour" in words or "24-hour" in words:
         return MeasurementSetting.AMBULATORY
-    if "home" in words or "self" in words:
+    if any(word in words for word in HOME_WORDS):
         return MeasurementSetting.HOME
+    meta = observation.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, Mapping) else None
+    for profile in profiles if isinstance(profiles, list) else ():
+        if isinstance(profile, str) and (
+            profile.split("|")[0] in SELF_MEASURED_PROFILES
+            or profile.startswith(PERSONAL_DEVICE_PROFILE_PREFIX)
+        ):
+            return MeasurementSetting.HOME
     for performer in observation.get("performer") or ():
         reference = performer.get("reference") if isinstance(performer, Mapping) else None
-        # Taken by the patient: a home reading, whatever the method says.
-        if isinstance(reference, str) and reference.startswith("Patient/"):
+        # Taken by the patient or a carer: a home reading, whatever the method says.
+        if isinstance(reference, str) and reference.startswith(HOME_PERFORMERS):
             return MeasurementSetting.HOME
+    device = observation.get("device")
+    # A device named as a home monitor ("Home blood pressure monitor"), or the category's
+    # words ("patient-reported", "self-reported").
+    named = device.get("display") if isinstance(device, Mapping) else None
+    category = " ".join(concept_words(item) for item in observation.get("category") or ())
+    if any(word in f"{named or ''} {category}".lower() for word in HOME_WORDS):
+        return MeasurementSetting.HOME
     return MeasurementSetting.NOT_STATED
 
 

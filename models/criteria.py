@@ -75,6 +75,38 @@ def blood_pressure_category(systolic: float, diastolic: float) -> BloodPressureC
     return BloodPressureCategory.NORMAL
 
 
+# Home blood pressure: ACC/AHA 2017, section 4.2. Table 11 gives the home values that
+# correspond to office ones: office 120/80 = home 120/80; 130/80 = home 130/80; 140/90 = home
+# 135/85 (and 160/100 = home 145/90). White-coat hypertension is an office mean of 130/80 or
+# more with a home mean below 130/80; masked hypertension an office mean below 130/80 with a
+# home mean of 130/80 or more (Figure 2); on treatment the same discordances are the
+# "white-coat effect" and "masked uncontrolled hypertension" (Figure 3).
+HOME_ELEVATED_SYSTOLIC = 120.0
+HOME_STAGE1_SYSTOLIC, HOME_STAGE1_DIASTOLIC = 130.0, 80.0
+HOME_STAGE2_SYSTOLIC, HOME_STAGE2_DIASTOLIC = 135.0, 85.0
+# Table 12, the home monitoring protocol: at least 2 readings 1 minute apart each morning and
+# each evening, over (up to) a week, and the average of them is what is read.
+HOME_SERIES_DAYS = 7
+# The least a series must hold to be read: readings on 3 days, 12 in all, mornings and
+# evenings (ESH practice guidelines for home BP monitoring, Parati et al., J Hum Hypertens
+# 2010;24:779-785: at least 3 days, preferably 7, the first day discarded). A reading before
+# noon is a morning one, from noon an evening one.
+HOME_SERIES_MIN_DAYS = 3
+HOME_SERIES_MIN_READINGS = 12
+HOME_EVENING_FROM_HOUR = 12
+
+
+def home_blood_pressure_category(systolic: float, diastolic: float) -> BloodPressureCategory:
+    """The office category a home mean corresponds to (ACC/AHA 2017, Table 11)."""
+    if systolic >= HOME_STAGE2_SYSTOLIC or diastolic >= HOME_STAGE2_DIASTOLIC:
+        return BloodPressureCategory.STAGE_2
+    if systolic >= HOME_STAGE1_SYSTOLIC or diastolic >= HOME_STAGE1_DIASTOLIC:
+        return BloodPressureCategory.STAGE_1
+    if systolic >= HOME_ELEVATED_SYSTOLIC:
+        return BloodPressureCategory.ELEVATED
+    return BloodPressureCategory.NORMAL
+
+
 # Pregnancy: ACOG Practice Bulletin 222 (2020), "Gestational Hypertension and Preeclampsia".
 # Gestational hypertension is a new systolic of 140 or more or diastolic of 90 or more on two
 # occasions at least 4 hours apart after 20 weeks; 160 or more or 110 or more is the severe
