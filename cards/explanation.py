@@ -1,17 +1,23 @@
-"""A risk estimate's explanation in clinical words: the factors, their values, what was missing.
+"""A risk estimate's explanation in clinical words: the factors, their values, what was filled in.
 
 A clinician should be able to check every line against the chart: each factor is shown with
-its value, unit and date, in the order of how much it moved the estimate. The words "SHAP" and
-"model output" never appear; the model card holds the method.
+its value, unit and date, in the order of how much it moved the estimate, and each push is said
+against the reference it starts from, the average adult of the model's data (the estimate for
+that adult is stated once). An input the chart did not give is not ignored by the model: it is
+filled in (the average, a branch for missing values, or "none") and moves the estimate like a
+recorded one, so it is shown apart, with what it was given and its push. The shown pushes and
+the reference add up to the estimate exactly. The words "SHAP" and "model output" never appear;
+the model card holds the method.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from fhir_adapters.patient_record import DataIssue
-from models.prediction import Contribution, RiskEstimate
+from models.prediction import Contribution, FilledIn, RiskEstimate, probability_at
 
 # A factor is worth naming when it moved the log-odds by at least this much (about 5% in odds).
 MIN_SHOWN_EFFECT = 0.05
@@ -25,6 +31,15 @@ _FLAG_WORDS = {
     "current_smoker": ("Current smoker", "Not a current smoker"),
     "prediabetes": ("Prediabetes diagnosis on record", "No prediabetes diagnosis on record"),
     "diabetes": ("Diabetes on record", "No diabetes on record"),
+}
+# A yes/no input filled in with the average is a share: "18% current smokers".
+_SHARE_WORDS = {"current_smoker": "current smokers", "male_sex": "men"}
+# How a filled-in input is named (its label would say a value: "Current smoker").
+_FILLED_NAMES = {
+    "current_smoker": "Smoking status",
+    "male_sex": "Sex",
+    "female": "Sex",
+    "parents_with_hypertension": "Parents' blood pressure history",
 }
 _DECIMALS = {"bmi": 1, "hba1c": 1}
 _FEATURE_NAMES = {
@@ -51,9 +66,9 @@ def percent(probability: float) -> str:
 
 
 def describe_value(item: Contribution) -> str:
-    """One input in words: "BMI 34.2 kg/m2 (2024-03-02)" or "Current smoker"."""
+    """One input in words: "BMI 34.2 kg/m2 (2024-03-02)", "Current smoker", or its filling-in."""
     if item.value is None:
-        return f"{item.label}: not recorded"
+        return filled_in_text(item) if item.filled_in is not None else f"{item.label}: not recorded"
     if item.feature in _FLAG_WORDS:
         text = _FLAG_WORDS[item.feature][0 if item.value >= 0.5 else 1]
     elif item.feature == "parents_with_hypertension":
@@ -79,29 +94,144 @@ def missing_inputs(features: Sequence[str], conjunction: str = "and") -> str:
     return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
 
 
-def factor_lines(estimate: RiskEstimate) -> list[str]:
-    """Markdown lines: the factors that raised the estimate, then those that lowered it."""
-    present = [c for c in estimate.contributions if c.value is not None]
+@dataclass(frozen=True)
+class ExplainedEstimate:
+    """An estimate's contributions as a card shows them; they add up to its margin exactly.
+
+    The reference is the model's expected margin: the average adult of its data. Each recorded
+    input that moved the estimate visibly is named; the other recorded ones are summed as one
+    line; every input the chart did not give is shown with what the model filled in for it.
+    """
+
+    estimate: RiskEstimate
+    recorded: tuple[Contribution, ...]
+    other_recorded: float
+    filled: tuple[Contribution, ...]
+
+    @property
+    def shown_margin(self) -> float:
+        """The baseline plus every contribution shown: the estimate's margin, up to rounding."""
+        parts = [*self.recorded, *self.filled]
+        return self.estimate.expected_margin + self.other_recorded + sum(c.shapley for c in parts)
+
+    def points(self, shapley: float) -> float:
+        """A contribution in percentage points; all of them add up to estimate - baseline.
+
+        Each margin contribution is scaled by the slope of the secant from the baseline to the
+        estimate, so the points are additive, keep their signs, and sum to the difference.
+        """
+        estimate = self.estimate
+        total = sum(item.shapley for item in estimate.contributions)
+        if abs(total) < 1e-12:
+            step = 1e-6  # no net push: the slope at the baseline
+            base = estimate.expected_margin
+            slope = (
+                probability_at(estimate.margin_scale, base + step)
+                - probability_at(estimate.margin_scale, base - step)
+            ) / (2 * step)
+        else:
+            slope = (estimate.probability - estimate.baseline_probability) / total
+        return 100.0 * slope * shapley
+
+
+def explained(estimate: RiskEstimate) -> ExplainedEstimate:
+    """The contributions a card shows: named recorded inputs, the rest, and the filled-in ones."""
+    filled = tuple(
+        sorted(
+            (c for c in estimate.contributions if c.value is None or c.feature in estimate.missing),
+            key=lambda c: -abs(c.shapley),
+        )
+    )
+    present = [c for c in estimate.contributions if c not in filled]
     raising = sorted(
         (c for c in present if c.shapley >= MIN_SHOWN_EFFECT), key=lambda c: -c.shapley
-    )
+    )[:MAX_FACTORS_EACH_WAY]
     lowering = sorted(
         (c for c in present if c.shapley <= -MIN_SHOWN_EFFECT), key=lambda c: c.shapley
-    )
-    lines: list[str] = []
-    for title, items in (("Raised the estimate", raising), ("Lowered the estimate", lowering)):
-        if items:
-            lines.append(f"**{title}:**")
-            lines.extend(f"- {describe_value(c)}" for c in items[:MAX_FACTORS_EACH_WAY])
-            lines.append("")
-    return lines
+    )[:MAX_FACTORS_EACH_WAY]
+    named = (*raising, *lowering)
+    others = sum(c.shapley for c in present if c not in named)
+    return ExplainedEstimate(estimate, named, others, filled)
 
 
-def missing_lines(estimate: RiskEstimate, consequence: str) -> list[str]:
-    """What was missing and what that means for the estimate."""
-    if not estimate.missing:
+def push_words(points: float, shapley: float) -> str:
+    """A contribution said against the reference: "lower than for the average adult (-3 points)"."""
+    if shapley == 0.0:
+        return "no effect"
+    rounded = round(points)
+    direction = "higher" if points > 0 else "lower"
+    if rounded == 0:
+        return f"slightly {direction} than for the average adult (under 1 point)"
+    unit = "point" if abs(rounded) == 1 else "points"
+    return f"{direction} than for the average adult ({rounded:+d} {unit})"
+
+
+def factor_lines(estimate: RiskEstimate) -> list[str]:
+    """Markdown lines: the recorded inputs against the average adult of the model's data.
+
+    A push is relative to that reference, not absolute: "waist 97 cm: lower than for the average
+    adult" says the waist is below the average, not that a large waist protects.
+    """
+    parts = explained(estimate)
+    lines = [f"- {describe_value(c)}: {push_words(parts.points(c.shapley), c.shapley)}"
+             for c in parts.recorded]  # fmt: skip
+    if parts.other_recorded != 0.0:
+        others = push_words(parts.points(parts.other_recorded), parts.other_recorded)
+        lines.append(f"- Other recorded inputs together: {others}")
+    if not lines:
         return []
-    return [f"**Not recorded:** {missing_inputs(estimate.missing)}. {consequence}", ""]
+    heading = (
+        f"**Compared with the average adult in the model's data "
+        f"({percent(estimate.baseline_probability)}):**"
+    )
+    return [heading, *lines, ""]
+
+
+def _filled_value(item: Contribution, filled: FilledIn) -> str:
+    if filled.value is None:
+        return f"filled in {filled.origin}"
+    if item.feature in _FLAG_WORDS:
+        yes, no = _FLAG_WORDS[item.feature]
+        if filled.value in (0.0, 1.0):
+            return f"filled in as {(yes if filled.value else no).lower()}, {filled.origin}"
+        share = _SHARE_WORDS.get(item.feature, yes.lower())
+        return f"filled in with {filled.origin} ({round(100 * filled.value)}% {share})"
+    decimals = _DECIMALS.get(item.feature, 0)
+    value = f"{filled.value:.{decimals}f}"
+    if item.unit:
+        value += item.unit if item.unit == "%" else f" {item.unit}"
+    return f"filled in with {value}, {filled.origin}"
+
+
+def _filled_in(item: Contribution) -> FilledIn:
+    if item.filled_in is not None:
+        return item.filled_in
+    # A model that did not say how it filled the input: its value stands, if it gave one.
+    return FilledIn(item.value, "the model's value for a missing input")
+
+
+def filled_in_text(item: Contribution) -> str:
+    """A filled-in input in words: "HbA1c: not recorded, filled in with 5.6%, the average ..."."""
+    name = _FILLED_NAMES.get(item.feature, item.label)
+    return f"{name}: not recorded, {_filled_value(item, _filled_in(item))}"
+
+
+def missing_lines(estimate: RiskEstimate, consequence: str = "") -> list[str]:
+    """The inputs the chart did not give, what the model filled in for each, and its push.
+
+    `consequence` is no longer shown (callers may drop it): each line now says what was filled
+    in and how much that moved the estimate, which a general sentence cannot.
+    """
+    del consequence
+    parts = explained(estimate)
+    if not parts.filled:
+        return []
+    lines = ["**Not recorded, filled in by the model:**"]
+    lines.extend(
+        f"- {filled_in_text(c)}: {push_words(parts.points(c.shapley), c.shapley)}"
+        for c in parts.filled
+    )
+    return [*lines, ""]
 
 
 def data_issue_lines(issues: Sequence[DataIssue]) -> list[str]:

@@ -46,7 +46,13 @@ from models.features import (
     SYSTOLIC,
     FeatureValue,
 )
-from models.prediction import LOG_CUMULATIVE_HAZARD, Contribution, NoEstimate, RiskEstimate
+from models.prediction import (
+    LOG_CUMULATIVE_HAZARD,
+    Contribution,
+    FilledIn,
+    NoEstimate,
+    RiskEstimate,
+)
 from models.pregnancy import (
     NOT_FOR_PREGNANCY,
     PregnancyPressure,
@@ -207,6 +213,10 @@ class IncidenceModel:
                     effective=values[name].effective,
                     note=values[name].note,
                     shapley=shapley,
+                    # What the equation was given in place of an unrecorded input, and its push.
+                    filled_in=FilledIn(inputs.value(name), "read as none")
+                    if name in missing
+                    else None,
                 )
                 for name, shapley in result.contributions.items()
             ),

@@ -4,10 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from math import exp
 
 # The scales on which contributions add up exactly.
 LOG_ODDS = "log-odds"
 LOG_CUMULATIVE_HAZARD = "log cumulative hazard"
+
+
+def probability_at(margin_scale: str, margin: float) -> float:
+    """The probability a margin stands for on its scale (log-odds or log cumulative hazard)."""
+    if margin_scale == LOG_ODDS:
+        return 1.0 / (1.0 + exp(-margin))
+    if margin_scale == LOG_CUMULATIVE_HAZARD:
+        return 1.0 - exp(-exp(margin))
+    raise ValueError(f"unknown margin scale {margin_scale!r}")
+
+
+@dataclass(frozen=True)
+class FilledIn:
+    """What a model put in place of an input the chart did not give (imputation), in words.
+
+    A missing input is not left out: the model fills it, and the filled-in value moves the
+    estimate like a recorded one would, so a card must show it apart from the recorded inputs.
+    """
+
+    # The value used, in the input's unit; None when there is no single value (a tree sends a
+    # missing input down the branch it learned for missing values at each split).
+    value: float | None
+    # Where the value comes from, said after it: "the average in the model's data", "read as none";
+    # with no value, how the input was treated: "as for the adults in the model's data without one".
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -23,6 +49,8 @@ class Contribution:
     note: str
     # The Shapley value on the estimate's margin scale: > 0 raised the estimate.
     shapley: float
+    # Set when `value` is None and the model filled the input in: with what, and why.
+    filled_in: FilledIn | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +69,16 @@ class RiskEstimate:
     artifact_sha256: str
     # For incidence: (years, probability) at each horizon; `probability` is the longest.
     horizons: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def baseline_probability(self) -> float:
+        """The probability at the expected margin: the average adult of the model's data."""
+        return probability_at(self.margin_scale, self.expected_margin)
+
+    @property
+    def filled_inputs(self) -> tuple[Contribution, ...]:
+        """The inputs the chart did not give and the model filled in, with their contributions."""
+        return tuple(item for item in self.contributions if item.filled_in is not None)
 
     @property
     def additivity_error(self) -> float:

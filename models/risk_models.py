@@ -155,9 +155,11 @@ class LearnedRiskModel:
                 effective=value.effective,
                 note=value.note,
                 shapley=float(explanation.contributions[row, index]),
+                # A missing input is filled in by the model and moves the estimate: say how.
+                filled_in=filled if value.value is None else None,
             )
-            for index, (feature, value) in enumerate(
-                zip(self.spec.features, inputs.values, strict=True)
+            for index, (feature, value, filled) in enumerate(
+                zip(self.spec.features, inputs.values, self.scorer.filled_in(), strict=True)
             )
         )
         return RiskEstimate(

@@ -13,12 +13,17 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from models.prediction import FilledIn
 from models.tree_shap import TreeEnsembleExplainer
 
 FloatArray = npt.NDArray[np.float64]
 
 LOGISTIC = "logistic-regression"
 XGBOOST = "xgboost"
+# How each kind fills a missing input, in a clinician's words.
+FILLED_WITH_THE_MEAN = "the average in the model's data"
+# XGBoost sends a missing input down the branch it learned for missing values at each split.
+TREE_MISSING_BRANCH = "as for the adults in the model's data without one"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class Scorer(Protocol):
         """What the artifact stores to rebuild this scorer."""
         ...
 
+    def filled_in(self) -> tuple[FilledIn, ...]:
+        """How each input is filled in when missing, in the model's feature order."""
+        ...
+
 
 @dataclass(frozen=True)
 class LinearScorer:
@@ -78,6 +87,10 @@ class LinearScorer:
         contributions = centred * self.coefficients
         log_odds = self.intercept + centred @ self.coefficients
         return Explanation(log_odds, self.intercept, contributions)
+
+    def filled_in(self) -> tuple[FilledIn, ...]:
+        """See `Scorer.filled_in`: the training mean, which contributes exactly nothing."""
+        return tuple(FilledIn(float(mean), FILLED_WITH_THE_MEAN) for mean in self.means)
 
     def payload(self) -> dict[str, Any]:
         """See `Scorer.payload`."""
@@ -106,7 +119,12 @@ class TreeScorer:
 
     def __init__(self, model: dict[str, Any], n_features: int) -> None:
         self._model = model
+        self._n_features = n_features
         self._explainer = TreeEnsembleExplainer(model, n_features)
+
+    def filled_in(self) -> tuple[FilledIn, ...]:
+        """See `Scorer.filled_in`: no single value; each split's learned default branch."""
+        return (FilledIn(None, TREE_MISSING_BRANCH),) * self._n_features
 
     def explain(self, rows: FloatArray) -> Explanation:
         """See `Scorer.explain`."""
@@ -147,6 +165,10 @@ class CalibratedScorer:
     def explain(self, rows: FloatArray) -> Explanation:
         """Calibrated log-odds with exact Shapley values, in one pass."""
         return self.calibration.apply(self.scorer.explain(rows))
+
+    def filled_in(self) -> tuple[FilledIn, ...]:
+        """How the scorer fills each missing input (calibration does not change it)."""
+        return self.scorer.filled_in()
 
 
 def scorer_from_payload(kind: str, payload: dict[str, Any], n_features: int) -> Scorer:
