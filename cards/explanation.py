@@ -12,6 +12,7 @@ the model card holds the method.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -235,13 +236,19 @@ def missing_lines(estimate: RiskEstimate, consequence: str = "") -> list[str]:
 
 
 def data_issue_lines(issues: Sequence[DataIssue]) -> list[str]:
-    """The values in the chart that could not be used, and why (the adapter's own words)."""
+    """The data in the chart that could not be used, in the clinician's plain words.
+
+    The integrator's note (a FHIR path, a server's answer) is not for the clinician: it stays
+    on the `DataIssue` (its loggable part goes to the service log).
+    """
     if not issues:
         return []
+    counts = Counter(issue.for_clinician for issue in issues)
     lines = ["**Data in the chart that could not be used:**"]
-    lines.extend(f"- {issue.reason} (`{issue.path}`)" for issue in issues[:MAX_DATA_ISSUES])
-    if len(issues) > MAX_DATA_ISSUES:
-        lines.append(f"- and {len(issues) - MAX_DATA_ISSUES} more")
+    for text, count in list(counts.items())[:MAX_DATA_ISSUES]:
+        lines.append(f"- {text}" + (f" ({count} entries)" if count > 1 else ""))
+    if len(counts) > MAX_DATA_ISSUES:
+        lines.append(f"- and {len(counts) - MAX_DATA_ISSUES} more")
     return [*lines, ""]
 
 

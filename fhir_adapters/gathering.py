@@ -10,6 +10,7 @@ its card what is missing.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from fhir_adapters.prefetch import (
     read_prefetch,
 )
 
+log = logging.getLogger(__name__)
+
 NO_ACCESS = "not prefetched, and the request grants no FHIR server access to fetch it"
 NO_CONTEXT = "the hook context lacks what the query needs"
 _NOTE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
@@ -51,6 +54,8 @@ class GatheredData:
     attachment_errors: dict[str, str] = field(default_factory=dict)
     # Resources left out because they name another patient.
     other_patients: tuple[str, ...] = ()
+    # Each key's data in a clinician's words ("family history"), for the card's plain note.
+    subjects: dict[str, str] = field(default_factory=dict)
 
     def all_resources(self) -> Iterator[Resource]:
         """Every resource gathered, from every key."""
@@ -58,14 +63,36 @@ class GatheredData:
             yield from resources
 
     def issues(self) -> list[DataIssue]:
-        """What the record should say about data it could not gather."""
-        issues = [DataIssue(f"prefetch.{key}", reason) for key, reason in self.unavailable.items()]
+        """What the record should say about data it could not gather: plain words for the card,
+        the key and the reason for the integrator (the service's own words: no patient data)."""
+        issues = []
+        for key, reason in self.unavailable.items():
+            subject = self.subjects.get(key, key)
+            issues.append(
+                DataIssue(
+                    f"prefetch.{key}",
+                    reason,
+                    clinician=f"{subject[0].upper()}{subject[1:]} could not be read",
+                    log_note=f"prefetch.{key} unavailable: {reason}",
+                )
+            )
+        for key, reason in self.incomplete.items():
+            subject = self.subjects.get(key, key)
+            issues.append(
+                DataIssue(
+                    f"prefetch.{key}",
+                    f"incomplete: {reason}",
+                    clinician=f"Only part of {subject} could be read",
+                    log_note=f"prefetch.{key} incomplete: {reason}",
+                )
+            )
         issues.extend(
-            DataIssue(f"prefetch.{key}", f"incomplete: {reason}")
-            for key, reason in self.incomplete.items()
-        )
-        issues.extend(
-            DataIssue(reference, "belongs to another patient; not used")
+            DataIssue(
+                reference,
+                "belongs to another patient; not used",
+                clinician="An entry naming another patient was sent with the chart and left out",
+                log_note="a resource of another patient was left out",
+            )
             for reference in self.other_patients
         )
         return issues
@@ -134,8 +161,15 @@ class PatientDataGatherer:
             for key, found in resources.items():
                 resources[key] = _of_patient(found, patient_id, other_patients)
         gathered = GatheredData(
-            resources, unavailable, incomplete, other_patients=tuple(sorted(other_patients))
+            resources,
+            unavailable,
+            incomplete,
+            other_patients=tuple(sorted(other_patients)),
+            subjects={template.key: template.subject for template in templates},
         )
+        for issue in gathered.issues():
+            # For the integrator: the service's own words and the server's status, no patient data.
+            log.info("%s", issue.log_text)
         return self._read_attachments(gathered, access, deadline)
 
     def _read_attachments(
@@ -172,6 +206,7 @@ class PatientDataGatherer:
             attachments,
             errors,
             gathered.other_patients,
+            gathered.subjects,
         )
 
 

@@ -2,8 +2,9 @@
 
 Values are in canonical units (see `units`), dated, and carry the FHIR reference they came from
 ("Observation/123"), so a card can cite its evidence. What was present but could not be used is
-in `data_issues`, each with the FHIR path and the reason; it may hold patient values, so it goes
-to cards, never to logs.
+in `data_issues`: each has a note for the integrator (the FHIR path and the technical reason,
+which may hold patient values, so it never reaches a log as such; `log_text` is its loggable
+part) and plain words for the clinician, which is all a card shows.
 """
 
 from __future__ import annotations
@@ -27,10 +28,66 @@ class AdministrativeSex(StrEnum):
 
 @dataclass(frozen=True)
 class DataIssue:
-    """Something present in the data that was not used, where it was, and why."""
+    """Something present in the data that was not used: where and why for the integrator, and
+    what it means for the clinician in plain words."""
 
+    # The integrator's note: the FHIR path ("prefetch.familyHistory", "Observation/7.valueQuantity")
+    # and the technical reason ("the FHIR server answered 400", "unknown unit 'st'").
     path: str
     reason: str
+    # The clinician's words ("Family history could not be read"); empty: said from the path.
+    clinician: str = ""
+    # A note free of patient data, for the service log; empty: the path without ids or values.
+    log_note: str = ""
+
+    @property
+    def for_clinician(self) -> str:
+        """What a card says: plain words, no FHIR path, no server's answer."""
+        return self.clinician or _plain_words(self.path)
+
+    @property
+    def for_integrator(self) -> str:
+        """The technical note: path and reason (may hold patient values; not for logs)."""
+        return f"{self.path}: {self.reason}"
+
+    @property
+    def log_text(self) -> str:
+        """What the service log may say: no resource ids, no values."""
+        if self.log_note:
+            return self.log_note
+        kinds = dict.fromkeys(_without_id(part) for part in self.path.split(" and "))
+        return "data not used: " + ", ".join(kinds)
+
+
+# What a clinician calls the data at a FHIR path, by resource type (and element).
+_PLAIN_WORDS = (
+    ("Patient/", ".birthDate", "The date of birth could not be used"),
+    ("Patient/", ".gender", "The recorded sex could not be used"),
+    ("Patient/", "", "The patient's details could not be read"),
+    ("Observation/", "", "A result or measurement could not be used"),
+    ("MedicationRequest/", "", "A medication order could not be used"),
+    ("MedicationStatement/", "", "A medication list entry could not be used"),
+    ("Condition/", "", "A problem-list entry could not be used"),
+    ("FamilyMemberHistory/", "", "A family history entry could not be used"),
+    ("DocumentReference/", "", "A note could not be read"),
+    ("DiagnosticReport/", "", "A report could not be read"),
+)
+
+
+def _plain_words(path: str) -> str:
+    for resource, element, words in _PLAIN_WORDS:
+        if path.startswith(resource) and element in path:
+            return words
+    return "An entry in the chart could not be used"
+
+
+def _without_id(path: str) -> str:
+    """ "Observation/7.valueQuantity" -> "Observation.valueQuantity"."""
+    resource, _, rest = path.partition("/")
+    if not rest:
+        return resource
+    _, dot, element = rest.partition(".")
+    return f"{resource}{dot}{element}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,17 @@ USER_TOKENS = {
     "userPatientId": "Patient",
     "userRelatedPersonId": "RelatedPerson",
 }
+# What a clinician calls the data a query reads, by its resource type.
+_SUBJECTS = {
+    "Patient": "the patient's details",
+    "Observation": "results and measurements",
+    "Condition": "the problem list",
+    "MedicationRequest": "medication orders",
+    "MedicationStatement": "the medication list",
+    "FamilyMemberHistory": "family history",
+    "DocumentReference": "notes",
+    "DiagnosticReport": "reports",
+}
 # Any {{...}}, so tokens outside 2.0 (e.g. the 3.0 ballot's `{{today()}}`) are seen and refused.
 _TOKEN = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 OPERATION_OUTCOME = "OperationOutcome"
@@ -59,6 +70,12 @@ class PrefetchTemplate:
         if "?" in self.query:
             return "Bundle"
         return self.query.split("/", 1)[0]
+
+    @property
+    def subject(self) -> str:
+        """What the key holds in a clinician's words: "family history", "the problem list"."""
+        resource_type = self.query.split("?", 1)[0].split("/", 1)[0]
+        return _SUBJECTS.get(resource_type, "part of the chart")
 
     def render(self, context: Mapping[str, Any]) -> str | None:
         """The query with its tokens filled in from the hook context, or None if one cannot be."""

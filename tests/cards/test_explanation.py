@@ -108,3 +108,24 @@ def test_a_push_is_said_against_the_average_adult(models: RiskModels) -> None:
             parts.points(item.shapley), item.shapley
         )
     _check_explanation(estimate, detail)
+
+
+def test_data_not_used_is_said_in_plain_words(models: RiskModels) -> None:
+    """Issue 16, item 13: the card says what could not be used in a clinician's words; FHIR
+    paths and units of the integrator's note stay off the card (No HbA1c in 3 years: the
+    estimate, USPSTF 2021)."""
+    stone = {
+        "resourceType": "Observation",
+        "id": "weight-stone",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+        "effectiveDateTime": "2026-10-01T09:00:00Z",
+        "valueQuantity": {"value": 14, "unit": "stone"},
+    }
+    record = chart(stone)
+    (issue,) = record.data_issues
+    assert issue.path.startswith("Observation/weight-stone")  # the integrator's note is kept
+    detail = _detail(advise(models, record), "diabetes-risk", "diabetes-risk")
+    assert "- A result or measurement could not be used" in detail
+    for technical in ("Observation/", "stone", "`"):
+        assert technical not in detail

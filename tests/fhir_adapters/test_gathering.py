@@ -296,3 +296,28 @@ def test_searches_ask_for_strict_handling(
 
     gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET)
     assert preferences == ["handling=strict"]
+
+
+def test_a_key_not_read_is_plain_words_for_the_clinician_and_logged_for_the_integrator(
+    gatherer_for: Callable[..., PatientDataGatherer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16, item 13: "the FHIR server answered 400 (`prefetch.familyHistory`)" is the
+    integrator's note (log, no patient data); the clinician reads "Family history could not be
+    read"."""
+    family = PrefetchTemplate(
+        "familyHistory", "FamilyMemberHistory?patient={{context.patientId}}", required=False
+    )
+    with caplog.at_level("INFO", logger="fhir_adapters.gathering"):
+        gathered = gatherer_for(lambda _: httpx.Response(400)).gather(
+            (family,), None, CONTEXT, ACCESS, BUDGET
+        )
+    (issue,) = gathered.issues()
+    assert issue.for_clinician == "Family history could not be read"
+    assert "prefetch" not in issue.for_clinician
+    assert "400" not in issue.for_clinician
+    assert issue.for_integrator.startswith("prefetch.familyHistory: not prefetched")
+    assert "answered 400" in issue.for_integrator
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("prefetch.familyHistory unavailable" in m and "answered 400" in m for m in logged)
+    # No patient id, token or URL in the log line.
+    assert not any("p1" in m or "secret-token" in m or BASE in m for m in logged)
