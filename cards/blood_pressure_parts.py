@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cards.card_parts import SuggestedOrder, service_request
+from cards.cds_card import SUMMARY_MAX_CHARACTERS
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import LOINC_BP_PANEL
-from models.criteria import STAGE1_DIASTOLIC, STAGE1_SYSTOLIC, STAGE2_DIASTOLIC, STAGE2_SYSTOLIC
+from fhir_adapters.patient_record import BloodPressureReading, MedicationFact
+from models.criteria import (
+    STAGE1_DIASTOLIC,
+    STAGE1_SYSTOLIC,
+    STAGE2_DIASTOLIC,
+    STAGE2_SYSTOLIC,
+    BloodPressureCategory,
+    blood_pressure_category,
+)
 from models.hypertension import PressureSummary
 
 TOPIC = "hypertension"
@@ -22,6 +33,46 @@ STAGE_RANGES = {
 def pressure_text(pressure: PressureSummary) -> str:
     """The mean pressure as a card writes it: "145/91 mmHg"."""
     return f"{pressure.systolic.value:.0f}/{pressure.diastolic.value:.0f} mmHg"
+
+
+# How a reading's ACC/AHA 2017 category is written beside it.
+CATEGORY_WORDS = {
+    BloodPressureCategory.NORMAL: "normal",
+    BloodPressureCategory.ELEVATED: "elevated",
+    BloodPressureCategory.STAGE_1: "stage 1 range",
+    BloodPressureCategory.STAGE_2: "stage 2 range",
+}
+
+
+def reading_text(reading: BloodPressureReading) -> str:
+    """One reading with its date and category: "129/92 on 2024-03-02 (stage 2 range)"."""
+    sbp, dbp = reading.systolic or 0.0, reading.diastolic or 0.0
+    category = CATEGORY_WORDS[blood_pressure_category(sbp, dbp)]
+    return f"{sbp:.0f}/{dbp:.0f} on {reading.effective.date()} ({category})"
+
+
+def fitting_summary(*candidates: str) -> str:
+    """The first summary that fits the CDS Hooks limit: callers give shorter ones after longer
+    ones (fewer names), so a summary is never cut mid-word."""
+    for candidate in candidates:
+        if len(candidate) <= SUMMARY_MAX_CHARACTERS:
+            return candidate
+    raise ValueError("no candidate summary fits the CDS Hooks limit")
+
+
+def medication_names(medications: Sequence[MedicationFact]) -> tuple[str, ...]:
+    """The ways to name the drugs, longest first: all of them, two and a count, a count."""
+    names = [item.ingredient for item in medications]
+    if not names:
+        return ("no antihypertensive",)
+    every = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    shorter = [every]
+    if len(names) > 2:
+        shorter.append(f"{', '.join(names[:2])} and {len(names) - 2} more")
+    if len(names) > 1:
+        shorter.append(f"{names[0]} and {len(names) - 1} more")
+        shorter.append(f"{len(names)} antihypertensives")
+    return tuple(shorter)
 
 
 def home_monitoring(patient_id: str, reason: str) -> SuggestedOrder:

@@ -1,13 +1,15 @@
-"""The `hypertension-risk` service's cards, one for whichever of the three answers applies.
+"""The `hypertension-risk` service's cards, one for whichever of the answers applies.
 
 - Readings in the hypertensive range on two or more days, no diagnosis: a detection (warning),
   suggesting confirmation out of the office and a provisional diagnosis.
 - The same on a single day: repeat the measurement (info).
-- No reading in 12 months: the probability of 130/80 or higher if measured, and a measurement.
+- No reading in 12 months: the probability of 130/80 or higher if measured, the older readings
+  and what they mean, and a measurement (`hypertension_unmeasured`).
 - Recent normal readings: the Framingham 4-year risk, when it is in a band the site shows.
 
-Patients none of these fit (pregnant, on treatment, aged 13-17) get the cards of
-`hypertension_populations`; a child under 13 gets none.
+Patients none of these fit get the cards of `hypertension_populations` (known hypertension:
+treated or diagnosed; aged 13-17) or `hypertension_pregnancy` (pregnant, or within 6 weeks of a
+delivery); a child under 13 gets AAP's screening table (`hypertension_children`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from cards.blood_pressure_parts import (
     STAGE_RANGES,
     TOPIC,
     home_monitoring,
-    measurement,
     not_yet_accepted,
     pressure_text,
 )
@@ -31,23 +32,24 @@ from cards.card_parts import (
     source,
 )
 from cards.cds_card import Indicator
-from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
-from cards.hypertension_populations import adolescent_cards, pregnancy_cards, treated_cards
+from cards.explanation import data_issue_lines, factor_lines, missing_lines, percent
+from cards.hypertension_children import child_cards
+from cards.hypertension_populations import adolescent_cards, goal_cards
+from cards.hypertension_pregnancy import postpartum_cards, pregnancy_cards
+from cards.hypertension_unmeasured import unmeasured_cards
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.patient_record import PatientRecord
-from models.criteria import STAGE1_PRESSURE_TEXT
 from models.hypertension import (
     INCIDENCE_MODEL,
     Finding,
     HypertensionAssessment,
     PressureSummary,
 )
-from models.prediction import NoEstimate, RiskEstimate
-from models.risk_models import UNMEASURED_BLOOD_PRESSURE
+from models.prediction import RiskEstimate
+from models.pregnancy import recent_delivery
 
 DETECTED = "hypertension-detected"
 REPEAT = "blood-pressure-repeat"
-UNMEASURED = "blood-pressure-unmeasured"
 INCIDENCE = "hypertension-incidence"
 AMBULATORY_MONITORING = "ambulatory-bp-monitoring"
 PROBLEM_LIST_ENTRY = "hypertension-problem-list"
@@ -63,11 +65,20 @@ def hypertension_cards(
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
     """The card for this patient's finding (at most one)."""
+    # Home blood pressure (white-coat and masked hypertension, `cards.home_blood_pressure`)
+    # joins here: one call with the record and the assessment, its cards added to these.
     pressure = assessment.pressure
     if assessment.finding is Finding.PREGNANT:
         return pregnancy_cards(record, assessment.in_pregnancy, hook_instance)
-    if assessment.finding is Finding.TREATED:
-        return treated_cards(record, pressure, history, hook_instance)
+    if assessment.finding is Finding.POSTPARTUM:
+        delivery = recent_delivery(record)
+        if delivery is None:
+            return ()
+        return postpartum_cards(record, assessment.in_pregnancy, delivery, hook_instance)
+    if assessment.finding is Finding.CHILD:
+        return child_cards(record, history, hook_instance)
+    if assessment.finding in (Finding.TREATED, Finding.DIAGNOSED):
+        return goal_cards(record, assessment, history, hook_instance)
     if assessment.finding is Finding.ADOLESCENT:
         return adolescent_cards(record, pressure, history, hook_instance)
     if assessment.finding is Finding.DETECTED and pressure is not None:
@@ -76,7 +87,9 @@ def hypertension_cards(
             return ()
         return (_detection(record, pressure, policy, history, hook_instance),)
     if assessment.finding is Finding.UNMEASURED:
-        return _unmeasured(record, assessment.estimate, policy, history, hook_instance)
+        return unmeasured_cards(
+            record, assessment.estimate, assessment.earlier, policy, history, hook_instance
+        )
     if assessment.finding is Finding.INCIDENCE and isinstance(assessment.estimate, RiskEstimate):
         return _incidence(record, assessment.estimate, pressure, policy, history, hook_instance)
     return ()
@@ -153,83 +166,6 @@ def _detection(
         indicator=Indicator.WARNING,
         detail="\n".join(detail).strip(),
         source=source("ACC/AHA 2017 blood pressure categories (cdss)", TOPIC),
-    )
-
-
-def _unmeasured(
-    record: PatientRecord,
-    estimate: RiskEstimate | NoEstimate | None,
-    policy: CardPolicy,
-    history: FeedbackHistory,
-    hook_instance: str,
-) -> tuple[IssuedCard, ...]:
-    patient = record.patient_id
-    measure = measurement(patient, "No blood pressure recorded in 12 months")
-    home = home_monitoring(patient, "No blood pressure recorded in 12 months (remote care)")
-    orders = not_yet_accepted(history, measure, home)
-    model = UNMEASURED_BLOOD_PRESSURE.name
-    if not isinstance(estimate, RiskEstimate):
-        wanted = (
-            []
-            if estimate is None
-            else [n for n in UNMEASURED_BLOOD_PRESSURE.required if n in estimate.missing]
-        )
-        if (
-            not policy.explain_missing_estimate
-            or not wanted
-            or history.holds_back(UNMEASURED, None)
-        ):
-            return ()
-        return (
-            build_card(
-                hook_instance=hook_instance,
-                card_type=UNMEASURED,
-                band=None,
-                orders=orders,
-                summary="No blood pressure recorded in 12 months: measure",
-                indicator=Indicator.INFO,
-                detail=(
-                    "No blood pressure reading in the last 12 months. The chance that it is "
-                    f"raised cannot be estimated without: {missing_inputs(wanted)}."
-                ),
-                source=source(
-                    "Blood pressure if measured (cdss)", TOPIC, policy.model_cards_url, model
-                ),
-            ),
-        )
-    band = policy.unmeasured_blood_pressure.band(estimate.probability)
-    indicator = policy.unmeasured_blood_pressure.indicator(band)
-    if indicator is None or history.holds_back(UNMEASURED, band):
-        return ()
-    pct = percent(estimate.probability)
-    detail = [
-        f"No blood pressure reading in the last 12 months. **Estimated probability that it is "
-        f"{STAGE1_PRESSURE_TEXT} mmHg or higher if measured: {pct}.**",
-        "",
-        *factor_lines(estimate),
-        *missing_lines(estimate, "The estimate rests on the inputs that were recorded."),
-        *data_issue_lines(record.data_issues),
-        "Built on NHANES 2017-18 adults whose blood pressure was measured at the examination "
-        "(treated and untreated alike); it estimates today's blood pressure, not future risk.",
-        "",
-        model_card_markdown(policy.model_cards_url, model),
-    ]
-    return (
-        build_card(
-            hook_instance=hook_instance,
-            card_type=UNMEASURED,
-            band=band,
-            orders=orders,
-            summary=(
-                f"No BP in 12 months: {pct} likely {STAGE1_PRESSURE_TEXT} or higher if measured"
-            ),
-            indicator=indicator,
-            detail="\n".join(detail),
-            source=source(
-                "Blood pressure if measured (cdss)", TOPIC, policy.model_cards_url, model
-            ),
-            links=risk_links(policy, model, UNMEASURED),
-        ),
     )
 
 

@@ -1,18 +1,17 @@
-"""The `hypertension-risk` cards for patients the adult detection and estimates do not fit.
+"""The `hypertension-risk` cards for known hypertension and for adolescents.
 
-- On an antihypertensive: the last year's mean against the treatment goal (ACC/AHA 2017: below
-  130/80). Above it: a card naming the medication; at goal: none; no reading in a year: a
-  measurement. Never "no hypertension diagnosis", never a provisional diagnosis, never an
-  estimate: the patient is treated for it. For ages 13-17 the goal is AAP 2017's (the same
-  130/80).
-- Pregnant (an active pregnancy on the record): ACOG's thresholds on the pregnancy's latest
-  pressure. 140/90 or more: a card naming the pregnancy and prompting obstetric evaluation for
-  gestational hypertension or preeclampsia (warning); 160/110 or more, the severe range:
-  critical. Below: none. Never an estimate, a provisional diagnosis or home monitoring. An
-  override does not hold these back: a pregnancy's pressure changes within days.
-- Ages 13-17, untreated: AAP 2017's adolescent categories (the adult numbers), worded as that
-  guideline's, with no adult suggestion (no provisional diagnosis, no home monitoring: AAP
-  does not diagnose from home readings). Elevated or normal: no card.
+- Known hypertension (an active antihypertensive, or hypertension on the problem list): the
+  mean against the goal (ACC/AHA 2017: below 130/80 for diagnosed hypertension, treated or
+  not). On treatment the mean counts only readings taken after the treatment began (its order
+  date; with none recorded, the last 3 months' readings, and the card says so). Above the goal:
+  a card naming the medication, or saying that none is on record; at goal: none; no reading:
+  a measurement. Never "no hypertension diagnosis", never a provisional diagnosis, never an
+  estimate. For ages 13-17 the goal is AAP 2017's (the same 130/80).
+- Ages 13-17, untreated and undiagnosed: AAP 2017's adolescent categories (the adult numbers),
+  worded as that guideline's, which diagnoses hypertension on 3 visits in the hypertensive
+  range (not the adults' 2): on 3 a warning, on fewer an information card asking for the next
+  visit. No adult suggestion (no provisional diagnosis, no home monitoring: AAP does not
+  diagnose from home readings). Elevated or normal: no card.
 """
 
 from __future__ import annotations
@@ -20,10 +19,13 @@ from __future__ import annotations
 from cards.blood_pressure_parts import (
     STAGE_RANGES,
     TOPIC,
+    fitting_summary,
     home_monitoring,
     measurement,
+    medication_names,
     not_yet_accepted,
     pressure_text,
+    reading_text,
 )
 from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import Indicator
@@ -33,24 +35,22 @@ from fhir_adapters.codes import ConditionKind, DrugClass
 from fhir_adapters.patient_record import MedicationFact, PatientRecord
 from models.criteria import (
     ADOLESCENT_AGE,
+    ADOLESCENT_HYPERTENSION_VISITS,
     ADULT_AGE,
-    PREGNANCY_HYPERTENSION_DIASTOLIC,
-    PREGNANCY_HYPERTENSION_SYSTOLIC,
-    PREGNANCY_OCCASIONS_HOURS_APART,
-    PREGNANCY_SEVERE_DIASTOLIC,
-    PREGNANCY_SEVERE_SYSTOLIC,
+    EARLIER_READINGS_SHOWN,
     TREATED_GOAL_TEXT,
+    TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN,
 )
-from models.hypertension import PressureSummary
-from models.pregnancy import PregnancyPressure
+from models.features import BLOOD_PRESSURE_WINDOW
+from models.hypertension import HypertensionAssessment, PressureSummary, TreatmentWindow
 
 ABOVE_GOAL = "blood-pressure-above-treatment-goal"
+DIAGNOSED_ABOVE_GOAL = "diagnosed-blood-pressure-above-goal"
 TREATED_UNMEASURED = "treated-blood-pressure-unmeasured"
+DIAGNOSED_UNMEASURED = "diagnosed-blood-pressure-unmeasured"
 ADOLESCENT = "adolescent-blood-pressure"
-PREGNANCY_RAISED = "pregnancy-blood-pressure-raised"
-PREGNANCY_SEVERE = "pregnancy-blood-pressure-severe"
-ACOG = "ACOG Practice Bulletin 222: hypertension in pregnancy (cdss)"
 ACC_AHA = "ACC/AHA 2017 blood pressure goal on treatment (cdss)"
+ACC_AHA_DIAGNOSED = "ACC/AHA 2017 blood pressure goal in hypertension (cdss)"
 AAP_GOAL = "AAP 2017 pediatric blood pressure goal on treatment (cdss)"
 AAP = "AAP 2017 pediatric blood pressure categories (cdss)"
 # Some of these drugs have other uses (beta blockers for angina or arrhythmia, diuretics and
@@ -70,83 +70,197 @@ def antihypertensives(record: PatientRecord) -> tuple[MedicationFact, ...]:
     return tuple(found.values())
 
 
-def _named(medications: tuple[MedicationFact, ...]) -> str:
-    names = [item.ingredient for item in medications]
-    if len(names) > 3:
-        return f"{', '.join(names[:2])} and {len(names) - 2} others"
-    return " and ".join((", ".join(names[:-1]), names[-1])) if len(names) > 1 else names[0]
+def _days(pressure: PressureSummary) -> str:
+    return "one day" if pressure.occasions == 1 else f"{pressure.occasions} days"
 
 
-def treated_cards(
+def _diagnosis_line(record: PatientRecord) -> str:
+    diagnosis = next(
+        (
+            item
+            for item in record.conditions
+            if item.kind is ConditionKind.HYPERTENSION and item.clinical_status.value != "resolved"
+        ),
+        None,
+    )
+    if diagnosis is None:
+        return ""
+    return f"Hypertension on the problem list ({diagnosis.display}, {diagnosis.source})."
+
+
+def _treatment_lines(treatment: TreatmentWindow | None) -> list[str]:
+    """What the mean on treatment counts, and the readings before treatment it leaves out."""
+    if treatment is None:
+        return []
+    if treatment.started is None:
+        lines = [
+            "No start date is recorded for the medication: the mean uses the readings of the "
+            f"last {TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN} months only."
+        ]
+    else:
+        lines = [
+            f"Treatment ordered on {treatment.started}: only readings taken after that day "
+            "count (readings before treatment say nothing of it)."
+        ]
+    if treatment.before:
+        shown = "; ".join(reading_text(r) for r in treatment.before[:EARLIER_READINGS_SHOWN])
+        more = len(treatment.before) - EARLIER_READINGS_SHOWN
+        lines.append("")
+        lines.append(
+            f"Not counted, taken on or before {treatment.since}: {shown}"
+            + (f"; and {more} more" if more > 0 else "")
+            + "."
+        )
+    return lines
+
+
+def _unmeasured_period(
+    record: PatientRecord, treatment: TreatmentWindow | None, treated: bool
+) -> str:
+    """The period without a reading that counts, as the card says it."""
+    if not treated or treatment is None:
+        return "in the last 12 months"
+    if treatment.started is None:
+        return f"in the last {TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN} months"
+    if treatment.started > record.as_of - BLOOD_PRESSURE_WINDOW:
+        return "since treatment began"
+    return "in the last 12 months"
+
+
+def goal_cards(
     record: PatientRecord,
-    pressure: PressureSummary | None,
+    assessment: HypertensionAssessment,
     history: FeedbackHistory,
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
-    """The card for a patient on an antihypertensive: above goal, or unmeasured; else none."""
+    """The card for known hypertension (treated or diagnosed): above goal, or unmeasured."""
     medications = antihypertensives(record)
-    named = _named(medications)
+    treated = bool(medications)
+    pressure = assessment.pressure
+    names = medication_names(medications)
     age = record.demographics.age_years
     adolescent = age is not None and age < ADULT_AGE
     guideline = "AAP 2017" if adolescent else "ACC/AHA 2017"
-    label = AAP_GOAL if adolescent else ACC_AHA
-    listed = "; ".join(f"{item.display} ({item.source})" for item in medications)
+    label = AAP_GOAL if adolescent else ACC_AHA if treated else ACC_AHA_DIAGNOSED
+    listed = (
+        "Active antihypertensive medication: "
+        + "; ".join(f"{item.display} ({item.source})" for item in medications)
+        + "."
+        if treated
+        else "No antihypertensive on record."
+    )
+    known = [line for line in (_diagnosis_line(record), listed) if line]
+    window = _treatment_lines(assessment.treatment)
     if pressure is None:
-        if history.holds_back(TREATED_UNMEASURED, None):
+        card_type = TREATED_UNMEASURED if treated else DIAGNOSED_UNMEASURED
+        if history.holds_back(card_type, None):
             return ()
-        reason = f"On {named}; no blood pressure recorded in 12 months"
+        since = _unmeasured_period(record, assessment.treatment, treated)
+        state = [f"On {name}" for name in names] if treated else ["Hypertension diagnosed"]
+        summary = fitting_summary(
+            *(f"{s}, no BP {since}: measure to check the {TREATED_GOAL_TEXT} goal" for s in state)
+        )
+        detail = [
+            " ".join(known),
+            "",
+            f"No blood pressure reading {since}, so whether it is below the "
+            f"{TREATED_GOAL_TEXT} goal ({guideline}) is not known. No probability is estimated: "
+            "with known hypertension the question is whether the goal is met.",
+            "",
+            *window,
+            "",
+            ASSUMPTION if treated else "",
+        ]
         return (
             build_card(
                 hook_instance=hook_instance,
-                card_type=TREATED_UNMEASURED,
+                card_type=card_type,
                 band=None,
-                orders=not_yet_accepted(history, measurement(record.patient_id, reason)),
-                summary=f"On {named}, no BP in 12 months: measure to check the "
-                f"{TREATED_GOAL_TEXT} goal",
-                indicator=Indicator.INFO,
-                detail=(
-                    f"Active antihypertensive medication: {listed}. No blood pressure reading "
-                    f"in the last 12 months, so whether it is below the {TREATED_GOAL_TEXT} "
-                    f"goal ({guideline}) is not known. No probability is estimated: on treatment "
-                    f"the question is whether the goal is met.\n\n{ASSUMPTION}"
+                orders=not_yet_accepted(
+                    history,
+                    measurement(
+                        record.patient_id,
+                        f"{state[0]}; no blood pressure recorded {since}",
+                    ),
                 ),
+                summary=summary,
+                indicator=Indicator.INFO,
+                detail="\n".join(_without_blank_runs(detail)).strip(),
                 source=source(label, TOPIC),
             ),
         )
-    if not pressure.above_treated_goal or history.holds_back(ABOVE_GOAL, None):
+    card_type = ABOVE_GOAL if treated else DIAGNOSED_ABOVE_GOAL
+    if not pressure.above_treated_goal or history.holds_back(card_type, None):
         return ()
     readings = pressure.systolic.note
-    days = "one day" if pressure.occasions == 1 else f"{pressure.occasions} days"
+    shown = pressure_text(pressure)
+    if treated:
+        summaries = [
+            f"BP {shown} on {name}: above the {TREATED_GOAL_TEXT} goal on treatment"
+            for name in names
+        ]
+    else:
+        summaries = [
+            f"BP {shown} in diagnosed hypertension, no antihypertensive on record: above the "
+            f"{TREATED_GOAL_TEXT} goal",
+            f"BP {shown}, hypertension diagnosed, untreated: above the {TREATED_GOAL_TEXT} goal",
+        ]
+    if adolescent:
+        advice = (
+            f"AAP 2017: the goal for adolescents ({ADOLESCENT_AGE} and over) with hypertension is "
+            f"below {TREATED_GOAL_TEXT} mmHg (or the 90th percentile); review adherence and dose."
+        )
+    elif treated:
+        advice = (
+            f"ACC/AHA 2017: the goal for most treated adults is below {TREATED_GOAL_TEXT} mmHg; "
+            "confirm with home readings and review adherence, dose or an added agent."
+        )
+    else:
+        advice = (
+            f"ACC/AHA 2017: the goal in diagnosed hypertension is below {TREATED_GOAL_TEXT} mmHg. "
+            "No antihypertensive is on record (or the one taken is not recognised): confirm "
+            "with home readings; lifestyle measures for all, and medication for stage 2, or "
+            "for stage 1 with clinical cardiovascular disease or a 10-year ASCVD risk of 10% "
+            "or more."
+        )
     detail = [
-        f"Mean blood pressure {pressure_text(pressure)} ({readings}, on {days}, the latest on "
-        f"{pressure.systolic.effective}) on treatment: {listed}.",
+        f"Mean blood pressure {shown} ({readings}, on {_days(pressure)}, the latest on "
+        f"{pressure.systolic.effective}). " + " ".join(known),
         "",
-        (
-            f"AAP 2017: the goal for treated adolescents ({ADOLESCENT_AGE} and over) is below "
-            f"{TREATED_GOAL_TEXT} mmHg (or the 90th percentile); review adherence and dose."
-            if adolescent
-            else f"ACC/AHA 2017: the goal for most treated adults is below {TREATED_GOAL_TEXT} "
-            "mmHg; confirm with home readings and review adherence, dose or an added agent."
-        ),
+        *window,
         "",
-        ASSUMPTION,
+        advice,
+        "",
+        ASSUMPTION if treated else "",
         "",
         *data_issue_lines(record.data_issues),
     ]
-    reason = f"Blood pressure {pressure_text(pressure)} on {named}, above the goal"
+    reason = (
+        f"Blood pressure {shown} on {names[0]}, above the goal"
+        if treated
+        else f"Blood pressure {shown} in diagnosed hypertension, above the goal"
+    )
     return (
         build_card(
             hook_instance=hook_instance,
-            card_type=ABOVE_GOAL,
+            card_type=card_type,
             band=None,
             orders=not_yet_accepted(history, home_monitoring(record.patient_id, reason)),
-            summary=f"BP {pressure_text(pressure)} on {named}: above the {TREATED_GOAL_TEXT} "
-            "goal on treatment"[:139],
+            summary=fitting_summary(*summaries),
             indicator=Indicator.WARNING if pressure.confirmed else Indicator.INFO,
-            detail="\n".join(detail).strip(),
+            detail="\n".join(_without_blank_runs(detail)).strip(),
             source=source(label, TOPIC),
         ),
     )
+
+
+def _without_blank_runs(lines: list[str]) -> list[str]:
+    """The lines with consecutive blank lines collapsed (optional paragraphs leave gaps)."""
+    kept: list[str] = []
+    for line in lines:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    return kept
 
 
 def adolescent_cards(
@@ -155,21 +269,43 @@ def adolescent_cards(
     history: FeedbackHistory,
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
-    """A card for an untreated adolescent (13-17) whose mean is in AAP's stage 1 or 2 range."""
+    """A card for an untreated adolescent (13-17) whose mean is in AAP's stage 1 or 2 range:
+    a warning on 3 visits in that range (AAP's diagnosis), information on fewer."""
     if pressure is None or pressure.stage == 0 or history.holds_back(ADOLESCENT, None):
         return ()
     stage = STAGE_RANGES[pressure.stage]
-    days = "one day" if pressure.occasions == 1 else f"{pressure.occasions} days"
+    age = record.demographics.age_years
+    visits = ADOLESCENT_HYPERTENSION_VISITS
+    raised = pressure.raised_occasions
+    on_visits = "1 visit" if raised == 1 else f"{raised} visits"
+    if pressure.adolescent_confirmed:
+        verdict = (
+            f"In the hypertensive range on {on_visits}: AAP 2017 diagnoses hypertension on "
+            f"{visits} separate visits in that range. Confirm with ambulatory monitoring and "
+            "evaluate (AAP 2017)."
+        )
+        summary = f"BP {pressure_text(pressure)} at age {age}, raised on {on_visits}: AAP 2017 "
+        summary += f"stage {pressure.stage} (adolescent)"
+    else:
+        verdict = (
+            f"In the hypertensive range on {on_visits} so far: AAP 2017 diagnoses hypertension "
+            f"only on {visits} separate visits in that range (adults: 2 occasions), so this is "
+            "not yet hypertension. Repeat at the next visits."
+        )
+        summary = fitting_summary(
+            f"BP {pressure_text(pressure)} at age {age}, raised on {on_visits}: AAP 2017 needs "
+            f"{visits} visits, repeat",
+        )
     detail = [
-        f"Mean blood pressure {pressure_text(pressure)} ({pressure.systolic.note}, on {days}, "
-        f"the latest on {pressure.systolic.effective}), at age "
-        f"{record.demographics.age_years}: the {stage} of the AAP 2017 categories for "
-        f"adolescents ({ADOLESCENT_AGE} and over). No hypertension diagnosis or treatment is "
-        "recorded.",
+        f"Mean blood pressure {pressure_text(pressure)} ({pressure.systolic.note}, on "
+        f"{_days(pressure)}, the latest on {pressure.systolic.effective}), at age {age}: the "
+        f"{stage} of the AAP 2017 categories for adolescents ({ADOLESCENT_AGE} and over). No "
+        "hypertension diagnosis or treatment is recorded.",
         "",
-        "AAP 2017 diagnoses hypertension from readings at this level on three separate "
-        "visits, with ambulatory monitoring to confirm; home readings do not diagnose it. The "
-        f"adult ACC/AHA categories and the adult risk estimates do not apply under {ADULT_AGE}.",
+        verdict,
+        "",
+        "Home readings do not diagnose it (AAP 2017). The adult ACC/AHA categories and the "
+        f"adult risk estimates do not apply under {ADULT_AGE}.",
         "",
         *data_issue_lines(record.data_issues),
     ]
@@ -178,87 +314,9 @@ def adolescent_cards(
             hook_instance=hook_instance,
             card_type=ADOLESCENT,
             band=None,
-            summary=f"BP {pressure_text(pressure)} on {days} at age "
-            f"{record.demographics.age_years}: AAP 2017 stage {pressure.stage} range "
-            "(adolescent)",
-            indicator=Indicator.WARNING if pressure.confirmed else Indicator.INFO,
+            summary=summary,
+            indicator=Indicator.WARNING if pressure.adolescent_confirmed else Indicator.INFO,
             detail="\n".join(detail).strip(),
             source=source(AAP, TOPIC),
-        ),
-    )
-
-
-def pregnancy_cards(
-    record: PatientRecord, pressure: PregnancyPressure | None, hook_instance: str
-) -> tuple[IssuedCard, ...]:
-    """A card when the pregnancy's latest pressure is 140/90 or more (ACOG); critical from
-    160/110."""
-    if pressure is None or not pressure.hypertensive:
-        return ()
-    raised = f"{PREGNANCY_HYPERTENSION_SYSTOLIC:g}/{PREGNANCY_HYPERTENSION_DIASTOLIC:g}"
-    severe = f"{PREGNANCY_SEVERE_SYSTOLIC:g}/{PREGNANCY_SEVERE_DIASTOLIC:g}"
-    shown = f"{pressure.systolic:.0f}/{pressure.diastolic:.0f} mmHg"
-    pregnancy = pressure.pregnancy
-    onset = f", onset {pregnancy.onset}" if pregnancy.onset else ""
-    taken = (
-        "one reading"
-        if pressure.readings_that_day == 1
-        else f"mean of {pressure.readings_that_day} readings"
-    )
-    hours = PREGNANCY_OCCASIONS_HOURS_APART
-    if pressure.raised_readings == 1:
-        count = f"the only reading of {raised} or more in this pregnancy, so not yet on two "
-        count += f"occasions {hours} hours apart"
-    else:
-        count = f"{pressure.raised_readings} readings of {raised} or more in this pregnancy, "
-        count += (
-            f"at least {hours} hours apart"
-            if pressure.raised_hours_apart
-            else f"all within {hours} hours"
-        )
-    known = record.has_condition(ConditionKind.HYPERTENSION) or record.takes(
-        DrugClass.ANTIHYPERTENSIVE
-    )
-    detail = [
-        f"Pregnancy on the record ({pregnancy.display}, {pregnancy.source}{onset}). Latest "
-        f"blood pressure {shown} ({taken} on {pressure.day}); {count}.",
-        "",
-        f"ACOG (Practice Bulletin 222): a new {raised} or more on two occasions at least "
-        f"{PREGNANCY_OCCASIONS_HOURS_APART} hours apart after 20 weeks is gestational "
-        "hypertension; with proteinuria or severe features, preeclampsia. Assess for "
-        "preeclampsia (symptoms, urine protein, platelets, creatinine, liver enzymes).",
-    ]
-    if known:
-        detail += [
-            "",
-            "Hypertension is diagnosed or treated: if it predates the pregnancy or 20 weeks it "
-            "is chronic hypertension; assess for superimposed preeclampsia.",
-        ]
-    if pressure.severe:
-        detail += [
-            "",
-            f"**{severe} or more is the severe range: confirm within 15 minutes and treat "
-            "within 30-60 minutes (ACOG).**",
-        ]
-    detail += [
-        "",
-        "The adult risk estimates and ACC/AHA categories do not apply in pregnancy.",
-        "",
-        *data_issue_lines(record.data_issues),
-    ]
-    summary = (
-        f"BP {shown} in pregnancy: severe range, urgent obstetric evaluation (ACOG)"
-        if pressure.severe
-        else f"BP {shown} in pregnancy: evaluate for gestational hypertension or preeclampsia"
-    )
-    return (
-        build_card(
-            hook_instance=hook_instance,
-            card_type=PREGNANCY_SEVERE if pressure.severe else PREGNANCY_RAISED,
-            band=None,
-            summary=summary,
-            indicator=Indicator.CRITICAL if pressure.severe else Indicator.WARNING,
-            detail="\n".join(detail).strip(),
-            source=source(ACOG, TOPIC),
         ),
     )

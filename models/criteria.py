@@ -42,6 +42,16 @@ BLOOD_PRESSURE_OCCASIONS = 2
 # or 80 diastolic or more on an antihypertensive is above goal.
 TREATED_GOAL_SYSTOLIC, TREATED_GOAL_DIASTOLIC = 130.0, 80.0
 TREATED_GOAL_TEXT = f"{TREATED_GOAL_SYSTOLIC:g}/{TREATED_GOAL_DIASTOLIC:g}"
+# The same goal holds for diagnosed hypertension, treated or not (ACC/AHA 2017, section 8.1.5:
+# "a BP target of less than 130/80 mm Hg is recommended" for adults with confirmed hypertension).
+# Readings taken before treatment began say nothing of the treatment: the mean on treatment
+# starts at the earliest known start of the current antihypertensives. When no start is
+# recorded, the last 3 months' readings stand for it: ACC/AHA 2017 (section 8.3.1) reassesses
+# monthly after starting or changing treatment until the goal is reached.
+TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN = 3
+# Older readings (item 14): readings older than the 12-month window are still shown as
+# evidence, the newest this many of them.
+EARLIER_READINGS_SHOWN = 5
 
 
 def above_treated_goal(systolic: float, diastolic: float) -> bool:
@@ -117,6 +127,15 @@ PREGNANCY_OCCASIONS_HOURS_APART = 4
 # Post-term begins at 42 weeks (ACOG): a pregnancy still "active" with an onset longer ago than
 # this is an out-of-date record, and readings older than this are not from this pregnancy.
 PREGNANCY_MAX_WEEKS = 42
+# Gestational hypertension and preeclampsia arise after 20 weeks (ACOG PB 222): a pregnancy
+# that ended sooner is not a delivery after which postpartum preeclampsia is looked for.
+PREECLAMPSIA_FROM_WEEKS = 20
+# Postpartum: hypertension and preeclampsia can first appear after delivery, most within the
+# first days and up to 6 weeks (ACOG PB 222; ACOG Committee Opinion 736, "Optimizing Postpartum
+# Care", 2018: blood pressure evaluation within the postpartum period). Within this many weeks
+# of a delivery a reading is read against the pregnancy thresholds above (140/90; 160/110
+# severe, treated within 30-60 minutes postpartum too), not the adult categories.
+POSTPARTUM_WEEKS = 6
 
 # BMI (kg/m2): WHO adult categories (WHO Technical Report Series 894, 2000). Underweight
 # < 18.5; normal ("healthy") 18.5-24.9; overweight 25-29.9; obesity 30 or more.
@@ -131,8 +150,42 @@ ADULT_AGE = 18
 # 2017;140:e20171904). From 13 its categories are the adult numbers (elevated 120-129 and < 80,
 # stage 1 130-139 or 80-89, stage 2 140 or more or 90 or more), so `blood_pressure_category`
 # serves ages 13-17 too; under 13 they are percentiles for age, sex and height, which the
-# service does not have, so it says nothing about a younger child's pressure.
+# service does not have: it names no category for a younger child, only whether a reading is
+# at or above the guideline's screening value for age and sex (below).
 ADOLESCENT_AGE = 13
+# AAP 2017 (section 3.1, key action statement 3): hypertension is diagnosed when readings are in
+# the hypertensive range on 3 separate visits, not the adults' 2 occasions.
+ADOLESCENT_HYPERTENSION_VISITS = 3
+# AAP 2017, Table 6, "Screening BP Values Requiring Further Evaluation": for ages 1-12, by sex,
+# the systolic and diastolic values (mmHg; the 90th percentile at the 5th height percentile) at
+# or above which a reading needs evaluation against the full percentile tables for age, sex and
+# height. A screening value, not a category: at or above it the child may still be normal by
+# percentile, so a card never calls it a stage. From 13 the table's value is 120/80.
+AAP_SCREENING_VALUES: dict[int, dict[str, tuple[float, float]]] = {
+    age: {"male": (boys_sbp, boys_dbp), "female": (girls_sbp, girls_dbp)}
+    for age, boys_sbp, boys_dbp, girls_sbp, girls_dbp in (
+        (1, 98, 52, 98, 54),
+        (2, 100, 55, 101, 58),
+        (3, 101, 58, 102, 60),
+        (4, 102, 60, 103, 62),
+        (5, 103, 63, 104, 64),
+        (6, 105, 66, 105, 67),
+        (7, 106, 68, 106, 68),
+        (8, 107, 69, 107, 69),
+        (9, 107, 70, 108, 71),
+        (10, 108, 72, 109, 72),
+        (11, 110, 74, 111, 74),
+        (12, 113, 75, 114, 75),
+    )
+}
+
+
+def aap_screening_value(age: int, sex: str) -> tuple[float, float] | None:
+    """AAP 2017's screening value (systolic, diastolic) for a child of 1-12 of this sex
+    ("male" or "female"), or None where the table has none."""
+    return AAP_SCREENING_VALUES.get(age, {}).get(sex)
+
+
 # NHANES 2017-18 records every age of 80 and over as 80 (top-coding): the learned models saw
 # no exact age above it.
 NHANES_TOP_CODED_AGE = 80

@@ -7,33 +7,42 @@
 3. Recent pressure below 130/80: the 1-, 2- and 4-year risk of hypertension from the Parikh
    equation, within its validity range.
 
-A patient on an antihypertensive is treated for it: no detection and no estimate (the NHANES
-model and Parikh's equation are not about the treated), only whether the last year's mean is
-at the treatment goal (ACC/AHA 2017: below 130/80).
+A patient on an antihypertensive, or with hypertension on the problem list, is known to have
+it: no detection and no estimate (the NHANES model and Parikh's equation are not about them),
+only whether the mean is at the goal (ACC/AHA 2017: below 130/80). On treatment only readings
+taken after it began count (`TreatmentWindow`).
 
 In pregnancy no model applies: the latest pressure of the pregnancy is read against ACOG's
-thresholds (`models.pregnancy`), whatever else the chart holds.
+thresholds (`models.pregnancy`), whatever else the chart holds; so is a reading in the 6 weeks
+after a delivery (postpartum preeclampsia, ACOG).
 
 Under 18 the adult categories do not apply (AAP 2017): ages 13-17 are read with that
-guideline's adolescent cut-offs, which are the adult numbers, and get no estimate (the models
-are for adults); a child under 13 gets nothing, since AAP's categories there are percentiles
-for age, sex and height.
+guideline's adolescent cut-offs, which are the adult numbers, on 3 visits rather than 2, and
+get no estimate (the models are for adults); under 13 AAP's categories are percentiles for
+age, sex and height, which the service does not have: only its screening table is applied.
+
+With no reading in the last year, the older readings are still evidence (`earlier_readings`):
+the card shows them beside the estimate, which does not use them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
+from statistics import fmean
 
 from fhir_adapters.codes import ConditionKind, DrugClass, Kinship
-from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
+from fhir_adapters.patient_record import AdministrativeSex, BloodPressureReading, PatientRecord
 from models import parikh
 from models.artifacts import Artifact, read_artifact
 from models.criteria import (
     ADOLESCENT_AGE,
+    ADOLESCENT_HYPERTENSION_VISITS,
     ADULT_AGE,
     BLOOD_PRESSURE_OCCASIONS,
+    TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN,
     above_treated_goal,
     blood_pressure_category,
 )
@@ -43,6 +52,7 @@ from models.features import (
     BMI,
     CURRENT_SMOKER,
     DIASTOLIC,
+    MIN_PLAUSIBLE_DIASTOLIC,
     SYSTOLIC,
     FeatureValue,
 )
@@ -58,6 +68,7 @@ from models.pregnancy import (
     PregnancyPressure,
     current_pregnancy,
     pregnancy_pressure,
+    recent_delivery,
 )
 from models.risk_models import LearnedRiskModel, has_diabetes
 
@@ -78,11 +89,12 @@ _LABELS = {
 class Finding(StrEnum):
     """Which of the three answers applies, or why none does."""
 
-    DIAGNOSED = "diagnosed"  # nothing to add
+    DIAGNOSED = "diagnosed"  # on the problem list, no antihypertensive: the goal, no estimate
     TREATED = "treated"  # on an antihypertensive: the treatment goal, no estimate
     PREGNANT = "pregnant"  # ACOG's thresholds on the pregnancy's latest pressure, no estimate
+    POSTPARTUM = "postpartum"  # within 6 weeks of a delivery: ACOG's thresholds, no estimate
     ADOLESCENT = "adolescent"  # 13-17: AAP 2017's adolescent categories, no estimate
-    CHILD = "child"  # under 13: AAP's percentiles are not computed here, nothing to say
+    CHILD = "child"  # under 13: AAP's screening table only (its percentiles are not computed)
     DETECTED = "detected"
     UNMEASURED = "unmeasured"
     INCIDENCE = "incidence"
@@ -95,6 +107,8 @@ class PressureSummary:
     systolic: FeatureValue
     diastolic: FeatureValue
     occasions: int
+    # The days whose own mean was 130/80 or more (AAP 2017 counts visits in that range).
+    raised_occasions: int = 0
 
     @property
     def stage(self) -> int:
@@ -112,6 +126,24 @@ class PressureSummary:
         """Whether the readings span the two occasions a diagnosis rests on."""
         return self.occasions >= BLOOD_PRESSURE_OCCASIONS
 
+    @property
+    def adolescent_confirmed(self) -> bool:
+        """Whether 3 visits were in the hypertensive range, as AAP 2017 diagnoses (13-17)."""
+        return self.raised_occasions >= ADOLESCENT_HYPERTENSION_VISITS
+
+
+@dataclass(frozen=True)
+class TreatmentWindow:
+    """Which readings speak of the current treatment: those after it began."""
+
+    # Readings after this day count (the day itself is taken as before treatment).
+    since: date
+    # The earliest recorded start (order date) of the current antihypertensives; None when none
+    # is recorded, and `since` is then the last 3 months.
+    started: date | None
+    # Readings of the last year taken on or before `since`: not counted in the mean.
+    before: tuple[BloodPressureReading, ...]
+
 
 @dataclass(frozen=True)
 class HypertensionAssessment:
@@ -120,22 +152,132 @@ class HypertensionAssessment:
     finding: Finding
     pressure: PressureSummary | None
     estimate: RiskEstimate | NoEstimate | None
-    # For `Finding.PREGNANT`: the pregnancy's latest pressure (None when unmeasured in it).
+    # For `Finding.PREGNANT` and `POSTPARTUM`: the latest pressure (None when unmeasured).
     in_pregnancy: PregnancyPressure | None = None
+    # For `Finding.TREATED`: which readings the mean on treatment rests on.
+    treatment: TreatmentWindow | None = None
+    # Readings older than the 12-month window, newest first (evidence when none is recent).
+    earlier: tuple[BloodPressureReading, ...] = ()
 
 
-def pressure_summary(record: PatientRecord) -> PressureSummary | None:
-    """The last year's mean pressure and on how many days it was taken; None if unmeasured."""
-    systolic, diastolic = SYSTOLIC.extract(record), DIASTOLIC.extract(record)
+def _complete(reading: BloodPressureReading) -> bool:
+    return (
+        reading.systolic is not None
+        and reading.diastolic is not None
+        and reading.diastolic >= MIN_PLAUSIBLE_DIASTOLIC
+    )
+
+
+def _raised_days(readings: list[BloodPressureReading]) -> int:
+    by_day: dict[date, list[BloodPressureReading]] = {}
+    for reading in readings:
+        if _complete(reading):
+            by_day.setdefault(reading.effective.date(), []).append(reading)
+    return sum(
+        blood_pressure_category(
+            fmean(r.systolic or 0.0 for r in day), fmean(r.diastolic or 0.0 for r in day)
+        ).hypertension_stage
+        > 0
+        for day in by_day.values()
+    )
+
+
+def _mean(record: PatientRecord, part: str, after: date) -> FeatureValue:
+    values = [
+        (reading, value)
+        for reading in record.blood_pressure
+        if reading.effective.date() > after
+        and (value := getattr(reading, part)) is not None
+        and (part != "diastolic" or value >= MIN_PLAUSIBLE_DIASTOLIC)
+    ]
+    if not values:
+        return FeatureValue(part, None)
+    sources = tuple(source for reading, _ in values for source in reading.sources)
+    count = f"{len(values)} reading{'s' if len(values) > 1 else ''}"
+    return FeatureValue(
+        part,
+        fmean(value for _, value in values),
+        tuple(dict.fromkeys(sources)),
+        values[0][0].effective.date(),
+        f"mean of {count} since {after.isoformat()}",
+    )
+
+
+def pressure_summary(
+    record: PatientRecord, treatment: TreatmentWindow | None = None
+) -> PressureSummary | None:
+    """The mean pressure of the last year (or since treatment began) and on how many days it
+    was taken; None if unmeasured."""
+    since = record.as_of - BLOOD_PRESSURE_WINDOW
+    if treatment is None:
+        systolic, diastolic = SYSTOLIC.extract(record), DIASTOLIC.extract(record)
+        readings = [r for r in record.blood_pressure if r.effective.date() >= since]
+    else:
+        systolic = _mean(record, "systolic", treatment.since)
+        diastolic = _mean(record, "diastolic", treatment.since)
+        readings = [r for r in record.blood_pressure if r.effective.date() > treatment.since]
     if systolic.value is None or diastolic.value is None:
         return None
-    since = record.as_of - BLOOD_PRESSURE_WINDOW
-    days = {
-        reading.effective.date()
+    days = {reading.effective.date() for reading in readings}
+    return PressureSummary(systolic, diastolic, len(days), _raised_days(readings))
+
+
+def treatment_window(record: PatientRecord) -> TreatmentWindow:
+    """The readings that speak of the current antihypertensive treatment (ACC/AHA 2017)."""
+    year_ago = record.as_of - BLOOD_PRESSURE_WINDOW
+    starts = [
+        item.authored
+        for item in record.medications
+        if item.drug_class is DrugClass.ANTIHYPERTENSIVE and item.authored is not None
+    ]
+    started = min(starts) if starts else None
+    fallback = record.as_of - timedelta(days=30 * TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN)
+    # `since` is exclusive: the day before the window so its first day still counts.
+    since = max(started or fallback, year_ago - timedelta(days=1))
+    before = tuple(
+        reading
         for reading in record.blood_pressure
-        if reading.effective.date() >= since
-    }
-    return PressureSummary(systolic, diastolic, len(days))
+        if year_ago <= reading.effective.date() <= since and _complete(reading)
+    )
+    return TreatmentWindow(since, started, before)
+
+
+@dataclass(frozen=True)
+class VisitPressure:
+    """The latest day's mean pressure in the last year: how a screening reads a visit."""
+
+    day: date
+    systolic: float
+    diastolic: float
+    readings: int
+    sources: tuple[str, ...]
+
+
+def latest_visit(record: PatientRecord) -> VisitPressure | None:
+    """The mean of the latest day's complete readings in the last year; None if unmeasured."""
+    year_ago = record.as_of - BLOOD_PRESSURE_WINDOW
+    recent = [r for r in record.blood_pressure if r.effective.date() >= year_ago and _complete(r)]
+    if not recent:
+        return None
+    day = recent[0].effective.date()
+    that_day = [r for r in recent if r.effective.date() == day]
+    return VisitPressure(
+        day,
+        fmean(r.systolic or 0.0 for r in that_day),
+        fmean(r.diastolic or 0.0 for r in that_day),
+        len(that_day),
+        tuple(dict.fromkeys(source for r in that_day for source in r.sources)),
+    )
+
+
+def earlier_readings(record: PatientRecord) -> tuple[BloodPressureReading, ...]:
+    """The complete readings older than the 12-month window, newest first."""
+    year_ago = record.as_of - BLOOD_PRESSURE_WINDOW
+    return tuple(
+        reading
+        for reading in record.blood_pressure
+        if reading.effective.date() < year_ago and _complete(reading)
+    )
 
 
 class IncidenceModel:
@@ -234,18 +376,27 @@ def assess_hypertension(
     if pregnancy is not None:
         readings = pregnancy_pressure(record, pregnancy)
         return HypertensionAssessment(Finding.PREGNANT, None, None, readings)
+    delivery = recent_delivery(record)
+    if delivery is not None:
+        after = pregnancy_pressure(record, delivery.pregnancy, delivery.readings_from)
+        if after is not None:
+            return HypertensionAssessment(Finding.POSTPARTUM, None, None, after)
     age = record.demographics.age_years
     if age is not None and age < ADOLESCENT_AGE:
         return HypertensionAssessment(Finding.CHILD, None, None)
-    if record.has_condition(ConditionKind.HYPERTENSION):
-        return HypertensionAssessment(Finding.DIAGNOSED, None, None)
-    pressure = pressure_summary(record)
     if record.takes(DrugClass.ANTIHYPERTENSIVE):
-        return HypertensionAssessment(Finding.TREATED, pressure, None)
+        treatment = treatment_window(record)
+        pressure = pressure_summary(record, treatment)
+        return HypertensionAssessment(Finding.TREATED, pressure, None, treatment=treatment)
+    pressure = pressure_summary(record)
+    if record.has_condition(ConditionKind.HYPERTENSION):
+        return HypertensionAssessment(Finding.DIAGNOSED, pressure, None)
     if age is not None and age < ADULT_AGE:
         return HypertensionAssessment(Finding.ADOLESCENT, pressure, None)
     if pressure is None:
-        return HypertensionAssessment(Finding.UNMEASURED, None, unmeasured.predict(record))
+        return HypertensionAssessment(
+            Finding.UNMEASURED, None, unmeasured.predict(record), earlier=earlier_readings(record)
+        )
     if pressure.stage > 0:
         return HypertensionAssessment(Finding.DETECTED, pressure, None)
     return HypertensionAssessment(Finding.INCIDENCE, pressure, incidence.predict(record, pressure))

@@ -5,6 +5,10 @@ models and Parikh's equation refuse them, and their pressure is read against ACO
 (Practice Bulletin 222), not ACC/AHA's. Only readings taken during the pregnancy count, and the
 latest day's, not a year's mean: a normal reading from before 20 weeks must not hide a new
 gestational hypertension.
+
+Postpartum (`recent_delivery`): hypertension and preeclampsia can first appear up to 6 weeks
+after delivery (ACOG PB 222; Committee Opinion 736), so a reading in that time is read against
+the same thresholds, not the adult categories.
 """
 
 from __future__ import annotations
@@ -13,8 +17,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import fmean
 
-from fhir_adapters.patient_record import BloodPressureReading, ConditionFact, PatientRecord
+from fhir_adapters.codes import ConditionKind
+from fhir_adapters.patient_record import (
+    BloodPressureReading,
+    ClinicalStatus,
+    ConditionFact,
+    PatientRecord,
+)
 from models.criteria import (
+    POSTPARTUM_WEEKS,
+    PREECLAMPSIA_FROM_WEEKS,
     PREGNANCY_HYPERTENSION_DIASTOLIC,
     PREGNANCY_HYPERTENSION_SYSTOLIC,
     PREGNANCY_MAX_WEEKS,
@@ -75,11 +87,15 @@ class PregnancyPressure:
         )
 
 
-def pregnancy_pressure(record: PatientRecord, pregnancy: ConditionFact) -> PregnancyPressure | None:
-    """The pressure during the pregnancy (since its onset, at most 42 weeks); None if unmeasured."""
-    since = record.as_of - PREGNANCY_WINDOW
-    if pregnancy.onset is not None and pregnancy.onset > since:
-        since = pregnancy.onset
+def pregnancy_pressure(
+    record: PatientRecord, pregnancy: ConditionFact, since: date | None = None
+) -> PregnancyPressure | None:
+    """The pressure during the pregnancy (since its onset, at most 42 weeks), or since `since`
+    (after a delivery); None if unmeasured."""
+    if since is None:
+        since = record.as_of - PREGNANCY_WINDOW
+        if pregnancy.onset is not None and pregnancy.onset > since:
+            since = pregnancy.onset
     readings = [
         reading
         for reading in record.blood_pressure
@@ -103,3 +119,39 @@ def pregnancy_pressure(record: PatientRecord, pregnancy: ConditionFact) -> Pregn
         raised_readings=len(raised),
         raised_hours_apart=len(raised) >= 2 and raised[-1] - raised[0] >= hours_apart,
     )
+
+
+@dataclass(frozen=True)
+class RecentDelivery:
+    """An ended pregnancy whose delivery may have been in the last 6 weeks (ACOG)."""
+
+    pregnancy: ConditionFact
+    # Readings from this day on may be postpartum (or late in the pregnancy): either way they
+    # are read against ACOG's thresholds.
+    readings_from: date
+    # The latest day the delivery can have been, from the onset (42 weeks, post-term).
+    delivered_by: date
+
+
+def recent_delivery(record: PatientRecord) -> RecentDelivery | None:
+    """The ended pregnancy that may have been delivered within the last 6 weeks, or None.
+
+    The record holds an ended pregnancy's onset but not its end date, so the delivery is placed
+    between 20 weeks after the onset (before it, no preeclampsia follows) and 42 weeks after it
+    (post-term): a pregnancy whose onset is 20 to 48 weeks ago may have been delivered in the
+    last 6 weeks. Without an onset nothing can be said, and the adult rules apply.
+    """
+    postpartum = timedelta(weeks=POSTPARTUM_WEEKS)
+    earliest = timedelta(weeks=PREECLAMPSIA_FROM_WEEKS)
+    for item in record.conditions:
+        if (
+            item.kind is not ConditionKind.PREGNANCY
+            or item.clinical_status is not ClinicalStatus.RESOLVED
+            or item.onset is None
+        ):
+            continue
+        delivered_by = min(item.onset + PREGNANCY_WINDOW, record.as_of)
+        if item.onset + earliest <= record.as_of and delivered_by >= record.as_of - postpartum:
+            readings_from = max(item.onset + earliest, record.as_of - postpartum)
+            return RecentDelivery(item, readings_from, delivered_by)
+    return None

@@ -170,3 +170,70 @@ def test_no_hba1c_follow_up_or_prevention_referral_in_pregnancy(models: RiskMode
     (card,) = advise(models, chart(PREGNANT, hba1c(6.1)))["diabetes-risk"]
     assert card.card_type == "prediabetes-range-hba1c"
     assert "diabetes-prevention-referral" not in card.suggestion_kinds.values()
+
+
+# --- Postpartum: ACOG PB 222 and ACOG CO 736 -------------------------------------------------
+# Hypertension and preeclampsia can first appear after delivery, up to 6 weeks postpartum.
+# The adapter keeps an ended pregnancy's onset (not its end): a delivery from 20 weeks after
+# the onset and by 42 weeks may have been in the last 6 weeks when the onset was 20-48 weeks ago.
+
+DELIVERED_3_WEEKS_AGO = pregnancy("resolved", onset_days=43 * 7, abatement_days=21)
+DELIVERED_10_WEEKS_AGO = pregnancy("resolved", onset_days=50 * 7, abatement_days=70)
+
+
+def test_postpartum_3_weeks_150_95_prompts_evaluation_for_postpartum_preeclampsia(
+    models: RiskModels, update_golden: bool
+) -> None:
+    record = chart(DELIVERED_3_WEEKS_AGO, blood_pressure(150, 95, days=2))
+    assert record.pregnancy is None  # the premise: the pregnancy has ended
+    cards = advise(models, record)
+    (card,) = cards["hypertension-risk"]
+    assert (card.card_type, card.card.indicator.value) == (
+        "postpartum-blood-pressure-raised",
+        "warning",
+    )
+    assert "postpartum preeclampsia" in card.card.summary
+    assert "6 weeks" in (card.card.detail or "")
+    assert card.suggestion_kinds == {}  # no provisional diagnosis, no home monitoring
+    assert "Committee Opinion 736" in card.card.source.label
+    check_golden("hypertension-postpartum-3-weeks-150-95", cards, "p1", update_golden)
+
+
+def test_postpartum_severe_range_is_critical(models: RiskModels) -> None:
+    record = chart(DELIVERED_3_WEEKS_AGO, blood_pressure(164, 112, days=1))
+    (card,) = advise(models, record)["hypertension-risk"]
+    assert (card.card_type, card.card.indicator.value) == (
+        "postpartum-blood-pressure-severe",
+        "critical",
+    )
+
+
+def test_postpartum_10_weeks_150_95_gets_the_adult_rules(
+    models: RiskModels, update_golden: bool
+) -> None:
+    # Beyond 6 weeks (onset 50 weeks ago: delivered at least 8 weeks ago) ACC/AHA 2017 applies.
+    record = chart(DELIVERED_10_WEEKS_AGO, blood_pressure(150, 95, days=2),
+                   blood_pressure(150, 95, days=9))  # fmt: skip
+    cards = advise(models, record)
+    assert types(cards)["hypertension-risk"] == ["hypertension-detected"]
+    check_golden("hypertension-postpartum-10-weeks-150-95", cards, "p1", update_golden)
+
+
+@pytest.mark.parametrize(
+    ("ended", "expected"),
+    [
+        # Postpartum, below 140/90: no card (not the adult detection for a transient rise).
+        (DELIVERED_3_WEEKS_AGO, []),
+        # Ended 12 weeks after an onset 12 weeks ago: before 20 weeks, no delivery to follow.
+        # (ACC/AHA 2017: one day in the stage 1 range, repeat.)
+        (pregnancy("resolved", onset_days=12 * 7), ["blood-pressure-repeat"]),
+    ],
+)
+def test_postpartum_below_140_90_and_early_losses(
+    models: RiskModels, ended: dict[str, Any], expected: list[str]
+) -> None:
+    record = chart(ended, blood_pressure(134, 84, days=2))
+    expected = [
+        "blood-pressure-repeat" if t == "hypertension-repeat-adult" else t for t in expected
+    ]
+    assert types(advise(models, record))["hypertension-risk"] == expected

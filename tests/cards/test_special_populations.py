@@ -143,17 +143,56 @@ def test_which_medication_counts_as_treatment(
 # --- Children and adolescents: AAP 2017 --------------------------------------------------------
 
 
-def test_an_eight_year_old_gets_no_adult_stage_1_card(
+def test_an_eight_year_old_gets_the_aap_screening_card_not_an_adult_stage(
     models: RiskModels, update_golden: bool
 ) -> None:
     # 124/82 is "stage 1" by the adult numbers; AAP 2017 reads a child of 8 by percentiles for
-    # age, sex and height, which the service does not have: no card rather than a wrong one.
+    # age, sex and height. Its Table 6 screening value for girls of 8 is 107/69: at or above it,
+    # a percentile-based evaluation is needed; the card names no stage.
     raised = (blood_pressure(124, 82, days=10), blood_pressure(124, 82, days=40))
     record = chart(*raised, age=8, measures=())
     assert pressure_summary(record) is not None  # the premise: the readings were read
     cards = advise(models, record)
-    assert cards == {"diabetes-risk": [], "hypertension-risk": []}
+    assert cards["diabetes-risk"] == []
+    (card,) = cards["hypertension-risk"]
+    assert (card.card_type, card.card.indicator.value) == (
+        "child-blood-pressure-screening",
+        "info",
+    )
+    assert "107/69" in card.card.summary
+    assert "percentile-based evaluation needed" in card.card.summary
+    assert "stage" not in card.card.summary.lower()
+    assert "It is not a stage" in (card.card.detail or "")
+    assert card.suggestion_kinds == {}
     check_golden("child-8-raised-readings", cards, "p1", update_golden)
+
+
+@pytest.mark.parametrize(
+    ("age", "sex", "systolic", "diastolic", "expected"),
+    [
+        # AAP 2017 Table 6: boys 1 98/52, 8 107/69, 12 113/75; girls 1 98/54, 12 114/75.
+        (8, "male", 106, 68, []),
+        (8, "male", 107, 60, ["child-blood-pressure-screening"]),  # systolic at the value
+        (8, "female", 100, 69, ["child-blood-pressure-screening"]),  # diastolic at the value
+        (12, "male", 113, 70, ["child-blood-pressure-screening"]),
+        (12, "female", 113, 74, []),
+        (1, "female", 98, 53, ["child-blood-pressure-screening"]),
+        (1, "male", 97, 53, ["child-blood-pressure-screening"]),  # boys' diastolic value is 52
+        (8, "unknown", 130, 85, []),  # the table is by sex: none for an unknown sex
+    ],
+)
+def test_the_aap_screening_table(
+    models: RiskModels, age: int, sex: str, systolic: float, diastolic: float,
+    expected: list[str],
+) -> None:  # fmt: skip
+    reading = blood_pressure(systolic, diastolic, days=10)
+    assert hypertension_types(models, reading, age=age, sex=sex, measures=()) == expected
+
+
+def test_the_screening_reads_the_latest_visit(models: RiskModels) -> None:
+    # Raised 200 days ago, below the value since: no card (the latest visit is screened).
+    readings = (blood_pressure(100, 60, days=10), blood_pressure(120, 80, days=200))
+    assert hypertension_types(models, *readings, age=8, measures=()) == []
 
 
 def test_a_child_without_readings_or_measures_gets_no_card(models: RiskModels) -> None:
@@ -166,12 +205,15 @@ def test_a_child_without_readings_or_measures_gets_no_card(models: RiskModels) -
 def test_a_fifteen_year_old_in_stage_1_gets_the_aap_card(
     models: RiskModels, update_golden: bool
 ) -> None:
+    # Two visits in AAP 2017's stage 1 range: not yet hypertension (AAP diagnoses on 3 visits),
+    # so information asking for the next visit, never the adult detection.
     raised = (blood_pressure(134, 84, days=10), blood_pressure(134, 84, days=40))
     cards = advise(models, chart(*raised, age=15))
     (card,) = cards["hypertension-risk"]
     assert card.card_type == "adolescent-blood-pressure"
-    assert card.card.indicator.value == "warning"
-    assert "AAP 2017 stage 1" in card.card.summary
+    assert card.card.indicator.value == "info"
+    assert "AAP 2017 needs 3 visits" in card.card.summary
+    assert "3 separate visits" in (card.card.detail or "")
     assert "ACC/AHA" not in card.card.summary
     assert card.suggestion_kinds == {}  # no adult suggestions
     assert cards["diabetes-risk"] == []  # the adult diabetes model refuses under 18
@@ -196,10 +238,10 @@ def test_adolescent_categories(
 @pytest.mark.parametrize(
     ("born", "age", "expected"),
     [
-        # AAP 2017 under 13: percentiles (no card); 13-17: its adolescent categories; 18 and
-        # over: ACC/AHA 2017's adult detection.
-        (date(2014, 11, 24), 11, []),
-        (date(2013, 11, 24), 12, []),
+        # AAP 2017 under 13: its screening table (no stage); 13-17: its adolescent categories;
+        # 18 and over: ACC/AHA 2017's adult detection.
+        (date(2014, 11, 24), 11, ["child-blood-pressure-screening"]),
+        (date(2013, 11, 24), 12, ["child-blood-pressure-screening"]),
         (date(2013, 11, 23), 13, ["adolescent-blood-pressure"]),
         (date(2008, 11, 24), 17, ["adolescent-blood-pressure"]),
         (date(2008, 11, 23), 18, ["hypertension-detected"]),
@@ -247,6 +289,65 @@ def test_no_prevention_programme_for_an_adolescent_with_a_prediabetes_range_hba1
     (card,) = advise(models, chart(hba1c, age=15))["diabetes-risk"]
     assert card.card_type == "prediabetes-range-hba1c"
     assert set(card.suggestion_kinds.values()) == {"prediabetes-problem-list"}
-    assert "prevention" not in (card.card.detail or "")
+    assert "Refer to" not in " ".join(s.label for s in card.card.suggestions)
     (adult,) = advise(models, chart(hba1c, age=40))["diabetes-risk"]
     assert "diabetes-prevention-referral" in adult.suggestion_kinds.values()
+
+
+# --- AAP 2017: an adolescent's hypertension is diagnosed on 3 visits, an adult's on 2 ----------
+
+TWO_RAISED_VISITS = (blood_pressure(136, 86, days=10), blood_pressure(138, 84, days=60))
+THREE_RAISED_VISITS = (*TWO_RAISED_VISITS, blood_pressure(134, 82, days=120))
+
+
+def test_three_raised_visits_at_15_meet_the_aap_criterion(
+    models: RiskModels, update_golden: bool
+) -> None:
+    # AAP 2017 (key action statement 3): hypertensive-range readings on 3 separate visits.
+    cards = advise(models, chart(*THREE_RAISED_VISITS, age=15))
+    (card,) = cards["hypertension-risk"]
+    assert (card.card_type, card.card.indicator.value) == ("adolescent-blood-pressure", "warning")
+    assert "raised on 3 visits" in card.card.summary
+    assert "AAP 2017 stage 1" in card.card.summary
+    assert card.suggestion_kinds == {}
+    check_golden("hypertension-adolescent-15-three-raised-visits", cards, "p1", update_golden)
+
+
+def test_two_raised_visits_at_15_are_not_yet_hypertension(
+    models: RiskModels, update_golden: bool
+) -> None:
+    cards = advise(models, chart(*TWO_RAISED_VISITS, age=15))
+    (card,) = cards["hypertension-risk"]
+    assert (card.card_type, card.card.indicator.value) == ("adolescent-blood-pressure", "info")
+    assert "raised on 2 visits" in card.card.summary
+    check_golden("hypertension-adolescent-15-two-raised-visits", cards, "p1", update_golden)
+
+
+@pytest.mark.parametrize(
+    ("born", "golden", "expected"),
+    [
+        # Same two raised visits: at 17 AAP 2017 needs a third (info, no suggestion); at 18
+        # ACC/AHA 2017's two occasions are a detection (warning, confirm out of the office).
+        (date(2008, 11, 24), "hypertension-adolescent-17-two-raised-visits",
+         ("adolescent-blood-pressure", "info")),
+        (date(2008, 11, 23), "hypertension-adult-18-two-raised-visits",
+         ("hypertension-detected", "warning")),
+    ],
+)  # fmt: skip
+def test_the_same_readings_at_17_and_at_18(
+    models: RiskModels, update_golden: bool, born: date, golden: str, expected: tuple[str, str]
+) -> None:
+    cards = advise(models, chart(*TWO_RAISED_VISITS, born=born))
+    (card,) = cards["hypertension-risk"]
+    assert (card.card_type, card.card.indicator.value) == expected
+    check_golden(golden, cards, "p1", update_golden)
+
+
+def test_a_visit_counts_when_its_own_mean_is_raised(models: RiskModels) -> None:
+    # Three visits, one of them normal: the mean is stage 1 but only 2 visits were raised.
+    readings = (*TWO_RAISED_VISITS, blood_pressure(118, 72, days=120))
+    record = chart(*readings, age=15)
+    pressure = pressure_summary(record)
+    assert pressure is not None
+    assert (pressure.occasions, pressure.raised_occasions) == (3, 2)
+    assert not pressure.adolescent_confirmed
