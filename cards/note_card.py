@@ -74,11 +74,17 @@ def note_summary_card(
     """The card, or none without notes or while an override of it is in force (see the module)."""
     if history.holds_back(NOTE_SUMMARY, None):
         return ()
-    not_read = [f"- `{issue.path}`: {issue.reason}" for issue in unread]
+    count = len(unread)
+    # Plain words for the clinician; the path and the reason are the integrator's (the log).
+    not_read = (
+        [f"**Not read:** {count} note{'s' if count != 1 else ''} in the chart could not be read "
+         f"here (format or address); open {'them' if count != 1 else 'it'} in the EHR."]
+        if unread
+        else []
+    )  # fmt: skip
     if summary.note_count == 0:
         if not not_read:
             return ()
-        count = len(not_read)
         return (
             build_card(
                 hook_instance=hook_instance,
@@ -86,7 +92,7 @@ def note_summary_card(
                 band=None,
                 summary=f"{count} note{'s' if count != 1 else ''} could not be read",
                 indicator=Indicator.INFO,
-                detail="\n".join(["**Not read:**", *not_read]),
+                detail="\n".join(not_read),
                 source=source("Note summary (cdss, extractive)", TOPIC),
             ),
         )
@@ -103,7 +109,7 @@ def note_summary_card(
         if concepts:
             detail.append(f"- {title}: {', '.join(concepts)}")
     if not_read:
-        detail += ["", "**Not read:**", *not_read]
+        detail += ["", *not_read]
     detail += [
         "",
         "Every excerpt is the note's own words; nothing is paraphrased. A problem is listed "

@@ -120,5 +120,10 @@ def test_notes_that_could_not_be_read_are_listed(summarizer: NoteSummarizer) -> 
     ]
     (only_unread,) = note_summary_card(summarizer.summarize([]), unread, NO_HISTORY, "h")
     assert only_unread.card.summary == "1 note could not be read"
-    assert "content type 'application/msword' is not supported" in (only_unread.card.detail or "")
+    # Plain words for the clinician; the path and the reason are the integrator's (issue 16, 13).
+    detail = only_unread.card.detail or ""
+    assert "1 note in the chart could not be read here" in detail
+    assert "open it in the EHR" in detail
+    assert "application/msword" not in detail
+    assert "DocumentReference/9" not in detail
     check_card(only_unread.card.to_json(), "p1")
