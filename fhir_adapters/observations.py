@@ -50,7 +50,7 @@ from fhir_adapters.units import (
     UNIT_RULES,
     UnusableQuantity,
     check_range,
-    measure_in_canonical_unit,
+    read_quantity,
     to_canonical,
 )
 
@@ -142,12 +142,20 @@ def _read_measurement(
 ) -> None:
     measure = MEASURE_BY_LOINC[loinc]
     try:
-        value = measure_in_canonical_unit(measure, _quantity(observation))
+        read = read_quantity(measure, _quantity(observation))
     except UnusableQuantity as exc:
         facts.issues.append(DataIssue(f"{source}.valueQuantity", str(exc)))
         return
     facts.measurements.append(
-        Measurement(measure, value, UNIT_RULES[measure].canonical, effective, source)
+        Measurement(
+            measure,
+            read.value,
+            UNIT_RULES[measure].canonical,
+            effective,
+            source,
+            reported_value=read.reported_value,
+            reported_unit=read.reported_unit,
+        )
     )
 
 

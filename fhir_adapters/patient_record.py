@@ -101,7 +101,7 @@ class Demographics:
 
 @dataclass(frozen=True)
 class Measurement:
-    """One dated value of a measure, in the measure's canonical unit."""
+    """One dated value of a measure, in the measure's canonical unit, and as it was reported."""
 
     measure: Measure
     value: float
@@ -110,6 +110,15 @@ class Measurement:
     source: str
     # For values computed rather than recorded (BMI from weight and height), what they came from.
     derived_from: tuple[str, ...] = ()
+    # The number and UCUM unit the laboratory reported (47 "mmol/mol" for an IFCC HbA1c), so a
+    # card can show the result as reported beside the converted value; None when derived.
+    reported_value: float | None = None
+    reported_unit: str | None = None
+
+    @property
+    def converted(self) -> bool:
+        """Whether the reported unit differs from the canonical one (the value was converted)."""
+        return self.reported_unit is not None and self.reported_unit != self.unit
 
 
 class MeasurementSetting(StrEnum):

@@ -181,3 +181,19 @@ def measure_in_canonical_unit(measure: Measure, quantity: dict[str, object]) -> 
     value = to_canonical(rule, quantity, rule.label)
     check_range(value, rule.low, rule.high, rule.label, rule.canonical)
     return value
+
+
+@dataclass(frozen=True)
+class ReadQuantity:
+    """A measure's value in its canonical unit, and the number and UCUM unit it was reported in."""
+
+    value: float
+    reported_value: float
+    reported_unit: str
+
+
+def read_quantity(measure: Measure, quantity: dict[str, object]) -> ReadQuantity:
+    """The measure's value in its canonical unit (range-checked) with the value as reported."""
+    value = measure_in_canonical_unit(measure, quantity)
+    # `to_canonical` has checked both: a number, and a unit that `unit_code` knows.
+    return ReadQuantity(value, quantity_value(quantity), unit_code(quantity) or "")

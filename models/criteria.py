@@ -21,13 +21,33 @@ HBA1C_DIABETES = 6.5
 # diabetes.
 FASTING_GLUCOSE_DYSGLYCEMIA = 100.0
 FASTING_GLUCOSE_DIABETES = 126.0
-# Without unequivocal hyperglycaemia, a diagnosis needs two abnormal results.
+# A random plasma glucose of 200 or more is diabetes only in a patient with classic symptoms of
+# hyperglycaemia (polyuria, polydipsia, weight loss) or a hyperglycaemic crisis; without them it
+# calls for a confirmatory test.
+RANDOM_GLUCOSE_DIABETES = 200.0
+# Without unequivocal hyperglycaemia, a diagnosis needs two abnormal results (HbA1c >= 6.5,
+# fasting glucose >= 126, 2-h OGTT glucose >= 200) from the same sample or two separate samples.
 DIABETES_CONFIRMING_RESULTS = 2
+# A glucose whose fasting status the laboratory code does not state (LOINC 2345-7 serum/plasma,
+# 2339-0 blood) is not a fasting glucose: one at or above the fasting diabetes cut-off is abnormal
+# if the patient was fasting and calls for a fasting glucose or an HbA1c, not a diagnosis (ADA
+# criteria are by test; the cards' own reading, stated on the card).
+UNKNOWN_FASTING_GLUCOSE_ABNORMAL = FASTING_GLUCOSE_DIABETES
 # People with prediabetes are tested (HbA1c or glucose) every year.
 PREDIABETES_RETEST_YEARS = 1
 # USPSTF (2021) screening for prediabetes and type 2 diabetes: every 3 years when normal, so an
 # HbA1c older than this no longer answers whether the patient has dysglycemia today.
 DIABETES_RESCREEN_YEARS = 3
+# Who is screened. USPSTF (2021): adults aged 35 to 70 with overweight or obesity (BMI 25 or
+# more), and those found to have prediabetes are offered or referred to preventive interventions.
+# ADA 2025 s.2: everyone from 35 (no upper age), and adults with overweight or obesity with one
+# or more risk factors at any age (first-degree relative with diabetes, hypertension 130/80 or
+# more or on therapy, HDL below 35 mg/dL or triglycerides above 250 mg/dL, a history of
+# gestational diabetes, cardiovascular disease, PCOS, physical inactivity, high-risk ethnicity).
+USPSTF_SCREENING_MIN_AGE, USPSTF_SCREENING_MAX_AGE = 35, 70
+ADA_SCREENING_AGE = 35
+ADA_RISK_HDL_BELOW = 35.0
+ADA_RISK_TRIGLYCERIDES_ABOVE = 250.0
 
 # Blood pressure (mmHg): ACC/AHA 2017 adult categories. Normal < 120 and < 80; elevated
 # 120-129 and < 80; stage 1 hypertension 130-139 or 80-89; stage 2 140 or more, or 90 or more.
@@ -187,7 +207,9 @@ def aap_screening_value(age: int, sex: str) -> tuple[float, float] | None:
 
 
 # NHANES 2017-18 records every age of 80 and over as 80 (top-coding): the learned models saw
-# no exact age above it.
+# no exact age above it, only "80", which stands for everyone 80 and over. An older patient's
+# age is given to them as 80, as NHANES would have recorded it (`features.feature_vector`),
+# and the cards say so.
 NHANES_TOP_CODED_AGE = 80
 
 # Framingham hypertension equation (Parikh et al., Ann Intern Med 2008;148:102-110), used where

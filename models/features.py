@@ -9,7 +9,7 @@ values stay missing (NaN); the models handle them (see each model card), nothing
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from statistics import fmean
 
@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from fhir_adapters.codes import ConditionKind, DrugClass, Measure, SmokingStatus
 from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
+from models.criteria import NHANES_TOP_CODED_AGE
 
 # How old a value may be and still describe the patient today.
 BODY_MEASURE_WINDOW = timedelta(days=3 * 365)
@@ -183,6 +184,26 @@ class FeatureVector:
         return tuple(item.name for item in self.values if item.value is None)
 
 
+# What NHANES 2017-18 recorded as its top value stood for everyone at or above it.
+AGE_ENTERED_AS_TOP_CODE = (
+    f"entered as {NHANES_TOP_CODED_AGE}: the model's data record every age of "
+    f"{NHANES_TOP_CODED_AGE} and over as {NHANES_TOP_CODED_AGE}"
+)
+
+
+def nhanes_age(value: FeatureValue) -> FeatureValue:
+    """An age as NHANES recorded it: above its top code, the top code, saying so in the note."""
+    if value.value is None or value.value <= NHANES_TOP_CODED_AGE:
+        return value
+    return replace(value, value=float(NHANES_TOP_CODED_AGE), note=AGE_ENTERED_AS_TOP_CODE)
+
+
 def feature_vector(record: PatientRecord, features: Sequence[Feature]) -> FeatureVector:
-    """Read each feature from the record."""
-    return FeatureVector(tuple(feature.extract(record) for feature in features))
+    """Read each feature from the record as the learned models' NHANES data hold it.
+
+    Age is top-coded at 80, as NHANES recorded it, so a 90-year-old is given to a model as
+    the "80 and over" its data knew, never as an age it never saw (`Feature.extract` keeps the
+    exact age for the equations that have their own limits, such as Parikh's).
+    """
+    values = (feature.extract(record) for feature in features)
+    return FeatureVector(tuple(nhanes_age(v) if v.name == AGE.name else v for v in values))

@@ -138,3 +138,20 @@ def chart(
     patient = {"resourceType": "Patient", "id": PATIENT_ID, "gender": sex,
                "birthDate": born.isoformat()}  # fmt: skip
     return build_patient_record(PATIENT_ID, [patient, *measures, *resources], AS_OF)
+
+
+def lab_result(loinc: str, value: float, unit: str, days: int, hour: int = 9) -> Json:
+    """A final laboratory result (UCUM unit) `days` before the chart's date, at `hour` o'clock."""
+    resource = _quantity(loinc, value, unit, f"lab-{loinc}", days)
+    resource["id"] = f"lab-{loinc}-{days}-{hour}"
+    resource["effectiveDateTime"] = _when(days, hour)
+    return resource
+
+
+def body_measures(bmi: float, waist: float) -> tuple[Json, ...]:
+    """`ADULT_MEASURES` with this BMI and waist (cm), the lipids kept."""
+    return (
+        _quantity("39156-5", bmi, "kg/m2", "bmi", 30),
+        _quantity("8280-0", waist, "cm", "waist", 30),
+        *ADULT_MEASURES[2:],
+    )

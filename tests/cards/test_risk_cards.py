@@ -79,7 +79,8 @@ def test_diagnosed(models: RiskModels, update_golden: bool) -> None:
 def test_undiagnosed_by_hba1c(models: RiskModels, update_golden: bool) -> None:
     chart = record(measurements=(*record().measurements, measurement(Measure.HBA1C, 6.9, days=40)))
     cards = advise(models, chart)
-    assert [c.card_type for c in cards["diabetes-risk"]] == ["diabetes-possible-undiagnosed"]
+    # One HbA1c of 6.9% is not a diagnosis (ADA 2025 s.2: two abnormal results; issue 16 item 4).
+    assert [c.card_type for c in cards["diabetes-risk"]] == ["diabetes-range-unconfirmed"]
     check_golden("undiagnosed-by-hba1c", cards, "p1", update_golden)
 
 

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from fhir_adapters.codes import UCUM, Measure
-from fhir_adapters.units import UNIT_RULES, UnusableQuantity, measure_in_canonical_unit
+from fhir_adapters.units import (
+    UNIT_RULES,
+    UnusableQuantity,
+    measure_in_canonical_unit,
+    read_quantity,
+)
 
 
 def ucum(value: float, code: str, **extra: Any) -> dict[str, Any]:
@@ -68,3 +73,21 @@ def test_a_value_in_the_canonical_unit_comes_back_unchanged(measure: Measure) ->
     rule = UNIT_RULES[measure]
     middle = (rule.low + rule.high) / 2
     assert measure_in_canonical_unit(measure, ucum(middle, rule.canonical)) == middle
+
+
+@pytest.mark.parametrize(
+    ("measure", "quantity", "value", "reported", "unit"),
+    [
+        (Measure.HBA1C, ucum(47, "mmol/mol"), 6.45156, 47.0, "mmol/mol"),  # 47 x 0.09148 + 2.152
+        (Measure.HBA1C, ucum(6.45, "%"), 6.45, 6.45, "%"),
+        (Measure.GLUCOSE_FASTING, ucum(7.0, "mmol/L"), 126.112, 7.0, "mmol/L"),
+        (Measure.GLUCOSE_RANDOM, {"value": 130, "unit": "mg/dl"}, 130.0, 130.0, "mg/dL"),
+    ],
+)
+def test_the_reported_value_and_unit_are_kept(
+    measure: Measure, quantity: dict[str, Any], value: float, reported: float, unit: str
+) -> None:
+    # Issue 16 item 5: a card shows a result in the unit the laboratory reported.
+    read = read_quantity(measure, quantity)
+    assert read.value == pytest.approx(value, rel=1e-9)
+    assert (read.reported_value, read.reported_unit) == (reported, unit)

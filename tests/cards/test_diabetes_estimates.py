@@ -1,0 +1,158 @@
+"""The estimate cards of `diabetes-risk`: what the headline estimates, ages outside the model's
+data, which recommendation each suggestion follows, and cards after an accepted order.
+
+Charts are FHIR resources read by the real adapter (`fhir_charts`); the models are the shipped
+ones. Guidelines: USPSTF 2021 (screen adults 35-70 with overweight or obesity; refer those with
+prediabetes to preventive interventions); ADA 2025 section 2 (test everyone from 35, and adults
+with overweight or obesity and a risk factor at any age); ADA 2025 s.2 for the HbA1c cut-offs.
+NHANES 2017-18 records every age of 80 and over as 80 (docs/cards.md says why an older patient
+is given to the model as 80, with the card saying so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fhir_charts import blood_pressure, body_measures, chart, condition, lab_result
+from golden_cards import advise, check_golden
+
+from cards.policy import FeedbackHistory
+from fhir_adapters.codes import SNOMED
+from fhir_adapters.patient_record import PatientRecord
+from models.prediction import RiskEstimate
+from models.registry import RiskModels, load_risk_models
+
+# A man with obesity (BMI 40): a moderate estimate already at 30 (shipped models).
+OBESE_MAN = {"sex": "male", "measures": body_measures(40.0, 120.0)}
+HBA1C_ORDERED = FeedbackHistory(accepted=frozenset({"hba1c-order"}))
+
+
+@pytest.fixture(scope="module")
+def models() -> RiskModels:
+    return load_risk_models()
+
+
+def diabetes_card(models: RiskModels, record: PatientRecord, history: Any = None) -> Any:
+    """The one diabetes-risk card for the chart."""
+    (card,) = advise(models, record, history or FeedbackHistory())["diabetes-risk"]
+    return card
+
+
+def kinds(card: Any) -> set[str]:
+    """The card's suggestion kinds."""
+    return set(card.suggestion_kinds.values())
+
+
+# Issue 16 item 7: the probability is of HbA1c >= 5.7% (ADA 2025 s.2: prediabetes or
+# diabetes), and the headline says so; the chance of diabetes alone is in the detail.
+def test_the_headline_says_what_is_estimated(models: RiskModels) -> None:
+    card = diabetes_card(models, chart(age=58))
+    assert card.card_type == "diabetes-risk"
+    assert card.card.summary.startswith("Estimated ")
+    assert "chance of prediabetes or diabetes" in card.card.summary
+    assert "Diabetes risk" not in card.card.summary
+    assert "of undiagnosed diabetes alone" in card.card.detail
+
+
+# USPSTF 2021 screens 35-70 with overweight; ADA 2025 tests everyone from 35 with no upper
+# age, so a 79-year-old gets an HbA1c suggestion (ADA) and no prevention referral (USPSTF only).
+def test_age_79_is_screened_by_ada_and_not_referred(
+    models: RiskModels, update_golden: bool
+) -> None:
+    record = chart(age=79)
+    card = diabetes_card(models, record)
+    assert card.band.word == "high"
+    assert kinds(card) == {"hba1c-order"}
+    assert "follows ADA 2025 section 2 (testing everyone from age 35)" in card.card.detail
+    assert "No prevention-programme referral is suggested (age 79)" in card.card.detail
+    assert "entered as 80" not in card.card.detail
+    check_golden("diabetes-age-79", advise(models, record), "p1", update_golden)
+
+
+# NHANES top-codes age at 80: above it the model is given 80 (what it knew as "80 and over")
+# and the card says so plainly; 81 and 90 get the same estimate, and no referral (USPSTF 35-70).
+@pytest.mark.parametrize("age", [81, 90])
+def test_above_80_the_age_is_entered_as_80_and_the_card_says_so(
+    models: RiskModels, update_golden: bool, age: int
+) -> None:
+    record = chart(age=age)
+    card = diabetes_card(models, record)
+    assert f"Age {age} was entered as 80" in card.card.detail
+    assert "saw no one recorded as older than 80" in card.card.detail
+    assert "diabetes-prevention-referral" not in kinds(card)
+    check_golden(f"diabetes-age-{age}", advise(models, record), "p1", update_golden)
+
+
+def test_every_age_above_80_gets_the_estimate_of_80(models: RiskModels) -> None:
+    at_80, at_90, at_100 = (models.dysglycemia.predict(chart(age=a)) for a in (80, 90, 100))
+    assert isinstance(at_80, RiskEstimate)
+    assert isinstance(at_100, RiskEstimate)
+    assert at_80.probability == at_90.probability == at_100.probability  # type: ignore[union-attr]
+    (age,) = (c for c in at_100.contributions if c.feature == "age")
+    assert age.value == 80.0
+    assert "entered as 80" in age.note
+    # The exact age stays on the record for equations with their own limits (Parikh: 20-80).
+    assert chart(age=100).demographics.age_years == 100
+
+
+# Age 30 with obesity: USPSTF 2021 starts at 35, ADA 2025 at 35 or with a risk factor; none is
+# recorded, so the estimate is shown without a screening suggestion, saying why.
+def test_age_30_with_obesity_and_no_risk_factor(models: RiskModels, update_golden: bool) -> None:
+    record = chart(age=30, **OBESE_MAN)
+    card = diabetes_card(models, record)
+    assert card.band.word == "moderate"
+    assert kinds(card) == set()
+    assert "screening suggested" not in card.card.summary
+    assert "No screening is suggested" in card.card.detail
+    check_golden("diabetes-age-30-overweight", advise(models, record), "p1", update_golden)
+
+
+# Age 40 with obesity: inside USPSTF 2021 (35-70, BMI >= 25).
+def test_age_40_with_obesity_is_screened_by_uspstf(models: RiskModels, update_golden: bool) -> None:
+    record = chart(age=40, **OBESE_MAN)
+    card = diabetes_card(models, record)
+    assert kinds(card) == {"hba1c-order"}
+    assert "HbA1c screening suggested" in card.card.summary
+    assert "follows USPSTF 2021" in card.card.detail
+    check_golden("diabetes-age-40-overweight", advise(models, record), "p1", update_golden)
+
+
+def test_age_30_with_obesity_and_raised_pressure_is_screened_by_ada(models: RiskModels) -> None:
+    # ADA 2025 s.2: overweight with a risk factor (blood pressure 130/80 or more) at any age.
+    record = chart(blood_pressure(136, 86, days=10), blood_pressure(134, 84, days=40), age=30,
+                   **OBESE_MAN)  # fmt: skip
+    card = diabetes_card(models, record)
+    assert kinds(card) == {"hba1c-order"}
+    assert "overweight or obesity and a risk factor: hypertension" in card.card.detail
+
+
+# Issue 16 item 13: after an accepted HbA1c order the card keeps the estimate but neither the
+# button nor "HbA1c suggested"; it says the result is awaited.
+def test_an_accepted_hba1c_order_on_the_risk_card(models: RiskModels, update_golden: bool) -> None:
+    record = chart(age=58)
+    card = diabetes_card(models, record, HBA1C_ORDERED)
+    assert "hba1c-order" not in kinds(card)
+    assert "suggested" not in card.card.summary
+    assert card.card.summary.endswith("HbA1c ordered, result awaited")
+    assert "ordered from an earlier card" in card.card.detail
+    history = HBA1C_ORDERED
+    check_golden("diabetes-risk-hba1c-ordered", advise(models, record, history), "p1",
+                 update_golden)  # fmt: skip
+
+
+def test_an_accepted_hba1c_order_on_prediabetes_monitoring(
+    models: RiskModels, update_golden: bool
+) -> None:
+    # ADA 2025: yearly testing with prediabetes; the last HbA1c was 500 days ago.
+    prediabetes = condition(SNOMED, "714628002", "Prediabetes")
+    record = chart(prediabetes, lab_result("4548-4", 6.0, "%", days=500), age=58)
+    before = diabetes_card(models, record)
+    assert before.card_type == "prediabetes-monitoring"
+    assert before.card.summary.endswith(": HbA1c suggested")
+    card = diabetes_card(models, record, HBA1C_ORDERED)
+    assert kinds(card) == set()
+    assert "suggested" not in card.card.summary
+    assert card.card.summary.endswith("HbA1c ordered, result awaited")
+    name = "diabetes-prediabetes-monitoring-hba1c-ordered"
+    check_golden(name, advise(models, record, HBA1C_ORDERED), "p1", update_golden)
