@@ -1,4 +1,5 @@
-"""`note-summary` through real HTTP: a card quoting the notes, and never a wait past the budget."""
+"""`note-summary` through real HTTP: a card quoting the notes, never a wait past the budget, and
+an override honoured through the real feedback store."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 from card_rules import check_response
 from conftest import Mint, patient_view_request
+from hook_calls import send_feedback
 from support import CdssServer
 
 PATH = "/cds-services/note-summary"
@@ -72,3 +74,22 @@ def test_a_summary_not_ready_in_time_is_left_for_the_next_view(
         time.sleep(0.5)
         cards = _call(server, mint, patient)
     assert [card["summary"] for card in cards] == ["1 note since 2026-02-12: type 2 diabetes"]
+
+
+def test_an_overridden_summary_stays_away_for_that_patient(
+    cdss_server: CdssServer, mint: Mint
+) -> None:
+    """The README's promise for every card: one a clinician overrode stays away (90 days)."""
+    patient = f"no-{uuid.uuid4().hex[:10]}"
+    (card,) = _call(cdss_server, mint, patient)
+    override = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {
+            "reason": {"code": "not-appropriate", "display": "Not clinically appropriate"},
+        },
+    }
+    assert send_feedback(cdss_server, mint, [override], PATH)["stored"] == 1
+    assert _call(cdss_server, mint, patient) == []
+    # Another patient's summary is not affected.
+    assert len(_call(cdss_server, mint, f"{patient}-other")) == 1
