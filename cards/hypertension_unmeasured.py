@@ -133,7 +133,7 @@ def unmeasured_cards(
         *evidence,
         *([""] if evidence else []),
         *factor_lines(estimate),
-        *missing_lines(estimate, "The estimate rests on the inputs that were recorded."),
+        *missing_lines(estimate),
         *data_issue_lines(record.data_issues),
         "Built on NHANES 2017-18 adults whose blood pressure was measured at the examination "
         "(treated and untreated alike); it estimates today's blood pressure, not future risk.",
