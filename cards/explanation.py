@@ -218,12 +218,8 @@ def filled_in_text(item: Contribution) -> str:
 
 
 def missing_lines(estimate: RiskEstimate, consequence: str = "") -> list[str]:
-    """The inputs the chart did not give, what the model filled in for each, and its push.
-
-    `consequence` is no longer shown (callers may drop it): each line now says what was filled
-    in and how much that moved the estimate, which a general sentence cannot.
-    """
-    del consequence
+    """The inputs the chart did not give, what the model filled in for each, and its push;
+    then `consequence`, what that means for this model ("the risk may be higher"), if given."""
     parts = explained(estimate)
     if not parts.filled:
         return []
@@ -232,7 +228,7 @@ def missing_lines(estimate: RiskEstimate, consequence: str = "") -> list[str]:
         f"- {filled_in_text(c)}: {push_words(parts.points(c.shapley), c.shapley)}"
         for c in parts.filled
     )
-    return [*lines, ""]
+    return [*lines, "", *([consequence, ""] if consequence else [])]
 
 
 def data_issue_lines(issues: Sequence[DataIssue]) -> list[str]:
