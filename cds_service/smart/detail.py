@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime
 
 from cards.diabetes_cards import NOT_ESTIMATED, PREDIABETES_MONITORING, RISK
 from cards.explanation import describe_value, percent
-from cards.hypertension_cards import INCIDENCE, UNMEASURED
+from cards.hypertension_cards import INCIDENCE
+from cards.hypertension_unmeasured import UNMEASURED
 from cards.note_card import unread_notes
 from cds_service.services import diabetes_risk, note_summary
 from cds_service.smart.trends import Trends, patient_trends

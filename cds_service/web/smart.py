@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.errors import SmartLaunchRefused, UnknownDocument
 from cds_service.managed_config import MODEL_CARDS_PATH
+from cds_service.smart.chart_geometry import FRAME
 from cds_service.smart.detail import detail_page, note_view
-from cds_service.smart.trends import FRAME
 from cds_service.storage.smart_records import SmartSession
 from cds_service.web.context import current_components
 from cds_service.web.page_headers import send_page_headers

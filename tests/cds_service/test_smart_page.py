@@ -20,7 +20,8 @@ from support import CdssServer
 from test_smart_launch import follow, launch
 
 from cards.diabetes_cards import PREDIABETES_MONITORING, RISK
-from cards.hypertension_cards import INCIDENCE, UNMEASURED
+from cards.hypertension_cards import INCIDENCE
+from cards.hypertension_unmeasured import UNMEASURED
 
 # A Synthea patient with HbA1c, BMI and blood pressure over years, and notes.
 PATIENT = "synthea-3"

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
-from model_records import days_ago, measurement, reading, record
+from fhir_charts import blood_pressure, chart, pregnancy
+from home_bp_charts import home_week
+from model_records import AS_OF, days_ago, measurement, reading, record
 
+from cds_service.smart.blood_pressure_trends import (
+    DIASTOLIC_BANDS,
+    SYSTOLIC_BANDS,
+    reading_category,
+)
+from cds_service.smart.chart_geometry import Band, TrendChart, band_of
 from cds_service.smart.trends import (
     BMI_BANDS,
-    DIASTOLIC_BANDS,
     FASTING_GLUCOSE_BANDS,
     HBA1C_BANDS,
-    SYSTOLIC_BANDS,
-    Band,
-    TrendChart,
-    band_of,
     patient_trends,
-    reading_category,
 )
 from fhir_adapters.codes import Measure
 from fhir_adapters.patient_record import Measurement
@@ -144,3 +147,107 @@ def test_a_computed_bmi_is_marked_and_a_random_glucose_has_no_bands() -> None:
     assert glucose.values[0].band is None
     assert chart_of(charts, "glucose-fasting").values == ()
     assert "no values recorded" in chart_of(charts, "glucose-fasting").summary
+
+
+# --- Home readings and whose categories (ACC/AHA 2017, AAP 2017, ACOG) ----------------------
+
+
+def test_home_readings_are_drawn_apart_with_the_series_mean_and_home_thresholds() -> None:
+    """ACC/AHA 2017, section 4.2: home readings are read as a series mean against the home
+    thresholds of Table 11 (130/80; 135/85 = office 140/90), not one by one as office ones."""
+    office = (blood_pressure(142, 88, days=20), blood_pressure(142, 88, days=50))
+    trends = patient_trends(chart(*office, *home_week(124, 76)))
+    systolic = chart_of(trends.charts, "systolic")
+    home = [v for v in systolic.values if v.home]
+    assert len(home) == 28
+    assert [v.value for v in systolic.values if not v.home] == [142, 142]
+    # The office line joins the office readings only.
+    assert systolic.line.count(",") == 2
+    assert {r.label for r in systolic.references} == {
+        "Home mean 124 (latest series)",
+        "Home threshold 130",
+        "Home threshold 135",
+    }
+    diastolic = chart_of(trends.charts, "diastolic")
+    assert {r.value for r in diastolic.references} == {76, 80, 85}
+    assert "Home readings: 28" in systolic.summary
+    # A home reading is named by the home range it falls in, not as an office category.
+    home_rows = [row for row in trends.blood_pressure if row.home]
+    assert {row.setting for row in home_rows} == {"Home"}
+    assert (
+        home_rows[0].category == "Home elevated (one home reading; the series mean is what is read)"
+    )
+    assert trends.home_series is not None
+    lines = " ".join(trends.home_series.lines)
+    assert "mean 124/76 mmHg from 24 readings on 6 days" in lines
+    assert "White-coat hypertension" in lines
+
+
+def test_an_incomplete_home_series_says_what_it_needs_on_the_page() -> None:
+    trends = patient_trends(chart(*home_week(124, 76, range(3, 0, -1))))
+    assert trends.home_series is not None
+    assert not trends.home_series.complete
+    assert any("it needs 4 more readings" in line for line in trends.home_series.lines)
+    # No mean line for a series not read yet; the home thresholds still show.
+    labels = {r.label for r in chart_of(trends.charts, "systolic").references}
+    assert labels == {"Home threshold 130", "Home threshold 135"}
+
+
+def test_an_adolescents_readings_are_named_by_aap_2017() -> None:
+    """AAP 2017: from 13 the categories are the adult numbers, under that guideline's name."""
+    trends = patient_trends(chart(blood_pressure(134, 84, days=10), age=15))
+    (row,) = trends.blood_pressure
+    assert row.category == "Stage 1 hypertension range (AAP 2017, ages 13-17)"
+    assert "AAP 2017" in trends.blood_pressure_note
+    assert [b.short for b in chart_of(trends.charts, "systolic").bands][-1] == "Stage 2"
+
+
+def test_a_child_under_13_gets_no_adult_category_and_no_bands() -> None:
+    """AAP 2017: under 13, percentiles for age, sex and height; the page computes none."""
+    trends = patient_trends(chart(blood_pressure(124, 82, days=10), age=8))
+    (row,) = trends.blood_pressure
+    assert "Stage" not in row.category
+    assert row.category.startswith("No adult category under 13")
+    assert "percentiles for age, sex and height" in row.category
+    assert chart_of(trends.charts, "systolic").bands == ()
+    assert chart_of(trends.charts, "systolic").values[0].band is None
+    assert "percentiles" in trends.blood_pressure_note
+
+
+def test_a_reading_is_named_by_the_age_it_was_taken_at() -> None:
+    # Born 14 years and a bit before the chart's date: the reading of 2 years ago was at 12.
+    born = date(AS_OF.year - 14, 1, 1)
+    trends = patient_trends(
+        chart(blood_pressure(124, 82, days=10), blood_pressure(124, 82, days=730), born=born)
+    )
+    newer, older = trends.blood_pressure
+    assert newer.category == "Stage 1 hypertension range (AAP 2017, ages 13-17)"
+    assert older.category.startswith("No adult category under 13")
+
+
+@pytest.mark.parametrize(
+    ("systolic", "diastolic", "category"),
+    [
+        (138, 88, "Below 140/90 (ACOG, in pregnancy)"),
+        (140, 80, "Hypertensive range in pregnancy (ACOG: 140/90 or more)"),
+        (128, 90, "Hypertensive range in pregnancy (ACOG: 140/90 or more)"),
+        (160, 100, "Severe range in pregnancy (ACOG: 160/110 or more)"),
+        (150, 110, "Severe range in pregnancy (ACOG: 160/110 or more)"),
+    ],
+)
+def test_readings_in_pregnancy_are_named_by_acog_not_the_adult_stages(
+    systolic: float, diastolic: float, category: str
+) -> None:
+    """ACOG Practice Bulletin 222: 140/90 or more the hypertensive range in pregnancy, 160/110
+    or more severe; the adult ACC/AHA stages do not apply."""
+    before = blood_pressure(128, 82, days=300)  # before the pregnancy began (150 days ago)
+    trends = patient_trends(chart(pregnancy(), blood_pressure(systolic, diastolic, 5), before))
+    during, earlier = trends.blood_pressure
+    assert during.category == category
+    assert earlier.category == "Stage 1 hypertension range"
+    assert [b.label for b in chart_of(trends.charts, "systolic").kind.bands] == [
+        "Below (< 140)",
+        "Hypertensive (140-159)",
+        "Severe (>= 160)",
+    ]
+    assert "ACOG" in trends.blood_pressure_note
