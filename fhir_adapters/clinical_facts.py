@@ -1,20 +1,20 @@
-"""Conditions, medications and family history of interest, from their FHIR resources."""
+"""Conditions, medications and family history of interest, from their FHIR resources.
+
+Codes are recognised by the published value sets in `value_sets` (read once per process);
+a medication without a known RxNorm code by the ingredient names in its text
+(`medication_classes`).
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 
 from fhir_adapters.codes import (
-    CONDITION_BY_SNOMED,
     FAMILY_HISTORY_FINDINGS,
-    ICD10,
-    ICD10_CM,
-    ICD10_PREFIXES,
-    INGREDIENTS,
     KINSHIP_BY_ROLE_CODE,
     ROLE_CODE,
+    RXNORM,
     SNOMED,
     ConditionKind,
     DrugClass,
@@ -31,6 +31,7 @@ from fhir_adapters.fhir_values import (
     reference_of,
     status_code,
 )
+from fhir_adapters.medication_classes import ingredients_in, is_non_systemic, product_classes
 from fhir_adapters.patient_record import (
     ClinicalStatus,
     ConditionFact,
@@ -38,6 +39,7 @@ from fhir_adapters.patient_record import (
     FamilyHistoryFact,
     MedicationFact,
 )
+from fhir_adapters.value_sets import load_vocabulary
 
 _ACTIVE = frozenset({"active", "recurrence", "relapse"})
 _RESOLVED = frozenset({"inactive", "remission", "resolved"})
@@ -45,67 +47,60 @@ _RESOLVED = frozenset({"inactive", "remission", "resolved"})
 _NOT_A_DIAGNOSIS = frozenset({"refuted", "entered-in-error"})
 _ABATEMENT = ("abatementDateTime", "abatementAge", "abatementPeriod", "abatementRange",
               "abatementString")  # fmt: skip
-_INGREDIENT_PATTERNS: dict[DrugClass, re.Pattern[str]] = {
-    drug_class: re.compile(r"\b(" + "|".join(names) + r")\b")
-    for drug_class, names in INGREDIENTS.items()
-}
 
 
-def condition_kind(concept: object) -> tuple[ConditionKind, str, str] | None:
-    """The kind of condition a code means, with the code ("system|code") and its display."""
+def condition_kinds(concept: object) -> list[tuple[ConditionKind, str, str]]:
+    """Each kind of condition the concept's codes mean, with the code ("system|code") that
+    says so and its display; a code may mean two (O24.11x: diabetes and pregnancy)."""
+    vocabulary = load_vocabulary()
+    found: dict[ConditionKind, tuple[ConditionKind, str, str]] = {}
     for system, code, display in codings(concept):
-        kind: ConditionKind | None = None
-        if system == SNOMED:
-            kind = CONDITION_BY_SNOMED.get(code)
-        elif system in (ICD10_CM, ICD10):
-            compact = code.replace(".", "").upper()
-            kind = next(
-                (k for prefix, k in ICD10_PREFIXES if compact.startswith(prefix.replace(".", ""))),
-                None,
-            )
-        if kind is not None:
-            return kind, f"{system}|{code}", display or concept_text(concept)
-    return None
+        for kind in vocabulary.condition_kinds(system or "", code):
+            found.setdefault(kind, (kind, f"{system}|{code}", display or concept_text(concept)))
+    return list(found.values())
 
 
-def read_condition(condition: Resource) -> ConditionFact | FamilyHistoryFact | None:
-    """A diagnosis of interest, a "family history of" finding, or None."""
+def read_condition(condition: Resource) -> list[ConditionFact] | FamilyHistoryFact:
+    """The diagnoses of interest a Condition records (often none), or a "family history of"
+    finding."""
     verification = status_code(condition.get("verificationStatus")) or "not-stated"
     if verification in _NOT_A_DIAGNOSIS:
-        return None
+        return []
     for code in code_in(condition.get("code"), SNOMED):
         if code in FAMILY_HISTORY_FINDINGS:
             return FamilyHistoryFact(
                 FAMILY_HISTORY_FINDINGS[code], Kinship.UNSTATED, "", reference_of(condition)
             )
-    matched = condition_kind(condition.get("code"))
-    if matched is None:
-        return None
-    kind, code, display = matched
-    clinical = status_code(condition.get("clinicalStatus"))
-    if kind is ConditionKind.PREGNANCY and any(key in condition for key in _ABATEMENT):
-        # A pregnancy with an end is over, whatever status was left on it (FHIR con-4: an
-        # abated condition is not active).
-        clinical = "resolved"
+    stated = status_code(condition.get("clinicalStatus"))
     onset = parse_date(condition.get("onsetDateTime")) or _date_of(
         period_start(condition.get("onsetPeriod"))
     )
-    return ConditionFact(
-        kind=kind,
-        clinical_status=(
-            ClinicalStatus.ACTIVE
-            if clinical in _ACTIVE
-            else ClinicalStatus.RESOLVED
-            if clinical in _RESOLVED
-            else ClinicalStatus.NOT_STATED
-        ),
-        verification=verification,
-        code=code,
-        display=display,
-        onset=onset,
-        recorded=parse_date(condition.get("recordedDate")),
-        source=reference_of(condition),
-    )
+    facts = []
+    for kind, code, display in condition_kinds(condition.get("code")):
+        clinical = stated
+        if kind is ConditionKind.PREGNANCY and any(key in condition for key in _ABATEMENT):
+            # A pregnancy with an end is over, whatever status was left on it (FHIR con-4: an
+            # abated condition is not active).
+            clinical = "resolved"
+        facts.append(
+            ConditionFact(
+                kind=kind,
+                clinical_status=(
+                    ClinicalStatus.ACTIVE
+                    if clinical in _ACTIVE
+                    else ClinicalStatus.RESOLVED
+                    if clinical in _RESOLVED
+                    else ClinicalStatus.NOT_STATED
+                ),
+                verification=verification,
+                code=code,
+                display=display,
+                onset=onset,
+                recorded=parse_date(condition.get("recordedDate")),
+                source=reference_of(condition),
+            )
+        )
+    return facts
 
 
 def _date_of(moment: datetime | None) -> date | None:
@@ -136,24 +131,33 @@ def read_medication(
                 DataIssue(f"{source}.medicationReference", "the Medication it names was not found")
             ]
         concept = medication.get("code")
+    authored = parse_date(
+        request_or_statement.get("authoredOn") or request_or_statement.get("dateAsserted")
+    )
+    return [
+        MedicationFact(
+            drug_class=drug_class,
+            ingredient=" / ".join(ingredients),
+            display=concept_text(concept),
+            authored=authored,
+            source=source,
+        )
+        for drug_class, ingredients in medication_classes(concept).items()
+    ], []
+
+
+def medication_classes(concept: object) -> dict[DrugClass, tuple[str, ...]]:
+    """The classes of interest of a medication concept, with its ingredients of each class.
+
+    By the RxNorm code where the value-set data lists it, else by the ingredient names and dose
+    form in the codings' displays and text (an EHR's local code, a code newer than the data).
+    """
+    drugs = load_vocabulary().drugs
+    for system, code, _display in codings(concept):
+        if system == RXNORM and code in drugs:
+            return drugs[code].classes
     words = concept_words(concept)
-    facts = []
-    for drug_class, pattern in _INGREDIENT_PATTERNS.items():
-        found = pattern.search(words)
-        if found is not None:
-            facts.append(
-                MedicationFact(
-                    drug_class=drug_class,
-                    ingredient=found.group(1),
-                    display=concept_text(concept),
-                    authored=parse_date(
-                        request_or_statement.get("authoredOn")
-                        or request_or_statement.get("dateAsserted")
-                    ),
-                    source=source,
-                )
-            )
-    return facts, []
+    return product_classes(ingredients_in(words), is_non_systemic(words))
 
 
 def _referenced_medication(
@@ -183,8 +187,9 @@ def read_family_member_history(history: Resource) -> Iterator[FamilyHistoryFact]
     for condition in history.get("condition") or ():
         if not isinstance(condition, Mapping):
             continue
-        matched = condition_kind(condition.get("code"))
-        if matched is not None:
+        for kind, _code, _display in condition_kinds(condition.get("code")):
+            if kind is ConditionKind.PREGNANCY:
+                continue  # a relative's pregnancy is no risk factor
             yield FamilyHistoryFact(
-                matched[0], kinship, role or concept_text(relationship), reference_of(history)
+                kind, kinship, role or concept_text(relationship), reference_of(history)
             )

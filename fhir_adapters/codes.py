@@ -1,10 +1,11 @@
 """The codes and value sets the adapter reads, named in clinical terms.
 
-Sources: LOINC and SNOMED CT codes as listed in `shared/reference/clinical.md`; ICD-10-CM chapter
-ranges; ATC classes A10 (antidiabetics) and C02, C03, C07, C08, C09 (antihypertensives). EHRs send
-RxNorm clinical-drug codes, not ingredients, and no RxNorm table installs offline, so medication
-classes are matched on the ingredient's name in the coding display or text (word-bounded), the
-fallback the reference recommends.
+Sources: LOINC and SNOMED CT codes as listed in `shared/reference/clinical.md`. Diagnoses and
+medications are recognised by published value sets (CMS eCQM value sets from NLM's VSAC), kept as
+data files in `fhir_adapters/value_sets/` with their OID, version and source (docs/codes.md), and
+by ICD-10-CM's hierarchy (categories below). An RxNorm code names a product; its ingredients come
+from the value-set data and their class from `INGREDIENT_CLASSES` here, with the ingredient's
+name in the coding display or text (word-bounded) as the fallback the reference recommends.
 """
 
 from __future__ import annotations
@@ -121,32 +122,41 @@ class ConditionKind(StrEnum):
     PREGNANCY = "pregnancy"
 
 
-CONDITION_BY_SNOMED: dict[str, ConditionKind] = {
-    "73211009": ConditionKind.DIABETES,  # diabetes mellitus
-    "44054006": ConditionKind.DIABETES,  # type 2 diabetes mellitus
-    "46635009": ConditionKind.DIABETES,  # type 1 diabetes mellitus
-    "714628002": ConditionKind.PREDIABETES,  # prediabetes
-    "15777000": ConditionKind.PREDIABETES,  # prediabetes
-    "11687002": ConditionKind.GESTATIONAL_DIABETES,  # gestational diabetes mellitus
-    "38341003": ConditionKind.HYPERTENSION,  # hypertensive disorder
-    "59621000": ConditionKind.HYPERTENSION,  # essential hypertension
-    "77386006": ConditionKind.PREGNANCY,  # pregnancy (patient currently pregnant)
-    "72892002": ConditionKind.PREGNANCY,  # normal pregnancy (Synthea's code)
-}
+# Which codes mean each kind: the published value sets and the local additions are data files in
+# fhir_adapters/value_sets/ (their source, OID and expansion in each file; docs/codes.md), read
+# once by `value_sets.load_vocabulary`. What a value set's expansion cannot say is here.
 
-# ICD-10-CM by code prefix, most specific first: O24.4 (gestational) sits inside O24.
-ICD10_PREFIXES: tuple[tuple[str, ConditionKind], ...] = (
-    ("O24.4", ConditionKind.GESTATIONAL_DIABETES),
-    ("O24", ConditionKind.DIABETES),
-    *((f"E{n:02d}", ConditionKind.DIABETES) for n in range(8, 14)),
-    ("R73.01", ConditionKind.PREDIABETES),  # impaired fasting glucose
-    ("R73.02", ConditionKind.PREDIABETES),  # impaired glucose tolerance
-    ("R73.03", ConditionKind.PREDIABETES),
-    *((f"I{n}", ConditionKind.HYPERTENSION) for n in range(10, 17)),
-    ("Z33.1", ConditionKind.PREGNANCY),  # pregnant state (not Z33.2, elective termination)
-    ("Z34", ConditionKind.PREGNANCY),  # supervision of normal pregnancy
-    ("O09", ConditionKind.PREGNANCY),  # supervision of high-risk pregnancy
-)
+# ICD-10-CM by its hierarchy. An ICD-10-CM code's ancestors are its prefixes (E11.21 sits under
+# E11.2 under E11), so a code that no expansion lists (a category such as "E11" sent as a
+# diagnosis, or a code newer than the expansion) takes the kind of its nearest category here:
+# a dict lookup per prefix length. Only categories whose every descendant is of the kind are
+# listed: O10-O16 and O24 also hold childbirth and puerperium codes, so those count as a
+# pregnancy only through the Pregnancy value set's own codes. The prefix rule is exact for
+# ICD-10-CM, so no ICD-10-CM package is needed at run time: simple-icd-10-cm 1.5.0 (MIT) would
+# parse a 9.7 MB XML on import (1.8 s and ~180 MB per process, measured) for what a prefix says.
+ICD10_CM_CATEGORIES: dict[str, ConditionKind] = {
+    # E08 due to an underlying condition, E09 drug-induced, E10 type 1, E11 type 2, E13 other.
+    **dict.fromkeys(("E08", "E09", "E10", "E11", "E13"), ConditionKind.DIABETES),
+    # Pre-existing diabetes in pregnancy, childbirth or the puerperium (not O24.9, unspecified).
+    **dict.fromkeys(("O24.0", "O24.1", "O24.3", "O24.8"), ConditionKind.DIABETES),
+    "O24.4": ConditionKind.GESTATIONAL_DIABETES,
+    # Impaired fasting glucose, impaired glucose tolerance, prediabetes.
+    **dict.fromkeys(("R73.01", "R73.02", "R73.03"), ConditionKind.PREDIABETES),
+    # Essential, hypertensive heart and/or kidney disease, secondary, crisis; pre-existing
+    # hypertension in pregnancy, childbirth or the puerperium, with or without pre-eclampsia.
+    **dict.fromkeys(("I10", "I11", "I12", "I13", "I15", "I16", "O10", "O11"),
+                    ConditionKind.HYPERTENSION),
+    # Pregnant state (not Z33.2, elective termination), normal and high-risk supervision.
+    **dict.fromkeys(("Z33.1", "Z34", "O09"), ConditionKind.PREGNANCY),
+}  # fmt: skip
+
+# WHO ICD-10 (not the US clinical modification), by category; no value set lists it.
+ICD10_WHO_CATEGORIES: dict[str, ConditionKind] = {
+    **dict.fromkeys(("E10", "E11", "E12", "E13", "E14"), ConditionKind.DIABETES),
+    "O24.4": ConditionKind.GESTATIONAL_DIABETES,
+    **dict.fromkeys(("I10", "I11", "I12", "I13", "I15"), ConditionKind.HYPERTENSION),
+    **dict.fromkeys(("Z33", "Z34", "Z35"), ConditionKind.PREGNANCY),
+}  # fmt: skip
 
 # "Family history of ..." findings recorded as a Condition or Observation of the patient.
 FAMILY_HISTORY_FINDINGS: dict[str, ConditionKind] = {
@@ -181,34 +191,82 @@ KINSHIP_BY_ROLE_CODE: dict[str, Kinship] = {
 class DrugClass(StrEnum):
     """Medication classes the services care about."""
 
-    ANTIDIABETIC = "antidiabetic"  # ATC A10
+    ANTIDIABETIC = "antidiabetic"  # glucose-lowering, ATC A10
     ANTIHYPERTENSIVE = "antihypertensive"  # ATC C02, C03, C07, C08, C09
+    # Lowers blood pressure, but is as often prescribed for something else (a beta blocker for
+    # migraine or angina, furosemide for oedema, spironolactone for acne or heart failure,
+    # clonidine or guanfacine for ADHD, an alpha blocker for the prostate): antihypertensive
+    # treatment only where a hypertension diagnosis is on record (`as_treatment`).
+    BLOOD_PRESSURE_LOWERING_OTHER_USE = "blood-pressure-lowering-other-use"
 
 
-# Ingredient names as they appear in RxNorm displays, by class. Lower case.
-INGREDIENTS: dict[DrugClass, tuple[str, ...]] = {
-    DrugClass.ANTIDIABETIC: (
-        "metformin", "glipizide", "glyburide", "glimepiride", "gliclazide", "pioglitazone",
-        "rosiglitazone", "sitagliptin", "saxagliptin", "linagliptin", "alogliptin",
-        "empagliflozin", "dapagliflozin", "canagliflozin", "ertugliflozin", "liraglutide",
-        "semaglutide", "dulaglutide", "exenatide", "tirzepatide", "acarbose", "repaglinide",
-        "nateglinide", "insulin",
-    ),
-    DrugClass.ANTIHYPERTENSIVE: (
-        # C09 ACE inhibitors and angiotensin receptor blockers
-        "lisinopril", "enalapril", "ramipril", "benazepril", "captopril", "quinapril",
-        "fosinopril", "perindopril", "losartan", "valsartan", "irbesartan", "olmesartan",
-        "candesartan", "telmisartan", "azilsartan", "sacubitril",
-        # C08 calcium channel blockers
-        "amlodipine", "nifedipine", "felodipine", "diltiazem", "verapamil", "nicardipine",
-        # C07 beta blockers
-        "metoprolol", "atenolol", "carvedilol", "bisoprolol", "propranolol", "nebivolol",
-        "labetalol",
-        # C03 diuretics
-        "hydrochlorothiazide", "chlorthalidone", "indapamide", "furosemide", "torsemide",
-        "bumetanide", "spironolactone", "eplerenone", "triamterene", "amiloride",
-        # C02 centrally acting and other
-        "clonidine", "methyldopa", "hydralazine", "minoxidil", "doxazosin", "prazosin",
-        "terazosin",
-    ),
-}  # fmt: skip
+# Ingredients as RxNorm names them (lower case, salt left off), with their class and
+# pharmacological group (ACC/AHA 2017's oral antihypertensive drugs; ADA Standards of Care 2025
+# s.9's glucose-lowering agents). Counted as treatment by themselves: the groups ACC/AHA 2017
+# calls primary agents for hypertension, and drugs licensed for little else.
+_HTN, _OTHER, _DM = (
+    DrugClass.ANTIHYPERTENSIVE,
+    DrugClass.BLOOD_PRESSURE_LOWERING_OTHER_USE,
+    DrugClass.ANTIDIABETIC,
+)
+_GROUPS: tuple[tuple[DrugClass, str, tuple[str, ...]], ...] = (
+    (_HTN, "ACE inhibitor", ("benazepril", "captopril", "enalapril", "enalaprilat", "fosinopril",
+                             "lisinopril", "moexipril", "perindopril", "quinapril", "ramipril",
+                             "trandolapril")),
+    (_HTN, "angiotensin receptor blocker", ("azilsartan", "candesartan", "eprosartan", "irbesartan",
+                                            "losartan", "olmesartan", "telmisartan", "valsartan")),
+    (_HTN, "direct renin inhibitor", ("aliskiren",)),
+    (_HTN, "dihydropyridine calcium channel blocker", ("amlodipine", "levamlodipine", "felodipine",
+                                                       "isradipine", "nicardipine", "nifedipine",
+                                                       "nisoldipine", "clevidipine")),
+    (_HTN, "thiazide or thiazide-like diuretic", ("hydrochlorothiazide", "chlorthalidone",
+                                                  "chlorothiazide", "indapamide", "metolazone",
+                                                  "methyclothiazide", "bendroflumethiazide")),
+    # Licensed and used for hypertension (labetalol and methyldopa in pregnancy above all).
+    (_HTN, "beta blocker used for hypertension", ("labetalol", "nebivolol")),
+    (_HTN, "central alpha agonist", ("methyldopa",)),
+    (_HTN, "direct vasodilator", ("hydralazine",)),
+    # Prescribed at least as often for angina, heart failure, arrhythmia (rate control),
+    # migraine, tremor, anxiety, glaucoma or varices as for hypertension.
+    (_OTHER, "beta blocker", ("acebutolol", "atenolol", "betaxolol", "bisoprolol", "carvedilol",
+                              "metoprolol", "nadolol", "pindolol", "propranolol", "timolol")),
+    (_OTHER, "non-dihydropyridine calcium channel blocker", ("diltiazem", "verapamil")),
+    (_OTHER, "loop diuretic", ("bumetanide", "furosemide", "torsemide")),  # oedema, heart failure
+    # Heart failure, hyperaldosteronism, acne and hirsutism; finerenone for diabetic kidney disease.
+    (_OTHER, "mineralocorticoid receptor antagonist", ("spironolactone", "eplerenone",
+                                                       "finerenone")),
+    (_OTHER, "potassium-sparing diuretic", ("amiloride", "triamterene")),
+    (_OTHER, "alpha blocker", ("doxazosin", "prazosin", "terazosin")),  # prostate, nightmares
+    (_OTHER, "central alpha agonist", ("clonidine", "guanfacine")),  # ADHD, withdrawal, flushes
+    (_OTHER, "direct vasodilator", ("minoxidil",)),  # low-dose oral minoxidil for hair loss
+    (_OTHER, "angiotensin receptor-neprilysin inhibitor", ("sacubitril",)),  # heart failure
+    (_OTHER, "cerebral calcium channel blocker", ("nimodipine",)),  # subarachnoid haemorrhage
+    (_DM, "biguanide", ("metformin",)),
+    (_DM, "sulfonylurea", ("glipizide", "glyburide", "glimepiride", "gliclazide", "chlorpropamide",
+                           "tolazamide", "tolbutamide")),
+    (_DM, "thiazolidinedione", ("pioglitazone", "rosiglitazone")),
+    (_DM, "DPP-4 inhibitor", ("sitagliptin", "saxagliptin", "linagliptin", "alogliptin")),
+    (_DM, "SGLT2 inhibitor", ("empagliflozin", "dapagliflozin", "canagliflozin", "ertugliflozin",
+                              "bexagliflozin", "sotagliflozin")),
+    (_DM, "GLP-1 receptor agonist", ("liraglutide", "semaglutide", "dulaglutide", "exenatide",
+                                     "lixisenatide", "albiglutide")),
+    (_DM, "GIP and GLP-1 receptor agonist", ("tirzepatide",)),
+    (_DM, "alpha-glucosidase inhibitor", ("acarbose", "miglitol")),
+    (_DM, "meglitinide", ("repaglinide", "nateglinide")),
+    (_DM, "amylin analogue", ("pramlintide",)),
+    (_DM, "insulin", ("insulin",)),
+)  # fmt: skip
+
+# Each ingredient's class and group, by name (lower case).
+INGREDIENT_CLASSES: dict[str, tuple[DrugClass, str]] = {
+    name: (drug_class, group) for drug_class, group, names in _GROUPS for name in names
+}
+
+# With these, a product containing an antihypertensive is a heart-failure medicine
+# (sacubitril/valsartan; isosorbide dinitrate/hydralazine): never treatment by itself.
+HEART_FAILURE_PARTNERS = frozenset({"sacubitril", "isosorbide"})
+
+# Dose forms that act on the skin, eye or ear: never antihypertensive or glucose-lowering
+# treatment (topical minoxidil for hair loss, timolol eye drops for glaucoma).
+NON_SYSTEMIC_FORM_WORDS = ("topical", "ophthalmic", "otic", "shampoo", "cutaneous", "eye drop",
+                           "scalp")  # fmt: skip

@@ -8,7 +8,7 @@ the service read it page by page.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from fhir_adapters.clinical_facts import (
@@ -16,14 +16,16 @@ from fhir_adapters.clinical_facts import (
     read_family_member_history,
     read_medication,
 )
-from fhir_adapters.codes import Measure
+from fhir_adapters.codes import ConditionKind, DrugClass, Measure
 from fhir_adapters.fhir_values import Resource, parse_date, reference_of
 from fhir_adapters.gathering import GatheredData
+from fhir_adapters.medication_classes import as_treatment
 from fhir_adapters.notes import read_notes
 from fhir_adapters.observations import read_observations
 from fhir_adapters.patient_record import (
     AdministrativeSex,
     ClinicalNote,
+    ClinicalStatus,
     ConditionFact,
     DataIssue,
     Demographics,
@@ -72,11 +74,11 @@ def build_patient_record(
     conditions: list[ConditionFact] = []
     family_history: list[FamilyHistoryFact] = list(observed.family_history)
     for resource in by_kind.conditions:
-        fact = read_condition(resource)
-        if isinstance(fact, ConditionFact):
-            conditions.append(fact)
-        elif isinstance(fact, FamilyHistoryFact):
-            family_history.append(fact)
+        read = read_condition(resource)
+        if isinstance(read, FamilyHistoryFact):
+            family_history.append(read)
+        else:
+            conditions.extend(read)
     for resource in by_kind.family_histories:
         family_history.extend(read_family_member_history(resource))
 
@@ -85,6 +87,17 @@ def build_patient_record(
         found, problems = read_medication(resource, by_kind.medications)
         medications.extend(found)
         issues.extend(problems)
+    # A drug with other uses is hypertension treatment only where hypertension is evident
+    # (medication_classes says why).
+    hypertension_evident = any(
+        item.kind is ConditionKind.HYPERTENSION
+        and item.clinical_status is not ClinicalStatus.RESOLVED
+        for item in conditions
+    ) or any(item.drug_class is DrugClass.ANTIHYPERTENSIVE for item in medications)
+    medications = [
+        replace(item, drug_class=as_treatment(item.drug_class, hypertension_evident))
+        for item in medications
+    ]
 
     notes: list[ClinicalNote] = []
     for resource in by_kind.notes:

@@ -76,6 +76,9 @@ DIAGNOSES = {
     "59621000": ConditionKind.HYPERTENSION, "38341003": ConditionKind.HYPERTENSION,
     "E11.9": ConditionKind.DIABETES, "I10": ConditionKind.HYPERTENSION,
     "E11.65": ConditionKind.DIABETES, "R73.03": ConditionKind.PREDIABETES,
+    # Synthea's diabetic kidney disease codes mean diabetes (issue 16, item 10).
+    "127013003": ConditionKind.DIABETES, "90781000119102": ConditionKind.DIABETES,
+    "157141000119108": ConditionKind.DIABETES,
     # Read whatever their status; only an active one is a current pregnancy.
     "77386006": ConditionKind.PREGNANCY, "72892002": ConditionKind.PREGNANCY,
 }  # fmt: skip
