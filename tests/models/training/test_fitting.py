@@ -10,11 +10,21 @@ import numpy as np
 import pytest
 
 from models.artifacts import ArtifactError, artifact_path, canonical_json, read_artifact
-from models.risk_models import DYSGLYCEMIA, LearnedRiskModel
-from models.scoring import CalibratedScorer, Calibration
+from models.registry import SHIPPED_DIRECTORY
+from models.risk_models import DYSGLYCEMIA, LEARNED_MODELS, LearnedRiskModel
+from models.scoring import LOGISTIC, XGBOOST, CalibratedScorer, Calibration
 from models.training import nhanes
 from models.training.calibration import calibration_intercept, calibration_slope, platt
-from models.training.fitting import design, fit_logistic, fit_trees, split_population
+from models.training.fitting import (
+    CV_FOLDS,
+    Candidate,
+    CrossValidated,
+    choose,
+    design,
+    fit_logistic,
+    fit_trees,
+    split_population,
+)
 
 SMALL_TREES = {"max_depth": 2, "n_estimators": 60, "learning_rate": 0.1, "min_child_weight": 5.0}
 
@@ -158,3 +168,47 @@ def test_a_missing_or_unreadable_artifact_is_refused(tmp_path: Path) -> None:
     artifact_path(tmp_path, DYSGLYCEMIA.name).write_text("{not json")
     with pytest.raises(ArtifactError, match="cannot be read"):
         LearnedRiskModel.load(DYSGLYCEMIA, tmp_path)
+
+
+def _candidate(kind: str, *folds: float) -> Candidate:
+    return (CrossValidated(folds), kind, {})
+
+
+def test_logistic_regression_ships_when_within_one_standard_error_of_the_best() -> None:
+    """Issue 16, item 11: ties go to the simpler model, by one rule for every model."""
+    trees = _candidate(XGBOOST, 0.74, 0.76, 0.78, 0.72, 0.75)  # mean 0.75, SE 0.0100
+    tie = _candidate(LOGISTIC, 0.73, 0.75, 0.77, 0.71, 0.74)  # mean 0.74: at the bar
+    chosen, best_logistic, why = choose([trees, tie])
+    assert chosen is tie is best_logistic
+    assert "tie" in why
+
+
+def test_xgboost_ships_only_when_it_beats_the_bar() -> None:
+    trees = _candidate(XGBOOST, 0.74, 0.76, 0.78, 0.72, 0.75)
+    behind = _candidate(LOGISTIC, 0.72, 0.74, 0.76, 0.70, 0.73)  # mean 0.73 < 0.74
+    chosen, best_logistic, why = choose([trees, behind])
+    assert chosen is trees
+    assert best_logistic is behind
+    assert "beats" in why
+
+
+def test_the_best_logistic_regression_sets_the_bar_when_it_leads() -> None:
+    leader = _candidate(LOGISTIC, 0.80, 0.80, 0.80, 0.80, 0.81)
+    trees = _candidate(XGBOOST, 0.70, 0.70, 0.70, 0.70, 0.70)
+    assert choose([trees, leader])[0] is leader
+
+
+def test_the_shipped_artifacts_record_the_rule_and_each_candidates_folds() -> None:
+    for spec in LEARNED_MODELS:
+        training = read_artifact(SHIPPED_DIRECTORY, spec.name, spec.feature_names).training
+        candidates = [
+            (CrossValidated(tuple(c["cv_auroc_folds"])), c["kind"], c["settings"])
+            for c in training["candidates"]
+        ]
+        assert all(len(c[0].folds) == CV_FOLDS for c in candidates)
+        chosen, _, why = choose(candidates)
+        assert (chosen[1], chosen[2]) == (
+            training["chosen"]["kind"],
+            training["chosen"]["settings"],
+        )
+        assert training["selection"]["why"] == why

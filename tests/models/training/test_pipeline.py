@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from support import CDSS
 
-from models.artifacts import artifact_path
+from models.artifacts import artifact_path, read_artifact
+from models.hypertension import INCIDENCE_MODEL
+from models.model_card_files import CARDS_DIRECTORY, PLOTS
 from models.registry import SHIPPED_DIRECTORY
 from models.risk_models import LEARNED_MODELS
 
@@ -79,8 +81,19 @@ def test_training_from_scratch_gives_the_same_models(tmp_path: Path) -> None:
             spec.name,
             ignore=BYTE_HASHES,
         )
-        assert (tmp_path / "model-cards" / f"{spec.name}.md").is_file()
-        assert (tmp_path / "model-cards" / f"{spec.name}-calibration.png").stat().st_size > 0
+        for plot in PLOTS:
+            assert (tmp_path / "model-cards" / f"{spec.name}-{plot}.png").stat().st_size > 0
+    # Every model card, the Parikh one too, is the one `cdss train` writes now (its artifact's
+    # byte hash aside).
+    for name in [*(spec.name for spec in LEARNED_MODELS), INCIDENCE_MODEL]:
+        card = f"{CARDS_DIRECTORY}/{name}.md"
+        assert _without_hashes((tmp_path / card).read_text()) == _without_hashes(
+            (SHIPPED_DIRECTORY / card).read_text()
+        ), card
+
+
+def _without_hashes(text: str) -> str:
+    return re.sub(r"[0-9a-f]{64}", "<sha256>", text)
 
 
 @pytest.mark.parametrize("name", [spec.name for spec in LEARNED_MODELS])
@@ -131,3 +144,11 @@ def test_the_readme_quotes_the_committed_metrics() -> None:
         assert row is not None, name
         low, high = figures["auroc_ci"]
         assert f"{figures['auroc']:.3f} ({low:.3f}-{high:.3f})" in row.group(0)
+        # What it estimates, and the cross-validated figure it was chosen by.
+        assert "probability of" in row.group(0)
+        spec = next(spec for spec in LEARNED_MODELS if spec.name == name)
+        chosen = read_artifact(SHIPPED_DIRECTORY, name, spec.feature_names).training["chosen"]
+        assert f"({chosen['cv_auroc']:.3f}, {chosen['cv_auroc_se']:.3f}" in row.group(0)
+        assert {"logistic-regression": "logistic regression", "xgboost": "XGBoost"}[
+            chosen["kind"]
+        ] in row.group(0)

@@ -1,0 +1,149 @@
+"""Subgroups a learned model serves less well, read from its artifact, for the card shown.
+
+`cdss train` scores each model on its held-out rows by sex, race/ethnicity and age band
+(`models.training.subgroups`) and seals in the artifact the subgroups that are poorly served by
+the rule below. At run time `poorly_served(model, record)` returns those this patient belongs
+to, each with a sentence for the card. The patient record holds no race or ethnicity, so those
+subgroups are reported in the model card but cannot be matched to a patient here.
+
+The rule, fixed before the figures were seen (issue 16, item 12): a subgroup with at least
+`MIN_ROWS` held-out rows and `MIN_EACH_OUTCOME` with each outcome is poorly served when its
+calibration slope is outside `SLOPE_RANGE` or its AUROC is below `AUROC_FLOOR`. With fewer rows
+a slope or an AUROC says too little to act on and is only reported.
+
+Standard library and the record only: the service and training import it alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fhir_adapters.patient_record import AdministrativeSex, PatientRecord
+from models.artifacts import Artifact
+from models.criteria import ADULT_AGE, NHANES_TOP_CODED_AGE
+
+# Calibration slope (target 1): below 0.8 the estimates are too extreme for the subgroup, above
+# 1.2 too timid (Van Calster et al. 2016 read 0.8-1.2 as acceptable in validation studies).
+SLOPE_RANGE = (0.8, 1.2)
+# Within a subgroup the AUROC is lower than overall (an age band removes much of age's signal),
+# so the floor is for discrimination that barely ranks patients at all.
+AUROC_FLOOR = 0.65
+MIN_ROWS = 100
+MIN_EACH_OUTCOME = 10
+
+SEX = "sex"
+AGE_BAND = "age band"
+RACE_ETHNICITY = "race/ethnicity"
+
+# (lowest age, highest age, label). NHANES records every age of 80 or more as 80.
+AGE_BANDS = (
+    (ADULT_AGE, 39, f"{ADULT_AGE}-39"),
+    (40, 59, "40-59"),
+    (60, NHANES_TOP_CODED_AGE - 1, f"60-{NHANES_TOP_CODED_AGE - 1}"),
+    (NHANES_TOP_CODED_AGE, 200, f"{NHANES_TOP_CODED_AGE} and over (top-coded)"),
+)
+# The survey's sex values, and how a card names each group.
+SEX_VALUES = {AdministrativeSex.MALE: "Male", AdministrativeSex.FEMALE: "Female"}
+_SEX_WORDS = {"Male": "men", "Female": "women"}
+
+
+def age_band(age: float) -> str | None:
+    """The age band's label, or None under 18."""
+    for low, high, label in AGE_BANDS:
+        if low <= age <= high:
+            return label
+    return None
+
+
+def group_words(subgroup: str, value: str) -> str:
+    """How a sentence names a subgroup: "men", "adults aged 60-79", "Non-Hispanic Black adults"."""
+    if subgroup == SEX:
+        return _SEX_WORDS.get(value, value)
+    if subgroup == AGE_BAND:
+        return f"adults aged {value}"
+    return f"{value} adults"
+
+
+def judge(n: int, events: int, auroc: float | None, slope: float | None) -> tuple[str, ...]:
+    """Why a subgroup is poorly served by the rule above (empty: it is not, or too small)."""
+    if n < MIN_ROWS or min(events, n - events) < MIN_EACH_OUTCOME:
+        return ()
+    reasons = []
+    if slope is not None and not SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1]:
+        reasons.append("calibration")
+    if auroc is not None and auroc < AUROC_FLOOR:
+        reasons.append("discrimination")
+    return tuple(reasons)
+
+
+@dataclass(frozen=True)
+class SubgroupCaveat:
+    """A subgroup the patient belongs to that the model serves less well, with its figures."""
+
+    model: str
+    subgroup: str  # SEX, AGE_BAND or RACE_ETHNICITY
+    value: str  # as the survey codes it ("Male", "60-79")
+    n: int
+    events: int
+    auroc: float
+    calibration_slope: float
+    reasons: tuple[str, ...]  # "calibration", "discrimination"
+
+    @property
+    def sentence(self) -> str:
+        """The card's sentence, e.g. "This model is less well calibrated for men (slope 0.46 on
+        486 held-out adults)."."""
+        who = group_words(self.subgroup, self.value)
+        calibration, ranking = "calibration" in self.reasons, "discrimination" in self.reasons
+        figures = []
+        if calibration:
+            figures.append(f"slope {self.calibration_slope:.2f}")
+        if ranking:
+            figures.append(f"AUROC {self.auroc:.2f}")
+        if calibration and ranking:
+            words = f"less well calibrated for, and less able to rank risk among, {who}"
+        elif calibration:
+            words = f"less well calibrated for {who}"
+        else:
+            words = f"less able to rank risk among {who}"
+        return f"This model is {words} ({', '.join(figures)} on {self.n} held-out adults)."
+
+    @classmethod
+    def from_metadata(cls, model: str, item: dict[str, Any]) -> SubgroupCaveat:
+        """One entry of an artifact's `training.subgroups.poorly_served`."""
+        return cls(
+            model=model,
+            subgroup=str(item["subgroup"]),
+            value=str(item["value"]),
+            n=int(item["n"]),
+            events=int(item["events"]),
+            auroc=float(item["auroc"]),
+            calibration_slope=float(item["calibration_slope"]),
+            reasons=tuple(str(reason) for reason in item["reasons"]),
+        )
+
+
+class _HasArtifact(Protocol):
+    @property
+    def artifact(self) -> Artifact: ...
+
+
+def caveats(model: _HasArtifact) -> tuple[SubgroupCaveat, ...]:
+    """Every poorly served subgroup sealed in the model's artifact (none in an older one)."""
+    artifact = model.artifact
+    items = artifact.training.get("subgroups", {}).get("poorly_served", [])
+    return tuple(SubgroupCaveat.from_metadata(artifact.name, item) for item in items)
+
+
+def poorly_served(model: _HasArtifact, record: PatientRecord) -> tuple[SubgroupCaveat, ...]:
+    """The poorly served subgroups this patient belongs to, by sex and age band.
+
+    Race/ethnicity is not in the record, so its subgroups are never matched here.
+    """
+    age = record.demographics.age_years
+    mine = {
+        (SEX, SEX_VALUES.get(record.demographics.sex)),
+        (AGE_BAND, age_band(age) if age is not None else None),
+    }
+    return tuple(c for c in caveats(model) if (c.subgroup, c.value) in mine)
