@@ -26,13 +26,15 @@ from cards.card_parts import IssuedCard, SuggestedOrder, build_card, provisional
 from cards.cds_card import SUMMARY_MAX_CHARACTERS, Indicator
 from cards.diabetes_results import Finding, LabFinding, shown_result, shown_value, test_name
 from cards.diabetes_screening import (
-    FASTING_GLUCOSE_ORDER,
-    HBA1C_ORDER,
     PREVENTION_REFERRAL,
+    confirmatory_orders,
     fasting_glucose_order,
     hba1c_order,
+    pending_test,
     prevention_referral,
     screening_basis,
+    suggested_tests,
+    unless_ordered,
 )
 from cards.explanation import data_issue_lines
 from cards.policy import FeedbackHistory
@@ -45,6 +47,7 @@ from models.criteria import (
     HBA1C_DYSGLYCEMIA,
     RANDOM_GLUCOSE_DIABETES,
 )
+from models.pregnancy import current_pregnancy
 
 MEETS_CRITERIA = "diabetes-possible-undiagnosed"
 UNCONFIRMED = "diabetes-range-unconfirmed"
@@ -85,6 +88,12 @@ _CONVERSION = (
 )
 
 
+_IN_PREGNANCY = (
+    "In pregnancy HbA1c is unreliable (ADA 2025): only a fasting glucose is suggested. "
+    "Gestational diabetes is tested otherwise (ADA 2025, section 15): the obstetric team decides."
+)
+
+
 def first_that_fits(*summaries: str) -> str:
     """The first summary within the CDS Hooks limit (the last is written to fit)."""
     return next((s for s in summaries if len(s) <= SUMMARY_MAX_CHARACTERS), summaries[-1])
@@ -122,6 +131,8 @@ def lab_card(
 
 def _detail(*paragraphs: str, record: PatientRecord, converted: bool) -> str:
     lines = [p for p in paragraphs if p]
+    if current_pregnancy(record) is not None:
+        lines.append(_IN_PREGNANCY)
     if converted:
         lines.append(_CONVERSION)
     text = "\n\n".join(lines)
@@ -177,75 +188,24 @@ def _meets_criteria(
     )
 
 
-def _confirmatory_orders(
-    record: PatientRecord, first: Measure, reason: str, history: FeedbackHistory
-) -> tuple[SuggestedOrder, ...]:
-    # The repeat of the abnormal test first (recommended), the other test beside it.
-    repeat_hba1c = first is Measure.HBA1C
-    hba1c = hba1c_order(
-        record, reason, "Order a repeat HbA1c" if repeat_hba1c else "Order an HbA1c"
-    )
-    fasting = fasting_glucose_order(
-        record,
-        reason,
-        "Order a fasting plasma glucose" if repeat_hba1c else "Order a repeat fasting glucose",
-    )
-    ordered = (
-        (hba1c, fasting)
-        if repeat_hba1c
-        else (replace(fasting, recommended=True), replace(hba1c, recommended=False))
-    )
-    return _unless_ordered(ordered, history)
-
-
-def _unless_ordered(
-    orders: tuple[SuggestedOrder, ...], history: FeedbackHistory
-) -> tuple[SuggestedOrder, ...]:
-    # A test accepted from an earlier card is pending and decides the question: while it is,
-    # neither test is suggested again, and the card says it is awaited.
-    return () if _pending(history) else orders
-
-
-def _pending(history: FeedbackHistory) -> str:
-    taken = [
-        name
-        for kind, name in ((HBA1C_ORDER, "an HbA1c"), (FASTING_GLUCOSE_ORDER, "a fasting glucose"))
-        if kind in history.accepted
-    ]
-    if not taken:
-        return ""
-    ordered = _sentence(" and ".join(taken))
-    return f"{ordered} {'was' if len(taken) == 1 else 'were'} ordered from an earlier card: " + (
-        "the result is awaited."
-    )
-
-
 def _unconfirmed(
     record: PatientRecord, finding: LabFinding, history: FeedbackHistory, hook_instance: str
 ) -> IssuedCard:
     latest = finding.results[0]
     name = _sentence(test_name(latest))
     shown = " and ".join(shown_result(item) for item in finding.results)
-    orders = _confirmatory_orders(
+    orders = confirmatory_orders(
         record,
         latest.measure,
         f"Confirm {shown_result(latest)} (ADA: two abnormal results)",
         history,
     )
-    if orders:
-        tests = (
-            "HbA1c or fasting glucose"
-            if latest.measure is Measure.HBA1C
-            else ("fasting glucose or HbA1c")
-        )
-        action = f": repeat {tests} suggested"
-    else:
-        action = ": confirmatory test ordered, result awaited"
+    action = suggested_tests(orders) if orders else ": confirmatory test ordered, result awaited"
     detail = _detail(
         f"The chart holds {shown}, in the diabetes range ({DIABETES_RANGE}, ADA), and no diabetes "
         "diagnosis or treatment. One abnormal result is not a diagnosis. " + TWO_RESULTS_RULE,
         CONFIRMS,
-        _pending(history),
+        pending_test(history),
         record=record,
         converted=any(item.converted for item in finding.results),
     )
@@ -270,8 +230,8 @@ def _glucose_200_or_more(
 ) -> IssuedCard:
     latest = finding.results[0]
     reason = f"Confirm {shown_result(latest)} (ADA: random glucose without symptoms)"
-    orders = _unless_ordered(
-        (hba1c_order(record, reason), fasting_glucose_order(record, reason)), history
+    orders = unless_ordered(
+        (hba1c_order(record, reason), fasting_glucose_order(record, reason)), history, record
     )
     detail = _detail(
         f"The chart holds {shown_result(latest)}, coded without a fasting status (not LOINC "
@@ -282,7 +242,7 @@ def _glucose_200_or_more(
         "service cannot read them): if they are present, this result is diagnostic; if not, it "
         f"warrants confirmatory testing, an HbA1c ({HBA1C_DIABETES:g}% or more) or a fasting "
         f"plasma glucose ({FASTING_GLUCOSE_DIABETES:g} mg/dL or more).",
-        _pending(history),
+        pending_test(history),
         record=record,
         converted=False,
     )
@@ -310,12 +270,13 @@ def _unknown_fasting(
     values = " and ".join(shown_value(item) for item in finding.results[:2])
     shown = " and ".join(shown_result(item) for item in finding.results)
     reason = f"Glucose {values} of unknown fasting status"
-    orders = _unless_ordered(
+    orders = unless_ordered(
         (
             replace(fasting_glucose_order(record, reason), recommended=True),
             replace(hba1c_order(record, reason), recommended=False),
         ),
         history,
+        record,
     )
     detail = _detail(
         f"The chart holds {shown}, coded without a fasting status (LOINC 2345-7 or 2339-0, not "
@@ -324,11 +285,11 @@ def _unknown_fasting(
         f"{FASTING_GLUCOSE_DIABETES:g} mg/dL or more would be in the diabetes range (ADA 2025, "
         "section 2); after a meal such a value can be normal. A fasting plasma glucose or an "
         "HbA1c tells which.",
-        _pending(history),
+        pending_test(history),
         record=record,
         converted=False,
     )
-    action = ": fasting glucose or HbA1c suggested" if orders else ": test ordered, awaited"
+    action = suggested_tests(orders) if orders else ": test ordered, awaited"
     count = len(finding.results)
     more = f" ({count} results)" if count > 2 else ""
     return build_card(

@@ -11,9 +11,10 @@ BMI of 25 or more, not pregnant): a 90-year-old, or a 30-year-old, gets none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cards.card_parts import SuggestedOrder, service_request
+from cards.policy import FeedbackHistory
 from fhir_adapters.codes import (
     LOINC_GLUCOSE_FASTING,
     LOINC_HBA1C,
@@ -183,4 +184,69 @@ def prevention_referral(record: PatientRecord, reason: str) -> SuggestedOrder:
         resource=service_request(
             record.patient_id, "Referral to a diabetes prevention programme", reason
         ),
+    )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def confirmatory_orders(
+    record: PatientRecord, first: Measure, reason: str, history: FeedbackHistory
+) -> tuple[SuggestedOrder, ...]:
+    """The tests that confirm an abnormal result: its repeat (recommended), the other test."""
+    # The repeat of the abnormal test first (recommended), the other test beside it.
+    repeat_hba1c = first is Measure.HBA1C
+    hba1c = hba1c_order(
+        record, reason, "Order a repeat HbA1c" if repeat_hba1c else "Order an HbA1c"
+    )
+    fasting = fasting_glucose_order(
+        record,
+        reason,
+        "Order a fasting plasma glucose" if repeat_hba1c else "Order a repeat fasting glucose",
+    )
+    ordered = (
+        (hba1c, fasting)
+        if repeat_hba1c
+        else (replace(fasting, recommended=True), replace(hba1c, recommended=False))
+    )
+    return unless_ordered(ordered, history, record)
+
+
+def unless_ordered(
+    orders: tuple[SuggestedOrder, ...], history: FeedbackHistory, record: PatientRecord
+) -> tuple[SuggestedOrder, ...]:
+    """The test suggestions still to make: none while one is pending; no HbA1c in pregnancy."""
+    # A test accepted from an earlier card is pending and decides the question: while it is,
+    # neither test is suggested again, and the card says it is awaited. In pregnancy HbA1c is
+    # unreliable (ADA 2025): only the glucose test is suggested, as the recommended one.
+    if pending_test(history):
+        return ()
+    if current_pregnancy(record) is not None:
+        return tuple(
+            replace(order, recommended=True) for order in orders if order.kind != HBA1C_ORDER
+        )
+    return orders
+
+
+def suggested_tests(orders: tuple[SuggestedOrder, ...]) -> str:
+    """How a summary names the suggested tests: ": repeat HbA1c or fasting glucose suggested"."""
+    names = {HBA1C_ORDER: "HbA1c", FASTING_GLUCOSE_ORDER: "fasting glucose"}
+    tests = " or ".join(names[order.kind] for order in orders if order.kind in names)
+    repeat = "repeat " if orders and "repeat" in orders[0].label else ""
+    return f": {repeat}{tests} suggested"
+
+
+def pending_test(history: FeedbackHistory) -> str:
+    """The sentence saying which test is pending from an earlier card ("" if none)."""
+    taken = [
+        name
+        for kind, name in ((HBA1C_ORDER, "an HbA1c"), (FASTING_GLUCOSE_ORDER, "a fasting glucose"))
+        if kind in history.accepted
+    ]
+    if not taken:
+        return ""
+    ordered = _sentence(" and ".join(taken))
+    return f"{ordered} {'was' if len(taken) == 1 else 'were'} ordered from an earlier card: " + (
+        "the result is awaited."
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fhir_charts import chart, lab_result
+from fhir_charts import chart, lab_result, pregnancy
 from golden_cards import advise, check_golden
 
 from cards.diabetes_results import shown_number, shown_value
@@ -231,3 +231,13 @@ def test_a_converted_glucose_is_shown_as_reported() -> None:
     record = chart(lab_result(FASTING, 7.0, "mmol/L", days=5))
     (item,) = record.history(Measure.GLUCOSE_FASTING)
     assert shown_value(item) == "7 mmol/L (126 mg/dL)"
+
+
+def test_in_pregnancy_only_a_fasting_glucose_confirms(models: RiskModels) -> None:
+    # ADA 2025: HbA1c is unreliable in pregnancy, so no HbA1c is suggested to confirm (s.2, s.15).
+    record = chart(pregnancy(), hba1c(6.6))
+    card = diabetes_card(models, record)
+    assert card.card_type == "diabetes-range-unconfirmed"
+    assert kinds(card) == ["fasting-glucose-order"]
+    assert card.card.summary.endswith(": fasting glucose suggested")
+    assert "In pregnancy HbA1c is unreliable" in card.card.detail
