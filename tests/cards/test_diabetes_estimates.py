@@ -17,8 +17,9 @@ import pytest
 from fhir_charts import blood_pressure, body_measures, chart, condition, lab_result
 from golden_cards import advise, check_golden
 
+from cards.diabetes_screening import ada_risk_factors, screening_basis
 from cards.policy import FeedbackHistory
-from fhir_adapters.codes import SNOMED
+from fhir_adapters.codes import ROLE_CODE, SNOMED
 from fhir_adapters.patient_record import PatientRecord
 from models.prediction import RiskEstimate
 from models.registry import RiskModels, load_risk_models
@@ -156,3 +157,64 @@ def test_an_accepted_hba1c_order_on_prediabetes_monitoring(
     assert card.card.summary.endswith("HbA1c ordered, result awaited")
     name = "diabetes-prediabetes-monitoring-hba1c-ordered"
     check_golden(name, advise(models, record, HBA1C_ORDERED), "p1", update_golden)
+
+
+def mother_with_diabetes() -> dict[str, Any]:
+    """A FamilyMemberHistory: the mother had diabetes (SNOMED 73211009)."""
+    return {
+        "resourceType": "FamilyMemberHistory",
+        "id": "fmh-mother",
+        "status": "completed",
+        "patient": {"reference": "Patient/p1"},
+        "relationship": {"coding": [{"system": ROLE_CODE, "code": "MTH"}]},
+        "condition": [{"code": {"coding": [{"system": SNOMED, "code": "73211009"}]}}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("resources", "factor"),
+    [
+        ((), None),
+        ((mother_with_diabetes(),), "a first-degree relative with diabetes"),
+        ((lab_result("2085-9", 31.0, "mg/dL", days=20),), "HDL below 35"),
+        ((lab_result("2571-8", 300.0, "mg/dL", days=20),), "triglycerides above 250"),
+        ((condition(SNOMED, "11687002", "Gestational diabetes", "resolved"),), "gestational"),
+    ],
+)
+def test_ada_risk_factors_open_screening_before_35(
+    resources: tuple[Any, ...], factor: str | None
+) -> None:
+    # ADA 2025 s.2: adults with overweight or obesity and one or more risk factors, at any age.
+    basis = screening_basis(chart(*resources, age=30, **OBESE_MAN))
+    if factor is None:
+        assert basis.recommendation is None
+        assert ada_risk_factors(chart(age=30, **OBESE_MAN)) == []
+    else:
+        assert basis.recommendation is not None
+        assert basis.recommendation.startswith("ADA 2025 section 2 (testing adults with overweight")
+        assert factor in basis.recommendation
+    assert not basis.refer  # USPSTF 2021: 35-70 only
+
+
+@pytest.mark.parametrize(
+    ("age", "bmi", "recommendation", "refer"),
+    [
+        (34, 31.0, None, False),
+        (35, 31.0, "USPSTF 2021", True),
+        (70, 31.0, "USPSTF 2021", True),
+        (71, 31.0, "ADA 2025 section 2 (testing everyone from age 35)", False),
+        (50, 23.0, "ADA 2025 section 2 (testing everyone from age 35)", False),
+        (90, 31.0, "ADA 2025 section 2 (testing everyone from age 35)", False),
+    ],
+)
+def test_which_recommendation_covers_screening(
+    age: int, bmi: float, recommendation: str | None, refer: bool
+) -> None:
+    # USPSTF 2021: 35-70 with BMI >= 25 (and referral of those with prediabetes); ADA 2025: from 35.
+    basis = screening_basis(chart(age=age, measures=body_measures(bmi, 98.0)))
+    if recommendation is None:
+        assert basis.recommendation is None
+    else:
+        assert basis.recommendation is not None
+        assert basis.recommendation.startswith(recommendation)
+    assert basis.refer is refer
