@@ -17,7 +17,7 @@ from models.criteria import (
     BloodPressureCategory,
     blood_pressure_category,
 )
-from models.hypertension import PressureSummary
+from models.hypertension_readings import PressureSummary
 
 TOPIC = "hypertension"
 HOME_MONITORING = "home-bp-monitoring"

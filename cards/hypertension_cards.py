@@ -39,12 +39,8 @@ from cards.hypertension_pregnancy import postpartum_cards, pregnancy_cards
 from cards.hypertension_unmeasured import unmeasured_cards
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.patient_record import PatientRecord
-from models.hypertension import (
-    INCIDENCE_MODEL,
-    Finding,
-    HypertensionAssessment,
-    PressureSummary,
-)
+from models.hypertension import INCIDENCE_MODEL, Finding, HypertensionAssessment
+from models.hypertension_readings import PressureSummary
 from models.prediction import RiskEstimate
 from models.pregnancy import recent_delivery
 
@@ -64,9 +60,22 @@ def hypertension_cards(
     history: FeedbackHistory,
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
-    """The card for this patient's finding (at most one)."""
-    # Home blood pressure (white-coat and masked hypertension, `cards.home_blood_pressure`)
-    # joins here: one call with the record and the assessment, its cards added to these.
+    """The office card for this patient's finding (at most one), then the home series' card."""
+    office = _office_cards(record, assessment, policy, history, hook_instance)
+    # The hook point for home blood pressure (white-coat and masked hypertension), owned by that
+    # work: `return (*office, *home_blood_pressure_cards(record, history, hook_instance))`, with
+    # `from cards.home_blood_pressure import home_blood_pressure_cards`.
+    return office
+
+
+def _office_cards(
+    record: PatientRecord,
+    assessment: HypertensionAssessment,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    """The card the office readings (or their absence) call for, at most one."""
     pressure = assessment.pressure
     if assessment.finding is Finding.PREGNANT:
         return pregnancy_cards(record, assessment.in_pregnancy, hook_instance)

@@ -14,9 +14,10 @@ from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
 from cards.policy import FeedbackHistory
+from fhir_adapters.codes import ConditionKind, DrugClass
 from fhir_adapters.patient_record import PatientRecord
 from models.criteria import ADOLESCENT_AGE, aap_screening_value
-from models.hypertension import latest_visit
+from models.hypertension_readings import latest_visit
 
 CHILD_SCREENING = "child-blood-pressure-screening"
 AAP_TABLE = "AAP 2017 screening blood pressure values, Table 6 (cdss)"
@@ -52,6 +53,16 @@ def child_cards(
         f"The adult ACC/AHA categories and the adult risk estimates do not apply under "
         f"{ADOLESCENT_AGE}.",
         "",
+        *(
+            [
+                "Hypertension is diagnosed or treated: AAP 2017's goal for a treated child is "
+                "below the 90th percentile for age, sex and height.",
+                "",
+            ]
+            if record.has_condition(ConditionKind.HYPERTENSION)
+            or record.takes(DrugClass.ANTIHYPERTENSIVE)
+            else []
+        ),
         *data_issue_lines(record.data_issues),
     ]
     return (

@@ -42,7 +42,8 @@ from models.criteria import (
     TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN,
 )
 from models.features import BLOOD_PRESSURE_WINDOW
-from models.hypertension import HypertensionAssessment, PressureSummary, TreatmentWindow
+from models.hypertension import HypertensionAssessment
+from models.hypertension_readings import PressureSummary, TreatmentWindow
 
 ABOVE_GOAL = "blood-pressure-above-treatment-goal"
 DIAGNOSED_ABOVE_GOAL = "diagnosed-blood-pressure-above-goal"

@@ -22,7 +22,12 @@ from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.patient_record import BloodPressureReading, PatientRecord
-from models.criteria import EARLIER_READINGS_SHOWN, STAGE1_PRESSURE_TEXT, blood_pressure_category
+from models.criteria import (
+    EARLIER_READINGS_SHOWN,
+    EARLIER_READINGS_YEARS,
+    STAGE1_PRESSURE_TEXT,
+    blood_pressure_category,
+)
 from models.prediction import NoEstimate, RiskEstimate
 from models.risk_models import UNMEASURED_BLOOD_PRESSURE
 
@@ -58,7 +63,8 @@ def earlier_lines(earlier: tuple[BloodPressureReading, ...]) -> list[str]:
         )
     else:
         meaning = f"{every} below {STAGE1_PRESSURE_TEXT}."
-    return [f"Earlier readings (older than 12 months): {listed}.", "", meaning]
+    window = f"1 to {EARLIER_READINGS_YEARS} years old, in adulthood"
+    return [f"Earlier readings ({window}): {listed}.", "", meaning]
 
 
 def unmeasured_cards(

@@ -69,9 +69,12 @@ TREATED_GOAL_TEXT = f"{TREATED_GOAL_SYSTOLIC:g}/{TREATED_GOAL_DIASTOLIC:g}"
 # recorded, the last 3 months' readings stand for it: ACC/AHA 2017 (section 8.3.1) reassesses
 # monthly after starting or changing treatment until the goal is reached.
 TREATED_READINGS_MONTHS_WHEN_START_UNKNOWN = 3
-# Older readings (item 14): readings older than the 12-month window are still shown as
-# evidence, the newest this many of them.
+# Older readings (issue 16, item 14): readings older than the 12-month window are still shown
+# as evidence, the newest this many of them, from the last 10 years (the span of the detail
+# page's trends; a service choice, not a guideline's) and taken in adulthood (18 and over), since
+# a child's reading is not read by the adult categories (AAP 2017).
 EARLIER_READINGS_SHOWN = 5
+EARLIER_READINGS_YEARS = 10
 
 
 def above_treated_goal(systolic: float, diastolic: float) -> bool:

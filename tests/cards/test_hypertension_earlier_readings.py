@@ -13,7 +13,8 @@ from fhir_charts import blood_pressure, chart
 from golden_cards import advise, check_golden
 
 from cards.cds_card import SUMMARY_MAX_CHARACTERS
-from models.hypertension import Finding, assess_hypertension, earlier_readings
+from models.hypertension import Finding, assess_hypertension
+from models.hypertension_readings import earlier_readings
 from models.registry import RiskModels, load_risk_models
 
 # The demo patient: 113/84 (2018), 121/82 (2021), 129/92 (2024), none since; all three in the

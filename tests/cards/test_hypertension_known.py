@@ -17,7 +17,8 @@ from golden_cards import advise, check_golden
 from model_records import AS_OF
 
 from cards.cds_card import SUMMARY_MAX_CHARACTERS
-from models.hypertension import Finding, assess_hypertension, treatment_window
+from models.hypertension import Finding, assess_hypertension
+from models.hypertension_readings import treatment_window
 from models.registry import RiskModels, load_risk_models
 
 ESSENTIAL_HYPERTENSION = icd10_condition("I10", "Essential (primary) hypertension")

@@ -11,11 +11,12 @@ from datetime import date
 from typing import Any
 
 import pytest
-from fhir_charts import blood_pressure, chart, medication
+from fhir_charts import blood_pressure, chart, icd10_condition, medication
 from golden_cards import advise, check_golden
 
 from fhir_adapters.codes import DrugClass
-from models.hypertension import Finding, assess_hypertension, pressure_summary
+from models.hypertension import Finding, assess_hypertension
+from models.hypertension_readings import pressure_summary
 from models.prediction import NoEstimate
 from models.registry import RiskModels, load_risk_models
 
@@ -125,9 +126,11 @@ def test_above_goal_on_one_day_is_information(models: RiskModels) -> None:
             medication("Hydrochlorothiazide 25 MG Oral Tablet"),
             ["blood-pressure-above-treatment-goal"],
         ),
+        # A beta blocker alone may be for angina or arrhythmia: not taken as treatment for
+        # hypertension without a diagnosis (the adapter's rule, docs/codes.md).
         (
             medication("24 HR metoprolol succinate 50 MG Extended Release Oral Tablet"),
-            ["blood-pressure-above-treatment-goal"],
+            ["hypertension-detected"],
         ),
         # A stopped prescription is not treatment: the untreated patient's detection applies.
         (medication("lisinopril 10 MG Oral Tablet", status="stopped"), ["hypertension-detected"]),
@@ -351,3 +354,20 @@ def test_a_visit_counts_when_its_own_mean_is_raised(models: RiskModels) -> None:
     assert pressure is not None
     assert (pressure.occasions, pressure.raised_occasions) == (3, 2)
     assert not pressure.adolescent_confirmed
+
+
+def test_a_treated_child_at_the_screening_value_is_told_the_aap_goal(models: RiskModels) -> None:
+    # AAP 2017: a treated child's goal is below the 90th percentile; the card names no stage.
+    record = chart(LISINOPRIL, blood_pressure(118, 76, days=10), age=10, measures=())
+    (card,) = advise(models, record)["hypertension-risk"]
+    assert card.card_type == "child-blood-pressure-screening"
+    assert "below the 90th percentile" in (card.card.detail or "")
+
+
+def test_a_beta_blocker_beside_a_diagnosis_is_treatment(models: RiskModels) -> None:
+    # ACC/AHA 2017: goal below 130/80 on treatment; with I10 the beta blocker counts.
+    metoprolol = medication("24 HR metoprolol succinate 50 MG Extended Release Oral Tablet")
+    diagnosis = icd10_condition("I10", "Essential (primary) hypertension")
+    (card,) = advise(models, chart(metoprolol, diagnosis, *RAISED_TWICE))["hypertension-risk"]
+    assert card.card_type == "blood-pressure-above-treatment-goal"
+    assert "metoprolol" in card.card.summary
