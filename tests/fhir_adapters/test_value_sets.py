@@ -234,3 +234,28 @@ def test_every_code_the_test_patients_send_is_in_the_tables(
                 drugs |= {c["code"] for c in coding if c["system"] == RXNORM}
     assert conditions - set(PATIENT_CONDITIONS) == set()
     assert drugs - set(PATIENT_MEDICATIONS) == set()
+
+
+def test_synthea_patient_with_migraine_and_hypertension_through_the_adapter(
+    patients: dict[str, dict[str, Any]],
+) -> None:
+    # Synthea's large patient: diabetic kidney disease, essential hypertension, migraine with
+    # propranolol. The kidney codes mean diabetes; propranolol counts beside the hypertension.
+    bundle = patients["synthea-large"]
+    resources = [{"id": f"r{n}", **entry["resource"]} for n, entry in enumerate(bundle["entry"])]
+    patient_id = next(r["id"] for r in resources if r["resourceType"] == "Patient")
+    record = build_patient_record(patient_id, resources, AS_OF)
+    assert record.has_condition(DIABETES)
+    assert record.has_condition(HYPERTENSION)
+    propranolol = [m for m in record.medications if m.ingredient == "propranolol"]
+    assert {m.drug_class for m in propranolol} == {ANTIHYPERTENSIVE}
+
+
+def test_a_condition_coded_twice_means_what_each_code_says() -> None:
+    resource = condition(SNOMED, "72892002")  # normal pregnancy
+    resource["code"]["coding"].append({"system": ICD10_CM, "code": "O24.410"})
+    record = build_patient_record("p1", [resource], AS_OF)
+    assert {(c.kind, c.code) for c in record.conditions} == {
+        (PREGNANCY, f"{SNOMED}|72892002"),
+        (GESTATIONAL, f"{ICD10_CM}|O24.410"),
+    }
