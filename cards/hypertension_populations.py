@@ -30,6 +30,7 @@ from cards.blood_pressure_parts import (
 from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
+from cards.hypertension_unmeasured import earlier_lines
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import ConditionKind, DrugClass
 from fhir_adapters.patient_record import MedicationFact, PatientRecord
@@ -169,6 +170,8 @@ def goal_cards(
             "with known hypertension the question is whether the goal is met.",
             "",
             *window,
+            "",
+            *earlier_lines(assessment.earlier, known=True),
             "",
             ASSUMPTION if treated else "",
         ]

@@ -40,8 +40,9 @@ def _raised(reading: BloodPressureReading) -> bool:
     return category.hypertension_stage > 0
 
 
-def earlier_lines(earlier: tuple[BloodPressureReading, ...]) -> list[str]:
-    """What the readings older than 12 months were, and what they mean."""
+def earlier_lines(earlier: tuple[BloodPressureReading, ...], known: bool = False) -> list[str]:
+    """What the readings older than 12 months were, and what they mean (for known hypertension,
+    `known`: whether they were at the 130/80 goal)."""
     if not earlier:
         return []
     shown = "; ".join(reading_text(r) for r in earlier[:EARLIER_READINGS_SHOWN])
@@ -51,7 +52,14 @@ def earlier_lines(earlier: tuple[BloodPressureReading, ...]) -> list[str]:
     every = {1: "The only earlier reading was", 2: "Both earlier readings were"}.get(
         count, f"All {count} earlier readings were"
     )
-    if raised == count:
+    if known:
+        share = every if raised in (0, count) else f"{raised} of {count} earlier readings were"
+        where = "below" if raised == 0 else "at or above"
+        meaning = (
+            f"{share} {where} the {STAGE1_PRESSURE_TEXT} goal; "
+            f"{'it does' if count == 1 else 'they do'} not say whether it is met now."
+        )
+    elif raised == count:
         meaning = (
             f"{every} at or above {STAGE1_PRESSURE_TEXT} (ACC/AHA 2017 stage 1 or 2 range): a "
             "measurement is due; hypertension may be present and undiagnosed."

@@ -109,7 +109,7 @@ class HypertensionAssessment:
     in_pregnancy: PregnancyPressure | None = None
     # For `Finding.TREATED`: which readings the mean on treatment rests on.
     treatment: TreatmentWindow | None = None
-    # Readings older than the 12-month window, newest first (evidence when none is recent).
+    # Readings 1 to 10 years old, in adulthood, newest first (evidence when none is recent).
     earlier: tuple[BloodPressureReading, ...] = ()
 
 
@@ -220,10 +220,14 @@ def assess_hypertension(
     if record.takes(DrugClass.ANTIHYPERTENSIVE):
         treatment = treatment_window(record)
         pressure = pressure_summary(record, treatment)
-        return HypertensionAssessment(Finding.TREATED, pressure, None, treatment=treatment)
+        earlier = earlier_readings(record) if pressure is None else ()
+        return HypertensionAssessment(
+            Finding.TREATED, pressure, None, treatment=treatment, earlier=earlier
+        )
     pressure = pressure_summary(record)
     if record.has_condition(ConditionKind.HYPERTENSION):
-        return HypertensionAssessment(Finding.DIAGNOSED, pressure, None)
+        earlier = earlier_readings(record) if pressure is None else ()
+        return HypertensionAssessment(Finding.DIAGNOSED, pressure, None, earlier=earlier)
     if age is not None and age < ADULT_AGE:
         return HypertensionAssessment(Finding.ADOLESCENT, pressure, None)
     if pressure is None:

@@ -91,6 +91,20 @@ def test_diagnosed_without_a_reading_is_asked_for_one(models: RiskModels) -> Non
     assert set(card.suggestion_kinds.values()) == {"bp-measurement"}
 
 
+def test_known_hypertension_without_a_recent_reading_shows_the_older_ones(
+    models: RiskModels,
+) -> None:
+    # Issue 16, item 14: older readings are evidence; for known hypertension they are read
+    # against the goal (ACC/AHA 2017: below 130/80), and said not to tell whether it is met now.
+    older = (blood_pressure(150, 95, days=400), blood_pressure(124, 76, days=800))
+    (card,) = advise(models, chart(ESSENTIAL_HYPERTENSION, *older))["hypertension-risk"]
+    assert card.card_type == "diagnosed-blood-pressure-unmeasured"
+    detail = card.card.detail or ""
+    assert "150/95" in detail
+    assert "1 of 2 earlier readings were at or above the 130/80 goal" in detail
+    assert "undiagnosed" not in detail
+
+
 def test_readings_before_treatment_began_do_not_count(
     models: RiskModels, update_golden: bool
 ) -> None:
