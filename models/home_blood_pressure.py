@@ -14,6 +14,10 @@ it lacks. The mean is read against the home values that correspond to the office
 - both at or above: sustained (the home readings confirm the office ones); both below: nothing
   to add.
 
+Morning and evening, and the day a reading belongs to, are read from its time as recorded, with
+the offset the device or EHR gave it: a reading stored in UTC without the patient's offset may
+fall on the other side of noon or midnight.
+
 With known hypertension (treated, or diagnosed) the 130/80 is the goal (ACC/AHA 2017, section
 8.1.5) and the Figure 3 words apply. Not for children (AAP 2017 does not diagnose from home
 readings) or pregnancy (ACOG's thresholds, `models.pregnancy`).

@@ -306,7 +306,9 @@ def test_a_note_not_in_the_patients_chart_is_not_shown(
     assert without_session.status_code == 400
 
 
-@pytest.mark.parametrize("patient", ["synthea-2", "carebundle-healthy"])
+# synthea-1 has the learned models' estimates (synthea-2's diabetes, Synthea's SNOMED 127013003,
+# is recognised since the value sets: no diabetes estimate); carebundle-healthy has Parikh's.
+@pytest.mark.parametrize("patient", ["synthea-1", "carebundle-healthy"])
 def test_each_explanation_adds_up_from_its_starting_point_to_its_estimate(
     smart_service: CdssServer,
     demo_ehr: DemoEhrServer,
