@@ -6,9 +6,9 @@ medication value sets in `rxnorm-drugs.json`), each with its OID, version, expan
 repository and commit it was copied from, plus the local additions in `local-conditions.json`
 and `local-drugs.json`, each with its reason. docs/codes.md says how to refresh them.
 
-`load_vocabulary()` reads them once per process (`cdss serve` calls it at start-up, before the
-workers fork); a lookup is then a dict access, with ICD-10-CM's hierarchy as a few more (see
-`codes.ICD10_CM_CATEGORIES`).
+`load_vocabulary()` reads them once per process (about 50 ms), on first use; the service's
+start-up should call it before the workers fork so they share it. A lookup is then a dict
+access, with ICD-10-CM's hierarchy as a few more (see `codes.ICD10_CM_CATEGORIES`).
 """
 
 from __future__ import annotations
