@@ -28,6 +28,7 @@ from cds_service.storage.smart_records import SmartRecords
 from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
 from fhir_adapters.fhir_server import FhirFetcher
 from fhir_adapters.gathering import PatientDataGatherer
+from fhir_adapters.value_sets import load_vocabulary
 from models.artifacts import ArtifactError
 from models.note_summary import NoteSummarizer
 from models.registry import RiskModels, load_risk_models
@@ -97,6 +98,9 @@ def load_shared_models(settings: Settings) -> SharedModels:
     """Load the read-only parts (a few seconds; `ConfigurationError` on a bad artifact)."""
     # Models first: a service that cannot give honest numbers must not start at all.
     risk_models = load_models(settings)
+    # The value sets (codes the adapter classifies by) load once here, so the workers forked
+    # from the master share them rather than each reading them on its first request.
+    load_vocabulary()
     return SharedModels(risk_models, load_note_summarizer(settings.notes))
 
 
