@@ -1,7 +1,7 @@
 """The `hypertension-risk` card for a child under 13: AAP 2017's screening table, never a stage.
 
 AAP 2017 reads a child's pressure by percentiles for age, sex and height, which the service
-does not have. Its simplified table (Table 6) gives, by age (1-12) and sex, the value at or
+does not have. Its simplified table (Table 4) gives, by age (1-12) and sex, the value at or
 above which a reading needs that evaluation: the card says the latest visit's pressure is at or
 above it and that a percentile-based evaluation is needed (information). Below it, with no
 age or sex the table covers, or without a reading in a year: no card.
@@ -20,7 +20,7 @@ from models.criteria import ADOLESCENT_AGE, aap_screening_value
 from models.hypertension_readings import latest_visit
 
 CHILD_SCREENING = "child-blood-pressure-screening"
-AAP_TABLE = "AAP 2017 screening blood pressure values, Table 6 (cdss)"
+AAP_TABLE = "AAP 2017 screening blood pressure values, Table 4 (cdss)"
 SEX_WORDS = {"male": "boys", "female": "girls"}
 
 
@@ -41,7 +41,7 @@ def child_cards(
     taken = "one reading" if visit.readings == 1 else f"mean of {visit.readings} readings"
     detail = [
         f"Blood pressure {shown} ({taken} on {visit.day}) at age {age}: at or above the AAP 2017 "
-        f'screening value for {SEX_WORDS[sex]} of {age}, {screening} (Table 6, "Screening BP '
+        f'screening value for {SEX_WORDS[sex]} of {age}, {screening} (Table 4, "Screening BP '
         'values requiring further evaluation").',
         "",
         "The screening value is the 90th percentile for the shortest children (5th height "

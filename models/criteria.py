@@ -176,14 +176,14 @@ ADULT_AGE = 18
 # service does not have: it names no category for a younger child, only whether a reading is
 # at or above the guideline's screening value for age and sex (below).
 ADOLESCENT_AGE = 13
-# AAP 2017 (section 3.1, key action statement 3): hypertension is diagnosed when readings are in
+# AAP 2017 (section 4.3, Table 11): hypertension is diagnosed when readings are in
 # the hypertensive range on 3 separate visits, not the adults' 2 occasions.
 ADOLESCENT_HYPERTENSION_VISITS = 3
-# AAP 2017, Table 6, "Screening BP Values Requiring Further Evaluation": for ages 1-12, by sex,
-# the systolic and diastolic values (mmHg; the 90th percentile at the 5th height percentile) at
-# or above which a reading needs evaluation against the full percentile tables for age, sex and
-# height. A screening value, not a category: at or above it the child may still be normal by
-# percentile, so a card never calls it a stage. From 13 the table's value is 120/80.
+# AAP 2017, Table 4 (section 3.2), "Screening BP Values Requiring Further Evaluation": for ages
+# 1-12, by sex, the systolic and diastolic values (mmHg; the 90th percentile at the 5th height
+# percentile) at or above which a reading needs evaluation against the full percentile tables for
+# age, sex and height. A screening value, not a category: at or above it the child may still be
+# normal by percentile, so a card never calls it a stage. From 13 the table's value is 120/80.
 AAP_SCREENING_VALUES: dict[int, dict[str, tuple[float, float]]] = {
     age: {"male": (boys_sbp, boys_dbp), "female": (girls_sbp, girls_dbp)}
     for age, boys_sbp, boys_dbp, girls_sbp, girls_dbp in (

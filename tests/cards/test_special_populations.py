@@ -150,7 +150,7 @@ def test_an_eight_year_old_gets_the_aap_screening_card_not_an_adult_stage(
     models: RiskModels, update_golden: bool
 ) -> None:
     # 124/82 is "stage 1" by the adult numbers; AAP 2017 reads a child of 8 by percentiles for
-    # age, sex and height. Its Table 6 screening value for girls of 8 is 107/69: at or above it,
+    # age, sex and height. Its Table 4 screening value for girls of 8 is 107/69: at or above it,
     # a percentile-based evaluation is needed; the card names no stage.
     raised = (blood_pressure(124, 82, days=10), blood_pressure(124, 82, days=40))
     record = chart(*raised, age=8, measures=())
@@ -173,7 +173,7 @@ def test_an_eight_year_old_gets_the_aap_screening_card_not_an_adult_stage(
 @pytest.mark.parametrize(
     ("age", "sex", "systolic", "diastolic", "expected"),
     [
-        # AAP 2017 Table 6: boys 1 98/52, 8 107/69, 12 113/75; girls 1 98/54, 12 114/75.
+        # AAP 2017 Table 4: boys 1 98/52, 8 107/69, 12 113/75; girls 1 98/54, 12 114/75.
         (8, "male", 106, 68, []),
         (8, "male", 107, 60, ["child-blood-pressure-screening"]),  # systolic at the value
         (8, "female", 100, 69, ["child-blood-pressure-screening"]),  # diastolic at the value
@@ -306,7 +306,7 @@ THREE_RAISED_VISITS = (*TWO_RAISED_VISITS, blood_pressure(134, 82, days=120))
 def test_three_raised_visits_at_15_meet_the_aap_criterion(
     models: RiskModels, update_golden: bool
 ) -> None:
-    # AAP 2017 (key action statement 3): hypertensive-range readings on 3 separate visits.
+    # AAP 2017 (section 4.3, Table 11): hypertensive-range readings on 3 separate visits.
     cards = advise(models, chart(*THREE_RAISED_VISITS, age=15))
     (card,) = cards["hypertension-risk"]
     assert (card.card_type, card.card.indicator.value) == ("adolescent-blood-pressure", "warning")

@@ -3,7 +3,7 @@ older than the 12-month window, and AAP's screening values for children.
 
 ACC/AHA 2017 (goal on treatment; monthly reassessment after a start or change), ACOG PB 222 and
 Committee Opinion 736 (postpartum up to 6 weeks; preeclampsia after 20 weeks), AAP 2017 (3 visits;
-Table 6 screening values by age and sex).
+Table 4 screening values by age and sex).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def test_earlier_readings_and_the_latest_visit() -> None:
 @pytest.mark.parametrize(
     ("age", "sex", "value"),
     [
-        # AAP 2017, Table 6 (the values the card states).
+        # AAP 2017, Table 4 (the values the card states).
         (1, "male", (98, 52)),
         (1, "female", (98, 54)),
         (8, "male", (107, 69)),
