@@ -212,7 +212,8 @@ def test_carebundle_patients_through_the_adapter(shipped: RiskModels, profile: s
             assert next(c for c in result.contributions if c.feature == "bmi").value == bmi.value
     assessment = _assess(shipped, chart)
     if profile == "hypertension":
-        assert assessment.finding is Finding.DIAGNOSED
+        # Diagnosed and on lisinopril: held to the treatment goal (ACC/AHA 2017), not screened.
+        assert assessment.finding is Finding.TREATED
 
 
 def test_stale_values_are_not_used(shipped: RiskModels) -> None:
