@@ -34,7 +34,14 @@ from cards.diabetes_screening import (
     prevention_referral,
     screening_basis,
 )
-from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
+from cards.explanation import (
+    caveat_lines,
+    data_issue_lines,
+    factor_lines,
+    missing_inputs,
+    missing_lines,
+    percent,
+)
 from cards.policy import Band, CardPolicy, FeedbackHistory
 from fhir_adapters.codes import ConditionKind, Measure
 from fhir_adapters.patient_record import PatientRecord
@@ -43,7 +50,6 @@ from models.criteria import (
     DIABETES_RESCREEN_YEARS,
     HBA1C_DIABETES,
     HBA1C_DYSGLYCEMIA,
-    NHANES_TOP_CODED_AGE,
     PREDIABETES_RETEST_YEARS,
 )
 from models.prediction import NoEstimate, RiskEstimate
@@ -64,12 +70,6 @@ POPULATION = (
 DIABETES_RANGE = f"HbA1c {HBA1C_DIABETES:g}% or higher"
 DYSGLYCEMIA_RANGE = f"HbA1c {HBA1C_DYSGLYCEMIA:g}% or higher"
 NO_RECENT_TEST = f"No HbA1c or fasting glucose in the last {DIABETES_RESCREEN_YEARS} years."
-TOP_CODED = (
-    f"**Age {{age}} was entered as {NHANES_TOP_CODED_AGE}.** The model's data (NHANES) record "
-    f"every age of {NHANES_TOP_CODED_AGE} and over as {NHANES_TOP_CODED_AGE}: the model saw no "
-    f"one recorded as older than {NHANES_TOP_CODED_AGE}, so this is the estimate for the "
-    f"{NHANES_TOP_CODED_AGE}-and-over group it knew, not for age {{age}} itself."
-)
 ORDERED = "An HbA1c was ordered from an earlier card: its result is awaited."
 # The retest interval with prediabetes (ADA), in days.
 PREDIABETES_RETEST_DAYS = PREDIABETES_RETEST_YEARS * 365
@@ -108,13 +108,6 @@ def diabetes_cards(
             record, dysglycemia, undiagnosed, band, indicator, policy, history, hook_instance
         ),
     )
-
-
-def _age_lines(record: PatientRecord) -> list[str]:
-    age = record.demographics.age_years
-    if age is None or age <= NHANES_TOP_CODED_AGE:
-        return []
-    return [TOP_CODED.format(age=age), ""]
 
 
 def _risk_card(
@@ -160,7 +153,7 @@ def _risk_card(
         f"**{pct} estimated probability of undiagnosed prediabetes or diabetes** "
         f"({DYSGLYCEMIA_RANGE}: the two together){also}.",
         "",
-        *_age_lines(record),
+        *caveat_lines(dysglycemia),
         *factor_lines(dysglycemia),
         *missing_lines(dysglycemia),
         NO_RECENT_TEST,
@@ -251,7 +244,7 @@ def _prediabetes_monitoring(
             f"**{percent(undiagnosed.probability)} estimated probability of undiagnosed "
             f"diabetes** ({DIABETES_RANGE}).",
             "",
-            *_age_lines(record),
+            *caveat_lines(undiagnosed),
             *factor_lines(undiagnosed),
             *missing_lines(undiagnosed),
         ]

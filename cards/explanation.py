@@ -231,6 +231,12 @@ def missing_lines(estimate: RiskEstimate, consequence: str = "") -> list[str]:
     return [*lines, "", *([consequence, ""] if consequence else [])]
 
 
+def caveat_lines(estimate: RiskEstimate) -> list[str]:
+    """How far the model's data and validation reach this patient, a paragraph each: an age
+    past the data's top code, a subgroup the model serves less well (`RiskEstimate.caveats`)."""
+    return [line for caveat in estimate.caveats for line in (caveat, "")]
+
+
 def data_issue_lines(issues: Sequence[DataIssue]) -> list[str]:
     """The data in the chart that could not be used, in the clinician's plain words.
 

@@ -19,7 +19,14 @@ from cards.blood_pressure_parts import (
 )
 from cards.card_parts import IssuedCard, build_card, model_card_markdown, risk_links, source
 from cards.cds_card import Indicator
-from cards.explanation import data_issue_lines, factor_lines, missing_inputs, missing_lines, percent
+from cards.explanation import (
+    caveat_lines,
+    data_issue_lines,
+    factor_lines,
+    missing_inputs,
+    missing_lines,
+    percent,
+)
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.patient_record import BloodPressureReading, PatientRecord
 from models.criteria import (
@@ -146,6 +153,7 @@ def unmeasured_cards(
         "",
         *evidence,
         *([""] if evidence else []),
+        *caveat_lines(estimate),
         *factor_lines(estimate),
         *missing_lines(estimate),
         *data_issue_lines(record.data_issues),

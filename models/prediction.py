@@ -69,6 +69,9 @@ class RiskEstimate:
     artifact_sha256: str
     # For incidence: (years, probability) at each horizon; `probability` is the longest.
     horizons: tuple[tuple[int, float], ...] = ()
+    # Where this patient lies at the edge of the model's data or in a subgroup its validation
+    # found poorly served, each as a sentence for the card (`models.subgroups`).
+    caveats: tuple[str, ...] = ()
 
     @property
     def baseline_probability(self) -> float:

@@ -20,6 +20,7 @@ from models.features import Feature, FeatureVector, feature_vector
 from models.prediction import LOG_ODDS, Contribution, NoEstimate, RiskEstimate
 from models.pregnancy import NOT_FOR_PREGNANCY, current_pregnancy
 from models.scoring import CalibratedScorer, Calibration, Explanation, scorer_from_payload
+from models.subgroups import population_caveats
 
 DIABETES_FEATURES = (
     f.AGE,
@@ -126,7 +127,8 @@ class LearnedRiskModel:
         if reasons:
             return NoEstimate(self.spec.name, reasons, inputs.missing)
         explanation = self.scorer.explain(inputs.as_array()[np.newaxis, :])
-        return self.estimate(inputs, explanation, 0)
+        estimate = self.estimate(inputs, explanation, 0)
+        return replace(estimate, caveats=population_caveats(self, record))
 
     def _refusals(self, record: PatientRecord, inputs: FeatureVector) -> tuple[str, ...]:
         reasons = []

@@ -92,22 +92,26 @@ class SubgroupCaveat:
 
     @property
     def sentence(self) -> str:
-        """The card's sentence, e.g. "This model is less well calibrated for men (slope 0.46 on
-        486 held-out adults)."."""
+        """The card's sentence, in what the figures mean for reading the estimate, e.g. "Less
+        reliable for men (486 held-out adults): its estimates are too extreme (calibration slope
+        0.46), so high figures may overstate and low ones understate the risk."."""
+        parts = []
+        slope = f"calibration slope {self.calibration_slope:.2f}"
+        if "calibration" in self.reasons:
+            if self.calibration_slope < SLOPE_RANGE[0]:
+                parts.append(
+                    f"its estimates are too extreme ({slope}), so high figures may overstate "
+                    "and low ones understate the risk"
+                )
+            else:
+                parts.append(
+                    f"its estimates are too timid ({slope}), so the risk may be further from "
+                    "the average than shown"
+                )
+        if "discrimination" in self.reasons:
+            parts.append(f"it ranks risk less well (AUROC {self.auroc:.2f})")
         who = group_words(self.subgroup, self.value)
-        calibration, ranking = "calibration" in self.reasons, "discrimination" in self.reasons
-        figures = []
-        if calibration:
-            figures.append(f"slope {self.calibration_slope:.2f}")
-        if ranking:
-            figures.append(f"AUROC {self.auroc:.2f}")
-        if calibration and ranking:
-            words = f"less well calibrated for, and less able to rank risk among, {who}"
-        elif calibration:
-            words = f"less well calibrated for {who}"
-        else:
-            words = f"less able to rank risk among {who}"
-        return f"This model is {words} ({', '.join(figures)} on {self.n} held-out adults)."
+        return f"Less reliable for {who} ({self.n} held-out adults): {'; and '.join(parts)}."
 
     @classmethod
     def from_metadata(cls, model: str, item: dict[str, Any]) -> SubgroupCaveat:
@@ -134,6 +138,25 @@ def caveats(model: _HasArtifact) -> tuple[SubgroupCaveat, ...]:
     artifact = model.artifact
     items = artifact.training.get("subgroups", {}).get("poorly_served", [])
     return tuple(SubgroupCaveat.from_metadata(artifact.name, item) for item in items)
+
+
+# NHANES records every age of 80 and over as 80: the learned models are given 80 for an older
+# patient (`models.features`), and the card says so.
+TOP_CODED_AGE = (
+    f"**Age {{age}} was entered as {NHANES_TOP_CODED_AGE}.** The model's data (NHANES) record "
+    f"every age of {NHANES_TOP_CODED_AGE} and over as {NHANES_TOP_CODED_AGE}: the model saw no "
+    f"one recorded as older than {NHANES_TOP_CODED_AGE}, so this is the estimate for the "
+    f"{NHANES_TOP_CODED_AGE}-and-over group it knew, not for age {{age}} itself."
+)
+
+
+def population_caveats(model: _HasArtifact, record: PatientRecord) -> tuple[str, ...]:
+    """What the card must say about how far the model's data and validation reach this patient:
+    an age past NHANES's top code, then each poorly served subgroup the patient is in."""
+    age = record.demographics.age_years
+    past_data = age is not None and age > NHANES_TOP_CODED_AGE
+    top_coded = (TOP_CODED_AGE.format(age=age),) if past_data else ()
+    return top_coded + tuple(caveat.sentence for caveat in poorly_served(model, record))
 
 
 def poorly_served(model: _HasArtifact, record: PatientRecord) -> tuple[SubgroupCaveat, ...]:

@@ -23,6 +23,7 @@ from fhir_adapters.codes import ROLE_CODE, SNOMED
 from fhir_adapters.patient_record import PatientRecord
 from models.prediction import RiskEstimate
 from models.registry import RiskModels, load_risk_models
+from models.subgroups import poorly_served
 
 # A man with obesity (BMI 40): a moderate estimate already at 30 (shipped models).
 OBESE_MAN = {"sex": "male", "measures": body_measures(40.0, 120.0)}
@@ -218,3 +219,29 @@ def test_which_recommendation_covers_screening(
         assert basis.recommendation is not None
         assert basis.recommendation.startswith(recommendation)
     assert basis.refer is refer
+
+
+# Issue 16 item 12: where the model's validation found a subgroup poorly served (calibration
+# slope outside 0.8-1.2 or AUROC below 0.65 on enough held-out rows), the card shown to a patient
+# in it says so. The expected sentences come from the shipped artifacts, not from this test.
+@pytest.mark.parametrize("sex", ["male", "female"])
+def test_the_card_says_where_the_model_serves_this_patient_less_well(
+    models: RiskModels, sex: str
+) -> None:
+    record = chart(age=52, sex=sex)
+    expected = poorly_served(models.dysglycemia, record)
+    assert expected, "premise: the shipped model flags a subgroup of this patient"
+    card = diabetes_card(models, record)
+    for caveat in expected:
+        assert caveat.sentence in card.card.detail
+    # Only the patient's own subgroups: nothing flagged for the other sex is said.
+    other = "female" if sex == "male" else "male"
+    mine = {c.sentence for c in expected}
+    for caveat in poorly_served(models.dysglycemia, chart(age=52, sex=other)):
+        if caveat.sentence not in mine:
+            assert caveat.sentence not in card.card.detail
+    # The blood-pressure estimate's card (no reading in 12 months) says its own model's.
+    (pressure,) = advise(models, record)["hypertension-risk"]
+    assert pressure.card_type == "blood-pressure-unmeasured"
+    for caveat in poorly_served(models.unmeasured_blood_pressure, record):
+        assert caveat.sentence in pressure.card.detail

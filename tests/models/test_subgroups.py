@@ -70,21 +70,28 @@ def test_the_rule_flags_slope_and_auroc_only_with_enough_rows() -> None:
 def test_the_sentence_names_the_group_the_figure_and_the_rows() -> None:
     men = SubgroupCaveat("m", SEX, "Male", 486, 13, 0.656, 0.46, ("calibration",))
     assert men.sentence == (
-        "This model is less well calibrated for men (slope 0.46 on 486 held-out adults)."
+        "Less reliable for men (486 held-out adults): its estimates are too extreme (calibration "
+        "slope 0.46), so high figures may overstate and low ones understate the risk."
+    )
+    women = SubgroupCaveat("m", SEX, "Female", 708, 300, 0.7, 1.24, ("calibration",))
+    assert women.sentence == (
+        "Less reliable for women (708 held-out adults): its estimates are too timid (calibration "
+        "slope 1.24), so the risk may be further from the average than shown."
     )
     older = SubgroupCaveat(
         "m", AGE_BAND, "60-79", 372, 220, 0.569, 0.75, ("calibration", "discrimination")
     )
     assert older.sentence == (
-        "This model is less well calibrated for, and less able to rank risk among, adults "
-        "aged 60-79 (slope 0.75, AUROC 0.57 on 372 held-out adults)."
+        "Less reliable for adults aged 60-79 (372 held-out adults): its estimates are too extreme "
+        "(calibration slope 0.75), so high figures may overstate and low ones understate the "
+        "risk; and it ranks risk less well (AUROC 0.57)."
     )
     ranking = SubgroupCaveat(
         "m", RACE_ETHNICITY, "Other Hispanic", 150, 40, 0.6, 1.0, ("discrimination",)
     )
     assert ranking.sentence == (
-        "This model is less able to rank risk among Other Hispanic adults "
-        "(AUROC 0.60 on 150 held-out adults)."
+        "Less reliable for Other Hispanic adults (150 held-out adults): it ranks risk less well "
+        "(AUROC 0.60)."
     )
 
 
@@ -133,6 +140,6 @@ def test_the_issues_examples_are_caught(shipped: RiskModels) -> None:
     """Issue 16, item 12: men on undiagnosed diabetes (slope 0.46) and 60-79 on blood pressure."""
     men = poorly_served(shipped.undiagnosed_diabetes, record(age=30, sex=AdministrativeSex.MALE))
     assert [(c.subgroup, c.value) for c in men] == [(SEX, "Male")]
-    assert men[0].sentence.startswith("This model is less well calibrated for men (slope 0.46")
+    assert men[0].sentence.startswith("Less reliable for men (")
     older = poorly_served(shipped.unmeasured_blood_pressure, record(age=70))
     assert (AGE_BAND, "60-79") in {(c.subgroup, c.value) for c in older}
