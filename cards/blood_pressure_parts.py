@@ -6,10 +6,16 @@ from collections.abc import Sequence
 
 from cards.card_parts import SuggestedOrder, service_request
 from cards.cds_card import SUMMARY_MAX_CHARACTERS
+from cards.explanation import shown_number
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import LOINC_BP_PANEL
 from fhir_adapters.patient_record import BloodPressureReading, MedicationFact
 from models.criteria import (
+    ELEVATED_SYSTOLIC,
+    HOME_STAGE2_DIASTOLIC,
+    HOME_STAGE2_SYSTOLIC,
+    PREGNANCY_SEVERE_DIASTOLIC,
+    PREGNANCY_SEVERE_SYSTOLIC,
     STAGE1_DIASTOLIC,
     STAGE1_SYSTOLIC,
     STAGE2_DIASTOLIC,
@@ -30,9 +36,34 @@ STAGE_RANGES = {
 }
 
 
+# Every cut-off a card reads a pressure against (adult, home, pregnancy): a mean is written with
+# the decimals that keep it on its side of each, so a mean of 129.6 is "129.6", never "130".
+SYSTOLIC_CUT_OFFS = (
+    ELEVATED_SYSTOLIC,
+    STAGE1_SYSTOLIC,
+    HOME_STAGE2_SYSTOLIC,
+    STAGE2_SYSTOLIC,
+    PREGNANCY_SEVERE_SYSTOLIC,
+)
+DIASTOLIC_CUT_OFFS = (
+    STAGE1_DIASTOLIC,
+    HOME_STAGE2_DIASTOLIC,
+    STAGE2_DIASTOLIC,
+    PREGNANCY_SEVERE_DIASTOLIC,
+)
+
+
+def mmhg(systolic: float, diastolic: float) -> str:
+    """A pressure as a card writes it, "145/91", never rounded across a cut-off."""
+    return (
+        f"{shown_number(systolic, SYSTOLIC_CUT_OFFS, 0)}/"
+        f"{shown_number(diastolic, DIASTOLIC_CUT_OFFS, 0)}"
+    )
+
+
 def pressure_text(pressure: PressureSummary) -> str:
     """The mean pressure as a card writes it: "145/91 mmHg"."""
-    return f"{pressure.systolic.value:.0f}/{pressure.diastolic.value:.0f} mmHg"
+    return f"{mmhg(pressure.systolic.value or 0.0, pressure.diastolic.value or 0.0)} mmHg"
 
 
 # How a reading's ACC/AHA 2017 category is written beside it.
@@ -48,7 +79,7 @@ def reading_text(reading: BloodPressureReading) -> str:
     """One reading with its date and category: "129/92 on 2024-03-02 (stage 2 range)"."""
     sbp, dbp = reading.systolic or 0.0, reading.diastolic or 0.0
     category = CATEGORY_WORDS[blood_pressure_category(sbp, dbp)]
-    return f"{sbp:.0f}/{dbp:.0f} on {reading.effective.date()} ({category})"
+    return f"{mmhg(sbp, dbp)} on {reading.effective.date()} ({category})"
 
 
 def fitting_summary(*candidates: str) -> str:

@@ -18,11 +18,11 @@ value beside it: "47 mmol/mol (6.45%)".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from cards.explanation import shown_number
 from fhir_adapters.codes import Measure
 from fhir_adapters.patient_record import Measurement, PatientRecord
 from models.criteria import (
@@ -52,22 +52,11 @@ _CUT_OFFS: dict[Measure, tuple[float, ...]] = {
     ),
 }
 _DECIMALS = {Measure.HBA1C: 1, Measure.GLUCOSE_FASTING: 0, Measure.GLUCOSE_RANDOM: 0}
-_MAX_EXTRA_DECIMALS = 4
 _TEST_NAMES = {
     Measure.HBA1C: "HbA1c",
     Measure.GLUCOSE_FASTING: "fasting glucose",
     Measure.GLUCOSE_RANDOM: "glucose",
 }
-
-
-def shown_number(value: float, cut_offs: Sequence[float], decimals: int) -> str:
-    """The value with the fewest decimals (from `decimals`) that keep it on the same side of
-    every cut-off as the value itself: 6.45 with cut-off 6.5 is "6.45", never "6.5"."""
-    for places in range(decimals, decimals + _MAX_EXTRA_DECIMALS + 1):
-        text = f"{value:.{places}f}"
-        if all((float(text) >= cut) == (value >= cut) for cut in cut_offs):
-            return text
-    return repr(value)
 
 
 def _with_unit(number: str, unit: str) -> str:

@@ -18,6 +18,18 @@ from dataclasses import dataclass
 from datetime import date
 
 from fhir_adapters.patient_record import DataIssue
+from models.criteria import (
+    BMI_HEALTHY,
+    BMI_OBESITY,
+    BMI_OVERWEIGHT,
+    ELEVATED_SYSTOLIC,
+    HBA1C_DIABETES,
+    HBA1C_DYSGLYCEMIA,
+    STAGE1_DIASTOLIC,
+    STAGE1_SYSTOLIC,
+    STAGE2_DIASTOLIC,
+    STAGE2_SYSTOLIC,
+)
 from models.prediction import Contribution, FilledIn, RiskEstimate, probability_at
 
 # A factor is worth naming when it moved the log-odds by at least this much (about 5% in odds).
@@ -43,6 +55,15 @@ _FILLED_NAMES = {
     "parents_with_hypertension": "Parents' blood pressure history",
 }
 _DECIMALS = {"bmi": 1, "hba1c": 1}
+# The cut-offs a shown input must not be rounded across (a mean systolic of 129.6 is not "130").
+_CUT_OFFS: dict[str, tuple[float, ...]] = {
+    "hba1c": (HBA1C_DYSGLYCEMIA, HBA1C_DIABETES),
+    "bmi": (BMI_HEALTHY, BMI_OVERWEIGHT, BMI_OBESITY),
+    "systolic": (ELEVATED_SYSTOLIC, STAGE1_SYSTOLIC, STAGE2_SYSTOLIC),
+    "diastolic": (STAGE1_DIASTOLIC, STAGE2_DIASTOLIC),
+}
+# At most this many decimals beyond the usual are added to keep a value on its side.
+_MAX_EXTRA_DECIMALS = 4
 _FEATURE_NAMES = {
     "waist": "waist circumference",
     "systolic": "blood pressure",
@@ -66,6 +87,16 @@ def percent(probability: float) -> str:
     return ">99%" if value > 99 else f"{value}%"
 
 
+def shown_number(value: float, cut_offs: Sequence[float], decimals: int) -> str:
+    """The value with the fewest decimals (from `decimals`) that keep it on the same side of
+    every cut-off as the value itself: 6.45 with cut-off 6.5 is "6.45", never "6.5"."""
+    for places in range(decimals, decimals + _MAX_EXTRA_DECIMALS + 1):
+        text = f"{value:.{places}f}"
+        if all((float(text) >= cut) == (value >= cut) for cut in cut_offs):
+            return text
+    return repr(value)
+
+
 def describe_value(item: Contribution) -> str:
     """One input in words: "BMI 34.2 kg/m2 (2024-03-02)", "Current smoker", or its filling-in."""
     if item.value is None:
@@ -75,8 +106,10 @@ def describe_value(item: Contribution) -> str:
     elif item.feature == "parents_with_hypertension":
         text = f"{item.label}: {item.value:g}"
     else:
-        decimals = _DECIMALS.get(item.feature, 0)
-        text = f"{item.label} {item.value:.{decimals}f}"
+        number = shown_number(
+            item.value, _CUT_OFFS.get(item.feature, ()), _DECIMALS.get(item.feature, 0)
+        )
+        text = f"{item.label} {number}"
         if item.unit:
             text += item.unit if item.unit == "%" else f" {item.unit}"
     when = [] if item.effective is None else [item.effective.isoformat()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from cards.blood_pressure_parts import TOPIC
 from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import Indicator
-from cards.explanation import data_issue_lines
+from cards.explanation import data_issue_lines, shown_number
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import ConditionKind, DrugClass
 from fhir_adapters.patient_record import PatientRecord
@@ -36,7 +36,11 @@ def child_cards(
     systolic, diastolic = value
     if visit.systolic < systolic and visit.diastolic < diastolic:
         return ()
-    shown = f"{visit.systolic:.0f}/{visit.diastolic:.0f} mmHg"
+    # Never rounded across the screening value it is read against.
+    shown = (
+        f"{shown_number(visit.systolic, (systolic,), 0)}/"
+        f"{shown_number(visit.diastolic, (diastolic,), 0)} mmHg"
+    )
     screening = f"{systolic:g}/{diastolic:g}"
     taken = "one reading" if visit.readings == 1 else f"mean of {visit.readings} readings"
     detail = [

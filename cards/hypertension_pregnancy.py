@@ -14,7 +14,7 @@ these back: the pressure around a pregnancy changes within days.
 
 from __future__ import annotations
 
-from cards.blood_pressure_parts import TOPIC
+from cards.blood_pressure_parts import TOPIC, mmhg
 from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
@@ -47,7 +47,7 @@ SEVERE_LINE = (
 
 
 def _shown(pressure: PregnancyPressure) -> str:
-    return f"{pressure.systolic:.0f}/{pressure.diastolic:.0f} mmHg"
+    return f"{mmhg(pressure.systolic, pressure.diastolic)} mmHg"
 
 
 def _taken(pressure: PregnancyPressure) -> str:

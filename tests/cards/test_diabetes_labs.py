@@ -17,7 +17,8 @@ import pytest
 from fhir_charts import chart, lab_result, pregnancy
 from golden_cards import advise, check_golden
 
-from cards.diabetes_results import shown_number, shown_value
+from cards.diabetes_results import shown_value
+from cards.explanation import shown_number
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import Measure
 from fhir_adapters.patient_record import PatientRecord
