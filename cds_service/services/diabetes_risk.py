@@ -50,10 +50,12 @@ DEFINITION = CdsServiceDefinition(
     hook=PATIENT_VIEW,
     title="Undiagnosed diabetes and prediabetes risk",
     description=(
-        "Estimates the probability that an adult without diagnosed diabetes has undiagnosed "
-        f"dysglycemia (HbA1c >= {HBA1C_DYSGLYCEMIA:g}%) or diabetes "
-        f"(HbA1c >= {HBA1C_DIABETES:g}%), explains the estimate and suggests screening when it "
-        "is high."
+        "Reads HbA1c and glucose results by the ADA criteria (one result in the diabetes range "
+        "asks for confirmation; two confirm; prediabetes range not on the problem list), and "
+        "otherwise estimates the probability that an adult without diagnosed diabetes has "
+        f"undiagnosed prediabetes or diabetes (HbA1c >= {HBA1C_DYSGLYCEMIA:g}%) and diabetes "
+        f"alone (HbA1c >= {HBA1C_DIABETES:g}%), explains the estimate and suggests screening "
+        "as USPSTF 2021 or ADA advise; nothing in pregnancy but the laboratory cards."
     ),
     prefetch=RISK_PREFETCH,
     advisor=_advisor,

@@ -64,11 +64,14 @@ DEFINITION = CdsServiceDefinition(
     title="Hypertension detection and risk",
     description=(
         "Flags recorded blood pressure in the hypertensive range without a diagnosis, estimates "
-        "the probability of raised blood pressure when none was measured in 12 months, and the "
-        "1- to 4-year risk of hypertension (Framingham) when blood pressure is recent and normal; "
-        f"on treatment, blood pressure above the {TREATED_GOAL_TEXT} goal (ACC/AHA 2017); in "
-        f"pregnancy, {PREGNANCY_HYPERTENSION_SYSTOLIC:g}/{PREGNANCY_HYPERTENSION_DIASTOLIC:g} "
-        f"or more (ACOG); ages {ADOLESCENT_AGE}-{ADULT_AGE - 1} by AAP 2017, nothing younger."
+        "the probability of raised blood pressure when none was measured in 12 months (saying "
+        "what older readings were), and the 1- to 4-year risk of hypertension (Framingham) when "
+        "blood pressure is recent and normal; with hypertension diagnosed or treated, blood "
+        f"pressure above the {TREATED_GOAL_TEXT} goal (ACC/AHA 2017); home series against the "
+        "office (white-coat and masked hypertension); in pregnancy and up to 6 weeks after, "
+        f"{PREGNANCY_HYPERTENSION_SYSTOLIC:g}/{PREGNANCY_HYPERTENSION_DIASTOLIC:g} or more "
+        f"(ACOG); ages {ADOLESCENT_AGE}-{ADULT_AGE - 1} by AAP 2017's categories, younger "
+        "children against its screening values."
     ),
     prefetch=RISK_PREFETCH,
     advisor=_advisor,
