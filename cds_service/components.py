@@ -167,7 +167,9 @@ def build_components(
         engine=engine,
         catalog=catalog,
         verifier=verifier,
-        hook_runner=HookRunner(gatherer, IssuedCardStore(engine), PatientPseudonymizer(key)),
+        hook_runner=HookRunner(
+            gatherer, IssuedCardStore(engine), PatientPseudonymizer(key), metrics
+        ),
         feedback_store=FeedbackStore(engine),
         risk_models=risk_models,
         http_client=client,

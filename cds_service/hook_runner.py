@@ -12,6 +12,7 @@ from cards.cds_card import Card
 from cds_service.auth.cds_jwt import VerifiedCaller
 from cds_service.errors import InvalidRequest, PrefetchUnavailable, Problem
 from cds_service.managed_config import ConfigInForce
+from cds_service.metrics import ServiceMetrics
 from cds_service.privacy import PatientPseudonymizer
 from cds_service.protocol import HookRequest
 from cds_service.services.definition import CdsService, ServiceInput
@@ -34,10 +35,12 @@ class HookRunner:
         gatherer: PatientDataGatherer,
         issued_cards: IssuedCardStore,
         pseudonymizer: PatientPseudonymizer,
+        metrics: ServiceMetrics,
     ) -> None:
         self._gatherer = gatherer
         self._issued_cards = issued_cards
         self._pseudonymizer = pseudonymizer
+        self._metrics = metrics
 
     def run(
         self,
@@ -63,6 +66,11 @@ class HookRunner:
             raise PrefetchUnavailable("required data could not be obtained", problems)
         now = datetime.now(UTC)
         record = record_from_gathered(request.patient_id or NO_PATIENT, gathered, now.date())
+        # The clinician reads the plain words on the card; the integrator's note goes to the log
+        # and the metrics, without ids or values (`DataIssue.log_text`, `DataIssue.kind`).
+        for issue in record.data_issues:
+            log.info("%s: %s", service.id, issue.log_text)
+        self._metrics.data_issues(service.id, (issue.kind for issue in record.data_issues))
         pseudonym = self._pseudonymizer.pseudonym(caller.issuer, request.patient_id or NO_PATIENT)
         history = self._issued_cards.feedback_history(
             service.id,

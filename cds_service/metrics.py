@@ -98,6 +98,13 @@ class ServiceMetrics:
             registry=registry,
             multiprocess_mode="max",
         )
+        self.data_not_used = Counter(
+            "cdss_data_not_used",
+            "Chart data a hook call could not use, by service and kind (a resource type or a "
+            "prefetch key: no ids, no values).",
+            ["service", "kind"],
+            registry=registry,
+        )
         self.admin_refused = Counter(
             "cdss_admin_refused",
             "Admin requests refused, by reason.",
@@ -121,6 +128,11 @@ class ServiceMetrics:
         """Count the cards of one answer."""
         for card in cards:
             self.cards_issued.labels(service_id, card.indicator.value).inc()
+
+    def data_issues(self, service_id: str, kinds: Iterable[str]) -> None:
+        """Count the data one call could not use, by kind (`DataIssue.kind`)."""
+        for kind in kinds:
+            self.data_not_used.labels(service_id, kind).inc()
 
     def feedback(self, service_id: str, outcomes: Iterable[str]) -> None:
         """Count the entries of one feedback call."""

@@ -9,12 +9,16 @@ part) and plain words for the clinician, which is all a card shows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
 from fhir_adapters.codes import ConditionKind, DrugClass, Kinship, Measure, SmokingStatus
+
+# A data issue's kind as a metric may carry it: a FHIR resource type or a prefetch key.
+_DATA_KIND = re.compile(r"prefetch\.[A-Za-z]{1,40}|[A-Z][A-Za-z]{1,40}")
 
 
 class AdministrativeSex(StrEnum):
@@ -49,6 +53,15 @@ class DataIssue:
     def for_integrator(self) -> str:
         """The technical note: path and reason (may hold patient values; not for logs)."""
         return f"{self.path}: {self.reason}"
+
+    @property
+    def kind(self) -> str:
+        """What kind of data it was, with no id or value: the resource type ("Observation") or
+        the prefetch key ("prefetch.familyHistory"); "other" for anything else, so a metric
+        label can carry it."""
+        first = self.path.split(" and ")[0]
+        candidate = first if first.startswith("prefetch.") else first.split("/")[0].split(".")[0]
+        return candidate if _DATA_KIND.fullmatch(candidate) else "other"
 
     @property
     def log_text(self) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 from conftest import Mint, patient_view_request
-from hook_calls import HIGH_BMI, diabetes_cards, send_feedback
+from hook_calls import HIGH_BMI, diabetes_cards, diabetes_chart, send_feedback
 from prometheus_client.parser import text_string_to_metric_families
 from support import CdssServer, free_port
 
@@ -92,3 +92,50 @@ def test_unknown_paths_and_services_do_not_grow_the_label_sets(cdss_server: Cdss
     assert "made-up" not in text
     assert "no-such-page" not in text
     assert 'service="unmatched"' in text
+
+
+def test_data_a_call_could_not_use_is_counted_and_logged_without_ids_or_values(
+    start_server: Callable[..., CdssServer], mint: Mint
+) -> None:
+    """Issue 16, item 13: the clinician reads plain words on the card; the integrator's note goes
+    to the log and the metrics, by kind, with no resource id, value or patient in either."""
+    server = start_server("sqlite")
+    before, _ = scrape(server)
+    patient = f"met-{uuid.uuid4().hex[:12]}"
+    prefetch = diabetes_chart(patient, HIGH_BMI)
+    odd = {
+        "resourceType": "Observation",
+        "id": "waist-in-furlongs-4471",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8280-0"}]},
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": prefetch["observations"]["entry"][0]["resource"]["effectiveDateTime"],
+        "valueQuantity": {"value": 0.0049, "unit": "furlong", "code": "[fur_us]"},
+    }
+    prefetch["observations"]["entry"].append({"resource": odd})
+    prefetch["observations"]["total"] = 2
+    path = "/cds-services/diabetes-risk"
+    response = httpx.post(
+        server.base_url + path,
+        json=patient_view_request(patient, prefetch=prefetch),
+        headers={"Authorization": f"Bearer {mint(server, path)}"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    details = " ".join(card["detail"] for card in response.json()["cards"])
+    assert "could not be used" in details  # the clinician's words
+    assert "furlong" not in details
+    assert "waist-in-furlongs" not in details
+
+    after, text = scrape(server)
+    kind = {"service": "diabetes-risk", "kind": "Observation"}
+    assert (
+        value(after, "cdss_data_not_used_total", **kind)
+        - value(before, "cdss_data_not_used_total", **kind)
+        == 1
+    )
+    log = server.log_file.read_text(encoding="utf-8")
+    assert "diabetes-risk: data not used: Observation" in log
+    for secret in (patient, "waist-in-furlongs-4471", "0.0049", "furlong"):
+        assert secret not in log
+        assert secret not in text
