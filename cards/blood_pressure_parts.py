@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cards.card_parts import SuggestedOrder, service_request
-from cards.cds_card import SUMMARY_MAX_CHARACTERS
 from cards.explanation import shown_number
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import LOINC_BP_PANEL
@@ -80,15 +79,6 @@ def reading_text(reading: BloodPressureReading) -> str:
     sbp, dbp = reading.systolic or 0.0, reading.diastolic or 0.0
     category = CATEGORY_WORDS[blood_pressure_category(sbp, dbp)]
     return f"{mmhg(sbp, dbp)} on {reading.effective.date()} ({category})"
-
-
-def fitting_summary(*candidates: str) -> str:
-    """The first summary that fits the CDS Hooks limit: callers give shorter ones after longer
-    ones (fewer names), so a summary is never cut mid-word."""
-    for candidate in candidates:
-        if len(candidate) <= SUMMARY_MAX_CHARACTERS:
-            return candidate
-    raise ValueError("no candidate summary fits the CDS Hooks limit")
 
 
 def medication_names(medications: Sequence[MedicationFact]) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cards.cds_card import (
+    SUMMARY_MAX_CHARACTERS,
     Action,
     ActionType,
     Card,
@@ -107,6 +108,16 @@ def source(
         url=None if models_url is None or model is None else f"{models_url}/{model}",
         topic=Coding(code=topic, display=topic.replace("-", " ")),
     )
+
+
+def fitting_summary(*candidates: str) -> str:
+    """The first summary within the CDS Hooks limit: callers give shorter wordings after longer
+    ones (fewer names, fewer values), the last written to fit. Should it not, it is shortened at
+    a word, never mid-word, rather than failing the call."""
+    for candidate in candidates:
+        if len(candidate) <= SUMMARY_MAX_CHARACTERS:
+            return candidate
+    return candidates[-1][: SUMMARY_MAX_CHARACTERS - 1].rsplit(" ", 1)[0] + "…"
 
 
 def build_card(

@@ -23,9 +23,16 @@ no risk card, no prediabetes follow-up, and no prevention referral.
 
 from __future__ import annotations
 
-from cards.card_parts import IssuedCard, build_card, model_card_markdown, risk_links, source
+from cards.card_parts import (
+    IssuedCard,
+    build_card,
+    fitting_summary,
+    model_card_markdown,
+    risk_links,
+    source,
+)
 from cards.cds_card import Indicator
-from cards.diabetes_labs import first_that_fits, lab_card
+from cards.diabetes_labs import lab_card
 from cards.diabetes_results import Finding, read_results, recent, shown_value
 from cards.diabetes_screening import (
     HBA1C_ORDER,
@@ -171,7 +178,7 @@ def _risk_card(
         card_type=RISK,
         band=band,
         orders=tuple(orders),
-        summary=first_that_fits(
+        summary=fitting_summary(
             f"Estimated {pct} chance of prediabetes or diabetes ({band.word}){action}",
             f"Estimated {pct} chance of prediabetes or diabetes ({band.word})",
         ),
@@ -198,7 +205,7 @@ def _not_estimated(
             hook_instance=hook_instance,
             card_type=NOT_ESTIMATED,
             band=None,
-            summary=first_that_fits(
+            summary=fitting_summary(
                 f"Diabetes risk not estimated: no {either} recorded",
                 "Diabetes risk not estimated: a required input is not recorded",
             ),

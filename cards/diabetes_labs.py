@@ -22,8 +22,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cards.card_parts import IssuedCard, SuggestedOrder, build_card, provisional_condition, source
-from cards.cds_card import SUMMARY_MAX_CHARACTERS, Indicator
+from cards.card_parts import (
+    IssuedCard,
+    SuggestedOrder,
+    build_card,
+    fitting_summary,
+    provisional_condition,
+    source,
+)
+from cards.cds_card import Indicator
 from cards.diabetes_results import Finding, LabFinding, shown_result, shown_value, test_name
 from cards.diabetes_screening import (
     PREVENTION_REFERRAL,
@@ -92,11 +99,6 @@ _IN_PREGNANCY = (
     "In pregnancy HbA1c is unreliable (ADA 2025): only a fasting glucose is suggested. "
     "Gestational diabetes is tested otherwise (ADA 2025, section 15): the obstetric team decides."
 )
-
-
-def first_that_fits(*summaries: str) -> str:
-    """The first summary within the CDS Hooks limit (the last is written to fit)."""
-    return next((s for s in summaries if len(s) <= SUMMARY_MAX_CHARACTERS), summaries[-1])
 
 
 def lab_card(
@@ -176,7 +178,7 @@ def _meets_criteria(
         card_type=MEETS_CRITERIA,
         band=None,
         orders=orders,
-        summary=first_that_fits(
+        summary=fitting_summary(
             f"Meets ADA criteria for diabetes, no diagnosis: {shown}",
             f"Meets ADA criteria for diabetes, no diagnosis: {shown_result(finding.results[0])} "
             "and one more",
@@ -214,7 +216,7 @@ def _unconfirmed(
         card_type=UNCONFIRMED,
         band=None,
         orders=orders,
-        summary=first_that_fits(
+        summary=fitting_summary(
             f"{_sentence(shown_result(latest))} in the diabetes range, not confirmed{action}",
             f"{name} {shown_value(latest)} in the diabetes range, not confirmed{action}",
             f"{name} {shown_value(latest)} in the diabetes range, not confirmed",
@@ -254,7 +256,7 @@ def _glucose_200_or_more(
         card_type=GLUCOSE_200_OR_MORE,
         band=None,
         orders=orders,
-        summary=first_that_fits(
+        summary=fitting_summary(
             f"{_sentence(shown_result(latest))}, no symptoms recorded{action}",
             f"Glucose {shown_value(latest)}, no symptoms recorded{action}",
         ),
@@ -297,7 +299,7 @@ def _unknown_fasting(
         card_type=GLUCOSE_UNKNOWN_FASTING,
         band=None,
         orders=orders,
-        summary=first_that_fits(
+        summary=fitting_summary(
             f"Glucose {values}{more}, fasting status unknown{action}",
             f"Glucose {shown_value(finding.results[0])}, fasting status unknown{action}",
         ),
@@ -347,7 +349,7 @@ def _prediabetes_range(
         card_type=card_type,
         band=None,
         orders=orders,
-        summary=first_that_fits(
+        summary=fitting_summary(
             f"{_sentence(result)}: prediabetes range, not on the problem list",
             f"{_sentence(test_name(latest))} {shown_value(latest)}: prediabetes range, "
             "not on the problem list",

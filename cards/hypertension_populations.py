@@ -19,7 +19,6 @@ from __future__ import annotations
 from cards.blood_pressure_parts import (
     STAGE_RANGES,
     TOPIC,
-    fitting_summary,
     home_monitoring,
     measurement,
     medication_names,
@@ -27,7 +26,7 @@ from cards.blood_pressure_parts import (
     pressure_text,
     reading_text,
 )
-from cards.card_parts import IssuedCard, build_card, source
+from cards.card_parts import IssuedCard, build_card, fitting_summary, source
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
 from cards.hypertension_unmeasured import earlier_lines

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from cards.blood_pressure_parts import (
     TOPIC,
-    fitting_summary,
     home_monitoring,
     measurement,
     not_yet_accepted,
     reading_text,
 )
-from cards.card_parts import IssuedCard, build_card, model_card_markdown, risk_links, source
+from cards.card_parts import (
+    IssuedCard,
+    build_card,
+    fitting_summary,
+    model_card_markdown,
+    risk_links,
+    source,
+)
 from cards.cds_card import Indicator
 from cards.explanation import (
     caveat_lines,
