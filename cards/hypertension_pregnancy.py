@@ -144,13 +144,18 @@ def postpartum_cards(
         else f"{pressure.raised_readings} readings of {RAISED} or more since "
         f"{delivery.readings_from}"
     )
-    detail = [
-        f"A pregnancy recorded as ended ({pregnancy.display}, {pregnancy.source}, onset "
+    ended = (
+        f"A pregnancy recorded as ended on {pregnancy.abated} ({pregnancy.display}, "
+        f"{pregnancy.source}), within the last {POSTPARTUM_WEEKS} weeks. "
+        if delivery.end_recorded
+        else f"A pregnancy recorded as ended ({pregnancy.display}, {pregnancy.source}, onset "
         f"{pregnancy.onset}). Its end date is not known to the service: a delivery "
         f"({PREECLAMPSIA_FROM_WEEKS} weeks or more after the onset, and by "
         f"{PREGNANCY_MAX_WEEKS} weeks, {delivery.delivered_by}) may have been within the last "
         f"{POSTPARTUM_WEEKS} weeks. "
-        f"Latest blood pressure {_shown(pressure)} ({_taken(pressure)} on {pressure.day}); "
+    )
+    detail = [
+        f"{ended}Latest blood pressure {_shown(pressure)} ({_taken(pressure)} on {pressure.day}); "
         f"{count}.",
         "",
         "ACOG (Practice Bulletin 222; Committee Opinion 736, postpartum care): hypertension and "

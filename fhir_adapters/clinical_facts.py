@@ -27,6 +27,7 @@ from fhir_adapters.fhir_values import (
     concept_text,
     concept_words,
     parse_date,
+    period_end,
     period_start,
     reference_of,
     status_code,
@@ -75,6 +76,9 @@ def read_condition(condition: Resource) -> list[ConditionFact] | FamilyHistoryFa
     onset = parse_date(condition.get("onsetDateTime")) or _date_of(
         period_start(condition.get("onsetPeriod"))
     )
+    abated = parse_date(condition.get("abatementDateTime")) or _date_of(
+        period_end(condition.get("abatementPeriod"))
+    )
     facts = []
     for kind, code, display in condition_kinds(condition.get("code")):
         clinical = stated
@@ -98,6 +102,7 @@ def read_condition(condition: Resource) -> list[ConditionFact] | FamilyHistoryFa
                 onset=onset,
                 recorded=parse_date(condition.get("recordedDate")),
                 source=reference_of(condition),
+                abated=abated,
             )
         )
     return facts

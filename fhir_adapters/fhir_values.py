@@ -103,6 +103,13 @@ def period_start(value: object) -> datetime | None:
     return parse_date_time(value.get("start")) or parse_date_time(value.get("end"))
 
 
+def period_end(value: object) -> datetime | None:
+    """A Period's end, else None (an open period has not ended)."""
+    if not isinstance(value, Mapping):
+        return None
+    return parse_date_time(value.get("end"))
+
+
 def patient_name(patient: Resource) -> str:
     """ "Given Family" from a Patient's official name (else its first), or its text; '' if none."""
     names = [name for name in patient.get("name") or () if isinstance(name, Mapping)]

@@ -182,6 +182,9 @@ class ConditionFact:
     onset: date | None
     recorded: date | None
     source: str
+    # When it ended (abatementDateTime or abatementPeriod's end), if the EHR says: for a
+    # pregnancy, the delivery or loss.
+    abated: date | None = None
 
 
 @dataclass(frozen=True)

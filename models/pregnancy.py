@@ -129,26 +129,38 @@ class RecentDelivery:
     # Readings from this day on may be postpartum (or late in the pregnancy): either way they
     # are read against ACOG's thresholds.
     readings_from: date
-    # The latest day the delivery can have been, from the onset (42 weeks, post-term).
+    # The latest day the delivery can have been, from the onset (42 weeks, post-term), or the
+    # recorded end.
     delivered_by: date
+    # Whether the EHR recorded the end (the delivery day), rather than it being inferred.
+    end_recorded: bool = False
 
 
 def recent_delivery(record: PatientRecord) -> RecentDelivery | None:
     """The ended pregnancy that may have been delivered within the last 6 weeks, or None.
 
-    The record holds an ended pregnancy's onset but not its end date, so the delivery is placed
-    between 20 weeks after the onset (before it, no preeclampsia follows) and 42 weeks after it
-    (post-term): a pregnancy whose onset is 20 to 48 weeks ago may have been delivered in the
-    last 6 weeks. Without an onset nothing can be said, and the adult rules apply.
+    When the EHR records the end (abatement), the 6 weeks run from it. Otherwise the delivery
+    is placed between 20 weeks after the onset (before it, no preeclampsia follows) and 42
+    weeks after it (post-term): a pregnancy whose onset is 20 to 48 weeks ago may have been
+    delivered in the last 6 weeks. Without an onset or an end nothing can be said, and the
+    adult rules apply.
     """
     postpartum = timedelta(weeks=POSTPARTUM_WEEKS)
     earliest = timedelta(weeks=PREECLAMPSIA_FROM_WEEKS)
     for item in record.conditions:
-        if (
-            item.kind is not ConditionKind.PREGNANCY
-            or item.clinical_status is not ClinicalStatus.RESOLVED
-            or item.onset is None
+        if item.kind is not ConditionKind.PREGNANCY or item.clinical_status is not (
+            ClinicalStatus.RESOLVED
         ):
+            continue
+        if item.abated is not None:
+            # The end is recorded: postpartum for 6 weeks after it, if it came at 20 weeks or
+            # later (or the onset is unknown: the end is what matters, and a wrong card is
+            # less likely than a missed postpartum preeclampsia).
+            late_enough = item.onset is None or item.abated >= item.onset + earliest
+            if late_enough and record.as_of - postpartum <= item.abated <= record.as_of:
+                return RecentDelivery(item, item.abated, item.abated, end_recorded=True)
+            continue
+        if item.onset is None:
             continue
         delivered_by = min(item.onset + PREGNANCY_WINDOW, record.as_of)
         if item.onset + earliest <= record.as_of and delivered_by >= record.as_of - postpartum:

@@ -174,8 +174,9 @@ def test_no_hba1c_follow_up_or_prevention_referral_in_pregnancy(models: RiskMode
 
 # --- Postpartum: ACOG PB 222 and ACOG CO 736 -------------------------------------------------
 # Hypertension and preeclampsia can first appear after delivery, up to 6 weeks postpartum.
-# The adapter keeps an ended pregnancy's onset (not its end): a delivery from 20 weeks after
-# the onset and by 42 weeks may have been in the last 6 weeks when the onset was 20-48 weeks ago.
+# The 6 weeks run from the recorded end (abatement) when the EHR gives it; without one, a
+# delivery from 20 weeks after the onset and by 42 weeks may have been in the last 6 weeks when
+# the onset was 20-48 weeks ago.
 
 DELIVERED_3_WEEKS_AGO = pregnancy("resolved", onset_days=43 * 7, abatement_days=21)
 DELIVERED_10_WEEKS_AGO = pregnancy("resolved", onset_days=50 * 7, abatement_days=70)
@@ -197,6 +198,22 @@ def test_postpartum_3_weeks_150_95_prompts_evaluation_for_postpartum_preeclampsi
     assert card.suggestion_kinds == {}  # no provisional diagnosis, no home monitoring
     assert "Committee Opinion 736" in card.card.source.label
     check_golden("hypertension-postpartum-3-weeks-150-95", cards, "p1", update_golden)
+
+
+def test_the_recorded_end_decides_postpartum_over_the_onset(models: RiskModels) -> None:
+    # Onset 43 weeks ago: inferred, a delivery by 42 weeks might be 1 week ago; recorded, it
+    # was 10 weeks ago, beyond the 6 weeks: the adult rules (ACC/AHA 2017).
+    ended_long_ago = pregnancy("resolved", onset_days=43 * 7, abatement_days=70)
+    raised = (blood_pressure(150, 95, days=2), blood_pressure(150, 95, days=9))
+    assert types(advise(models, chart(ended_long_ago, *raised)))["hypertension-risk"] == [
+        "hypertension-detected"
+    ]
+    # No onset, an end 2 weeks ago: postpartum (ACOG CO 736), said with the recorded date.
+    ended_recently = pregnancy("resolved", onset_days=None, abatement_days=14)
+    (card,) = advise(models, chart(ended_recently, *raised))["hypertension-risk"]
+    assert card.card_type == "postpartum-blood-pressure-raised"
+    assert "recorded as ended on" in (card.card.detail or "")
+    assert "not known to the service" not in (card.card.detail or "")
 
 
 def test_postpartum_severe_range_is_critical(models: RiskModels) -> None:
