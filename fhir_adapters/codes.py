@@ -198,6 +198,13 @@ class DrugClass(StrEnum):
     # clonidine or guanfacine for ADHD, an alpha blocker for the prostate): antihypertensive
     # treatment only where a hypertension diagnosis is on record (`as_treatment`).
     BLOOD_PRESSURE_LOWERING_OTHER_USE = "blood-pressure-lowering-other-use"
+    # Metformin alone where prediabetes, not diabetes, is on the record: prediabetes treatment
+    # (ADA 2025 section 3 advises considering it), so not a sign of diabetes (`for_prediabetes`).
+    PREDIABETES_TREATMENT = "prediabetes-treatment"
+
+
+# A glucose-lowering ingredient that, alone, is also given for prediabetes (ADA 2025 s.3).
+PREDIABETES_INGREDIENTS = frozenset({"metformin"})
 
 
 # Ingredients as RxNorm names them (lower case, salt left off), with their class and

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from fhir_adapters.codes import (
     HEART_FAILURE_PARTNERS,
     INGREDIENT_CLASSES,
     NON_SYSTEMIC_FORM_WORDS,
+    PREDIABETES_INGREDIENTS,
     DrugClass,
 )
+from fhir_adapters.patient_record import MedicationFact
 
 # Longest names first, so "enalaprilat" is not read as "enalapril".
 _INGREDIENT_NAMES = re.compile(
@@ -81,6 +84,19 @@ def product_classes(
             DrugClass.ANTIHYPERTENSIVE if treatment else DrugClass.BLOOD_PRESSURE_LOWERING_OTHER_USE
         ] = tuple(lowering)
     return result
+
+
+def for_prediabetes(medication: MedicationFact, prediabetes_only: bool) -> MedicationFact:
+    """Metformin alone, where prediabetes is on the record and diabetes is not (diagnosed, or
+    treated with another glucose-lowering drug), is read as prediabetes treatment: otherwise the
+    patient would be taken for diabetic and lose the yearly HbA1c the ADA advises."""
+    if (
+        prediabetes_only
+        and medication.drug_class is DrugClass.ANTIDIABETIC
+        and medication.ingredient in PREDIABETES_INGREDIENTS
+    ):
+        return replace(medication, drug_class=DrugClass.PREDIABETES_TREATMENT)
+    return medication
 
 
 def as_treatment(drug_class: DrugClass, hypertension_evident: bool) -> DrugClass:

@@ -16,10 +16,10 @@ from fhir_adapters.clinical_facts import (
     read_family_member_history,
     read_medication,
 )
-from fhir_adapters.codes import ConditionKind, DrugClass, Measure
+from fhir_adapters.codes import PREDIABETES_INGREDIENTS, ConditionKind, DrugClass, Measure
 from fhir_adapters.fhir_values import Resource, parse_date, reference_of
 from fhir_adapters.gathering import GatheredData
-from fhir_adapters.medication_classes import as_treatment
+from fhir_adapters.medication_classes import as_treatment, for_prediabetes
 from fhir_adapters.notes import read_notes
 from fhir_adapters.observations import read_observations
 from fhir_adapters.patient_record import (
@@ -98,6 +98,24 @@ def build_patient_record(
         replace(item, drug_class=as_treatment(item.drug_class, hypertension_evident))
         for item in medications
     ]
+
+    # Metformin alone with prediabetes and no diabetes on record treats the prediabetes.
+    def on_record(kind: ConditionKind) -> bool:
+        return any(
+            item.kind is kind and item.clinical_status is not ClinicalStatus.RESOLVED
+            for item in conditions
+        )
+
+    other_glucose_lowering = any(
+        item.drug_class is DrugClass.ANTIDIABETIC and item.ingredient not in PREDIABETES_INGREDIENTS
+        for item in medications
+    )
+    prediabetes_only = (
+        on_record(ConditionKind.PREDIABETES)
+        and not on_record(ConditionKind.DIABETES)
+        and not other_glucose_lowering
+    )
+    medications = [for_prediabetes(item, prediabetes_only) for item in medications]
 
     notes: list[ClinicalNote] = []
     for resource in by_kind.notes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fhir_charts import blood_pressure, body_measures, chart, condition, lab_result
+from fhir_charts import blood_pressure, body_measures, chart, condition, lab_result, medication
 from golden_cards import advise, check_golden
 
 from cards.diabetes_screening import ada_risk_factors, screening_basis
@@ -23,6 +23,7 @@ from fhir_adapters.codes import ROLE_CODE, SNOMED
 from fhir_adapters.patient_record import PatientRecord
 from models.prediction import RiskEstimate
 from models.registry import RiskModels, load_risk_models
+from models.risk_models import has_diabetes
 from models.subgroups import poorly_served
 
 # A man with obesity (BMI 40): a moderate estimate already at 30 (shipped models).
@@ -245,3 +246,30 @@ def test_the_card_says_where_the_model_serves_this_patient_less_well(
     assert pressure.card_type == "blood-pressure-unmeasured"
     for caveat in poorly_served(models.unmeasured_blood_pressure, record):
         assert caveat.sentence in pressure.card.detail
+
+
+# Metformin is also prediabetes treatment (ADA 2025 section 3 advises considering it): with
+# prediabetes on the record and no diabetes, it must not make the patient "diabetic", which
+# would silence the yearly HbA1c the ADA advises (section 2). Without prediabetes on the record,
+# metformin still counts as diabetes treatment (no screening card for a treated diabetic).
+METFORMIN = medication("metformin hydrochloride 500 MG Oral Tablet")
+PREDIABETES = condition(SNOMED, "714628002", "Prediabetes")
+
+
+def test_metformin_for_prediabetes_keeps_the_yearly_hba1c(models: RiskModels) -> None:
+    record = chart(PREDIABETES, METFORMIN)
+    assert not has_diabetes(record)
+    card = diabetes_card(models, record)
+    assert card.card_type == "prediabetes-monitoring"
+    assert "hba1c-order" in kinds(card)
+
+
+def test_metformin_without_prediabetes_on_record_is_diabetes_treatment(
+    models: RiskModels,
+) -> None:
+    record = chart(METFORMIN)
+    assert has_diabetes(record)
+    assert advise(models, record)["diabetes-risk"] == []
+    # With a second glucose-lowering drug, prediabetes on record does not change that.
+    both = chart(PREDIABETES, METFORMIN, medication("sitagliptin 100 MG Oral Tablet"))
+    assert has_diabetes(both)
