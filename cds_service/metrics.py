@@ -139,10 +139,27 @@ class ServiceMetrics:
         for outcome in outcomes:
             self.feedback_received.labels(service_id, outcome).inc()
 
-    def exposition(self) -> bytes:
-        """The text format, over every worker when the server runs several."""
+    def _combined(self) -> CollectorRegistry:
+        """The registry over every worker when the server runs several, else this process's."""
         if self._directory is None:
-            return generate_latest(self._registry)
+            return self._registry
         combined = CollectorRegistry()
         MultiProcessCollector(combined, path=str(self._directory))  # type: ignore[no-untyped-call]
-        return generate_latest(combined)
+        return combined
+
+    def exposition(self) -> bytes:
+        """The text format, over every worker when the server runs several."""
+        return generate_latest(self._combined())
+
+    def data_not_used_counts(self) -> dict[tuple[str, str], int]:
+        """Since start, over every worker: how often each service met each kind of data it could
+        not use, by (service, kind); for the administrators' view."""
+        counts: dict[tuple[str, str], int] = {}
+        for family in self._combined().collect():
+            if family.name != "cdss_data_not_used":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    key = (sample.labels["service"], sample.labels["kind"])
+                    counts[key] = counts.get(key, 0) + int(sample.value)
+        return counts

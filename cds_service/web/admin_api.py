@@ -7,6 +7,7 @@
     POST  /admin/config/rollback       {"version": N, "comment": "..."}
     GET   /admin/feedback/summary      ?from=&to= (ISO 8601; default the last 30 days)
     GET   /admin/audit                 ?limit=&before=
+    GET   /admin/data-not-used         chart data the hook calls could not use, by service and kind
 
 Every request needs `Authorization: Bearer <admin token>` (`cds_service.admin.access`). A
 change may send `If-Match: "N"` to be refused (412) if version N is no longer in force.
@@ -128,6 +129,22 @@ def feedback_summary() -> dict[str, Any]:
         "from": since.isoformat(),
         "to": until.isoformat(),
         "cardTypes": [card_type_json(item) for item in summary],
+    }
+
+
+@blueprint.get("/data-not-used")
+def data_not_used() -> dict[str, Any]:
+    """Since start, by service and kind (a resource type or prefetch key): how often chart data
+    could not be used. The clinician reads plain words on the card; the integrator's reasons are
+    in the service log (no patient data in either)."""
+    _administrator()
+    counts = current_components().metrics.data_not_used_counts()
+    return {
+        "since": "start",
+        "dataNotUsed": [
+            {"service": service, "kind": kind, "count": count}
+            for (service, kind), count in sorted(counts.items())
+        ],
     }
 
 

@@ -3,6 +3,7 @@ workers, and its counters move with the calls made."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ from conftest import Mint, patient_view_request
 from hook_calls import HIGH_BMI, diabetes_cards, diabetes_chart, send_feedback
 from prometheus_client.parser import text_string_to_metric_families
 from support import CdssServer, free_port
+from test_admin_api import admin_config
 
 from models.registry import load_risk_models
 
@@ -98,8 +100,10 @@ def test_data_a_call_could_not_use_is_counted_and_logged_without_ids_or_values(
     start_server: Callable[..., CdssServer], mint: Mint
 ) -> None:
     """Issue 16, item 13: the clinician reads plain words on the card; the integrator's note goes
-    to the log and the metrics, by kind, with no resource id, value or patient in either."""
-    server = start_server("sqlite")
+    to the log, the metrics and the administrators' view, by kind, with no resource id, value or
+    patient in any of them."""
+    token = secrets.token_urlsafe(32)
+    server = start_server("sqlite", admin=admin_config(token))
     before, _ = scrape(server)
     patient = f"met-{uuid.uuid4().hex[:12]}"
     prefetch = diabetes_chart(patient, HIGH_BMI)
@@ -136,6 +140,18 @@ def test_data_a_call_could_not_use_is_counted_and_logged_without_ids_or_values(
     )
     log = server.log_file.read_text(encoding="utf-8")
     assert "diabetes-risk: data not used: Observation" in log
+    admin = httpx.get(
+        server.base_url + "/admin/data-not-used",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert admin.status_code == 200
+    assert {"service": "diabetes-risk", "kind": "Observation", "count": 1} in admin.json()[
+        "dataNotUsed"
+    ]
+    unsigned = httpx.get(server.base_url + "/admin/data-not-used", timeout=10)
+    assert unsigned.status_code == 401
     for secret in (patient, "waist-in-furlongs-4471", "0.0049", "furlong"):
         assert secret not in log
         assert secret not in text
+        assert secret not in admin.text
