@@ -25,7 +25,8 @@ from test_smart_launch import launch
 # A Synthea patient with charts of every trend and notes (as in test_smart_page).
 PATIENT = "synthea-3"
 # A Synthea patient whose chart in the demo EHR gets a card with a suggestion and a SMART link.
-PATIENT_WITH_CARDS = "synthea-2"
+# A patient with a diabetes-risk card and its SMART link (synthea-2 is diabetic: no such card).
+PATIENT_WITH_CARDS = "synthea-1"
 # The note summary is made in the background, by each worker for itself, and the page waits
 # only 0.4 s for it: reload, a second apart, until it shows (30 reloads at most).
 SUMMARY_RELOADS = 30

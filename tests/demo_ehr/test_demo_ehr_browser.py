@@ -21,7 +21,8 @@ from test_smart_page import BMI, dated_values, observations
 from cds_service.storage.tables import feedback
 
 # A Synthea patient whose chart gets a moderate diabetes risk card with an HbA1c suggestion.
-PATIENT = "synthea-2"
+# A patient with a diabetes-risk card (synthea-2 has diabetic kidney disease, SNOMED 127013003).
+PATIENT = "synthea-1"
 OTHER_PATIENT = "carebundle-hypertension"
 
 
@@ -83,8 +84,10 @@ def test_chart_card_feedback_and_the_smart_app_from_the_card(
         By.CSS_SELECTOR, "section.card[data-service='diabetes-risk'] a.smart-link"
     )
     # The card link's appContext goes with the launch (to the token answer: unit-tested).
+    # (synthea-1 has prediabetes on the problem list and no HbA1c in a year: the ADA's yearly
+    # HbA1c card, whose estimate is the undiagnosed-diabetes model's.)
     assert parse_qs(urlsplit(link.get_attribute("href") or "").query)["appContext"] == [
-        "diabetes-risk"
+        "prediabetes-monitoring"
     ]
     click(browser, link)
     assert urlsplit(browser.current_url).path == "/smart/app"
@@ -97,7 +100,7 @@ def test_chart_card_feedback_and_the_smart_app_from_the_card(
         assert rows
     # Opened on the card's own risk: its section first, and marked.
     first = browser.find_element(By.CSS_SELECTOR, "section.risk")
-    assert first.get_attribute("id") == "risk-diabetes-dysglycemia"
+    assert first.get_attribute("id") == "risk-diabetes-undiagnosed"
     assert first.find_element(By.ID, "opened-from-card").is_displayed()
     # The BMI trend: every value the FHIR server holds in the window, each drawn as a point.
     since = date.fromisoformat(browser.find_element(By.ID, "trends").text.split()[-1])
