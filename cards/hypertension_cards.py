@@ -33,6 +33,7 @@ from cards.card_parts import (
 )
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines, factor_lines, missing_lines, percent
+from cards.home_blood_pressure import home_blood_pressure_cards
 from cards.hypertension_children import child_cards
 from cards.hypertension_populations import adolescent_cards, goal_cards
 from cards.hypertension_pregnancy import postpartum_cards, pregnancy_cards
@@ -62,10 +63,8 @@ def hypertension_cards(
 ) -> tuple[IssuedCard, ...]:
     """The office card for this patient's finding (at most one), then the home series' card."""
     office = _office_cards(record, assessment, policy, history, hook_instance)
-    # The hook point for home blood pressure (white-coat and masked hypertension), owned by that
-    # work: `return (*office, *home_blood_pressure_cards(record, history, hook_instance))`, with
-    # `from cards.home_blood_pressure import home_blood_pressure_cards`.
-    return office
+    # Home blood pressure (white-coat and masked hypertension): `cards.home_blood_pressure`.
+    return (*office, *home_blood_pressure_cards(record, history, hook_instance))
 
 
 def _office_cards(

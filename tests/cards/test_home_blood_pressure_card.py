@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from card_rules import check_card
 from fhir_charts import blood_pressure, chart, icd10_condition, medication, pregnancy
-from golden_cards import HOOK_INSTANCE, check_golden
+from golden_cards import HOOK_INSTANCE, advise, check_golden
 from home_bp_charts import MORNING, home_week
 
 from cards.card_parts import IssuedCard
 from cards.home_blood_pressure import home_blood_pressure_cards
 from cards.policy import NO_HISTORY, FeedbackHistory
 from fhir_adapters.patient_record import PatientRecord
+from models.registry import load_risk_models
 
 OFFICE_RAISED = (blood_pressure(142, 88, days=20), blood_pressure(142, 88, days=50))
 OFFICE_NORMAL = (blood_pressure(124, 76, days=20), blood_pressure(124, 76, days=50))
@@ -170,3 +171,16 @@ def test_an_overridden_card_is_held_back() -> None:
     accepted = FeedbackHistory(accepted=frozenset({"home-bp-ambulatory-confirmation"}))
     (card,) = home_cards(record, accepted)
     assert not card.card.suggestions
+
+
+def test_the_hypertension_service_gives_the_home_card_beside_its_office_card() -> None:
+    """The `hypertension-risk` service adds the home card to the office readings' card
+    (ACC/AHA 2017, section 4.2: office and home read side by side)."""
+    models = load_risk_models()
+    cards = advise(models, chart(*OFFICE_RAISED, *home_week(124, 76)))
+    types = [item.card_type for item in cards["hypertension-risk"]]
+    assert types[-1] == "home-bp-white-coat"
+    assert advise(models, chart(*OFFICE_RAISED))["hypertension-risk"]
+    assert "home-bp" not in " ".join(
+        item.card_type for item in advise(models, chart(*OFFICE_RAISED))["hypertension-risk"]
+    )
