@@ -17,7 +17,7 @@ Children and pregnancy get none (the model says why).
 
 from __future__ import annotations
 
-from cards.blood_pressure_parts import TOPIC, measurement, not_yet_accepted
+from cards.blood_pressure_parts import TOPIC, measurement, mmhg, not_yet_accepted
 from cards.card_parts import IssuedCard, SuggestedOrder, build_card, service_request, source
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
@@ -73,6 +73,11 @@ def card_type(finding: HomeFinding) -> str:
     return CARD_PREFIX + finding.value
 
 
+def mean_text(mean: MeanPressure) -> str:
+    """A mean as a card writes it, "124/76 mmHg", never rounded across a cut-off (item 5)."""
+    return f"{mmhg(mean.systolic, mean.diastolic)} mmHg"
+
+
 def _days(count: int) -> str:
     return "1 day" if count == 1 else f"{count} days"
 
@@ -87,7 +92,7 @@ def series_line(series: HomeSeries) -> str:
         else ""
     )
     return (
-        f"Home: mean {mean.text} from {mean.readings} readings on {_days(mean.days)} "
+        f"Home: mean {mean_text(mean)} from {mean.readings} readings on {_days(mean.days)} "
         f"({mean.first_day} to {mean.last_day}; {series.morning_readings} morning, "
         f"{series.evening_readings} evening){left_out}."
     )
@@ -96,7 +101,7 @@ def series_line(series: HomeSeries) -> str:
 def office_line(office: MeanPressure) -> str:
     """The office mean in one sentence."""
     return (
-        f"Office: mean {office.text} from {office.readings} reading"
+        f"Office: mean {mean_text(office)} from {office.readings} reading"
         f"{'s' if office.readings > 1 else ''} on {_days(office.days)} in the last year "
         f"({office.first_day} to {office.last_day})."
     )
@@ -130,7 +135,7 @@ def home_blood_pressure_cards(
     named = f"On {_named(record)}" if assessment.treated else "Hypertension diagnosed"
     if home_only and assessment.known_hypertension:
         summary = "{named}: " + summary
-    home, shown_office = series.mean.text, office.text if office else ""
+    home, shown_office = mean_text(series.mean), mean_text(office) if office else ""
     detail = [
         series_line(series),
         *([office_line(office)] if office else []),
@@ -175,7 +180,7 @@ def home_blood_pressure_cards(
 def _orders(
     record: PatientRecord, assessment: HomeAssessment, history: FeedbackHistory
 ) -> tuple[SuggestedOrder, ...]:
-    reason = f"Home blood pressure {assessment.series.mean.text if assessment.series else ''}"
+    reason = f"Home blood pressure {mean_text(assessment.series.mean) if assessment.series else ''}"
     if assessment.finding in (HomeFinding.MASKED, HomeFinding.MASKED_UNCONTROLLED):
         ambulatory = SuggestedOrder(
             kind=AMBULATORY_CONFIRMATION,
@@ -201,8 +206,8 @@ def _incomplete(record: PatientRecord, series: HomeSeries, hook_instance: str) -
     detail = [
         series_line(series),
         "",
-        f"Not yet a series: it needs {needs}. The mean so far, {mean.text}, is not read against "
-        f"{HOME_130_80} until it is.",
+        f"Not yet a series: it needs {needs}. The mean so far, {mean_text(mean)}, is not read "
+        f"against {HOME_130_80} until it is.",
         "",
         PROTOCOL,
         "",

@@ -87,11 +87,6 @@ class MeanPressure:
     sources: tuple[str, ...]
 
     @property
-    def text(self) -> str:
-        """The mean as a card writes it: "136/86 mmHg"."""
-        return f"{self.systolic:.0f}/{self.diastolic:.0f} mmHg"
-
-    @property
     def at_or_above_130_80(self) -> bool:
         """Whether the mean is 130/80 or more (the same cut-off at home and in the office)."""
         return self.systolic >= STAGE1_SYSTOLIC or self.diastolic >= STAGE1_DIASTOLIC

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from cards.home_blood_pressure import mean_text
 from cds_service.smart.chart_geometry import (
     HIGH,
     HIGHER,
@@ -250,7 +251,7 @@ def _home_view(assessment: HomeAssessment) -> HomeSeriesView | None:
         return None if words is None else HomeSeriesView((words,), False)
     mean = series.mean
     lines = [
-        f"Latest series: mean {mean.text} from {mean.readings} readings on {mean.days} day"
+        f"Latest series: mean {mean_text(mean)} from {mean.readings} readings on {mean.days} day"
         f"{'s' if mean.days != 1 else ''}, {mean.first_day.isoformat()} to "
         f"{mean.last_day.isoformat()} ({series.morning_readings} morning, "
         f"{series.evening_readings} evening)."
@@ -272,8 +273,8 @@ def _home_view(assessment: HomeAssessment) -> HomeSeriesView | None:
         )
     if assessment.office is not None:
         lines.append(
-            f"Office mean in the last year: {assessment.office.text} ({assessment.office.readings}"
-            f" readings)."
+            f"Office mean in the last year: {mean_text(assessment.office)} "
+            f"({assessment.office.readings} readings)."
         )
     if (words := FINDING_WORDS.get(assessment.finding)) is not None:
         lines.append(words)

@@ -184,3 +184,10 @@ def test_the_hypertension_service_gives_the_home_card_beside_its_office_card() -
     assert "home-bp" not in " ".join(
         item.card_type for item in advise(models, chart(*OFFICE_RAISED))["hypertension-risk"]
     )
+
+
+def test_a_home_mean_just_below_130_80_is_never_shown_as_130_80() -> None:
+    """Issue 16, item 5: a mean of 129.6/79.6 is below ACC/AHA's 130/80 and is written so."""
+    card = only_card(*OFFICE_RAISED, *home_week(129.6, 79.6))
+    assert card.card_type == "home-bp-white-coat"
+    assert "Home BP 129.6/79.6 mmHg below 130/80" in card.card.summary
