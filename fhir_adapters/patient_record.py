@@ -237,6 +237,17 @@ class PatientRecord:
     notes: tuple[ClinicalNote, ...]
     data_issues: tuple[DataIssue, ...]
 
+    @property
+    def office_blood_pressure(self) -> tuple[BloodPressureReading, ...]:
+        """The readings taken in the office (neither home nor ambulatory), newest first: the
+        ones ACC/AHA 2017's office categories, AAP 2017's and the models' inputs are read from.
+        Home and ambulatory readings have their own thresholds (`models.home_blood_pressure`)."""
+        return tuple(
+            reading
+            for reading in self.blood_pressure
+            if reading.setting is MeasurementSetting.NOT_STATED
+        )
+
     def history(self, measure: Measure) -> Iterator[Measurement]:
         """Every value of the measure, newest first."""
         return (item for item in self.measurements if item.measure is measure)

@@ -82,7 +82,7 @@ def _mean_pressure(name: str, part: str) -> Callable[[PatientRecord], FeatureVal
         since = record.as_of - BLOOD_PRESSURE_WINDOW
         readings = [
             (reading, value)
-            for reading in record.blood_pressure
+            for reading in record.office_blood_pressure
             if reading.effective.date() >= since
             and (value := getattr(reading, part)) is not None
             and (part != "diastolic" or value >= MIN_PLAUSIBLE_DIASTOLIC)

@@ -3,7 +3,8 @@
 The last year's mean and the days it spans (ACC/AHA 2017: a diagnosis on two or more
 occasions; AAP 2017: 3 visits for adolescents), the readings after treatment began (the goal is
 judged on treatment), the latest visit (a child's screening), and the readings older than the
-12-month window (evidence when none is recent).
+12-month window (evidence when none is recent). Office readings only: home and ambulatory
+readings have thresholds of their own (`models.home_blood_pressure`).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _raised_days(readings: list[BloodPressureReading]) -> int:
 def _mean(record: PatientRecord, part: str, after: date) -> FeatureValue:
     values = [
         (reading, value)
-        for reading in record.blood_pressure
+        for reading in record.office_blood_pressure
         if reading.effective.date() > after
         and (value := getattr(reading, part)) is not None
         and (part != "diastolic" or value >= MIN_PLAUSIBLE_DIASTOLIC)
@@ -128,11 +129,11 @@ def pressure_summary(
     since = record.as_of - BLOOD_PRESSURE_WINDOW
     if treatment is None:
         systolic, diastolic = SYSTOLIC.extract(record), DIASTOLIC.extract(record)
-        readings = [r for r in record.blood_pressure if r.effective.date() >= since]
+        readings = [r for r in record.office_blood_pressure if r.effective.date() >= since]
     else:
         systolic = _mean(record, "systolic", treatment.since)
         diastolic = _mean(record, "diastolic", treatment.since)
-        readings = [r for r in record.blood_pressure if r.effective.date() > treatment.since]
+        readings = [r for r in record.office_blood_pressure if r.effective.date() > treatment.since]
     if systolic.value is None or diastolic.value is None:
         return None
     days = {reading.effective.date() for reading in readings}
@@ -153,7 +154,7 @@ def treatment_window(record: PatientRecord) -> TreatmentWindow:
     since = max(started or fallback, year_ago - timedelta(days=1))
     before = tuple(
         reading
-        for reading in record.blood_pressure
+        for reading in record.office_blood_pressure
         if year_ago <= reading.effective.date() <= since and _complete(reading)
     )
     return TreatmentWindow(since, started, before)
@@ -173,7 +174,9 @@ class VisitPressure:
 def latest_visit(record: PatientRecord) -> VisitPressure | None:
     """The mean of the latest day's complete readings in the last year; None if unmeasured."""
     year_ago = record.as_of - BLOOD_PRESSURE_WINDOW
-    recent = [r for r in record.blood_pressure if r.effective.date() >= year_ago and _complete(r)]
+    recent = [
+        r for r in record.office_blood_pressure if r.effective.date() >= year_ago and _complete(r)
+    ]
     if not recent:
         return None
     day = recent[0].effective.date()
@@ -205,6 +208,6 @@ def earlier_readings(record: PatientRecord) -> tuple[BloodPressureReading, ...]:
         since = max(since, _birthday(born, ADULT_AGE))
     return tuple(
         reading
-        for reading in record.blood_pressure
+        for reading in record.office_blood_pressure
         if since <= reading.effective.date() < year_ago and _complete(reading)
     )
