@@ -19,12 +19,14 @@ from home_bp_charts import EVENING, MARKINGS, MORNING, home_reading, home_week
 
 from fhir_adapters.patient_record import MeasurementSetting
 from models.criteria import BloodPressureCategory, home_blood_pressure_category
+from models.features import SYSTOLIC
 from models.home_blood_pressure import (
     HomeFinding,
     assess_home_blood_pressure,
     home_series,
     office_mean,
 )
+from models.hypertension_readings import pressure_summary
 
 OFFICE_RAISED = (blood_pressure(142, 88, days=20), blood_pressure(142, 88, days=50))
 OFFICE_NORMAL = (blood_pressure(124, 76, days=20), blood_pressure(124, 76, days=50))
@@ -125,6 +127,18 @@ def test_office_mean_leaves_out_home_readings() -> None:
     office = office_mean(record)
     assert office is not None
     assert (office.systolic, office.diastolic, office.readings) == (142, 88, 2)
+
+
+def test_the_office_assessment_and_the_models_read_office_readings_only() -> None:
+    # Masked hypertension (office 124/76, home 140/88) must not become an office detection, nor a
+    # white-coat effect a treated mean at goal: ACC/AHA 2017 reads each against its own cut-offs.
+    record = chart(*OFFICE_NORMAL, *home_week(140, 88))
+    summary = pressure_summary(record)
+    assert summary is not None
+    assert (summary.systolic.value, summary.diastolic.value, summary.occasions) == (124, 76, 2)
+    assert SYSTOLIC.extract(record).value == 124  # the learned models' input
+    assert all(r.setting is MeasurementSetting.NOT_STATED for r in record.office_blood_pressure)
+    assert len(record.blood_pressure) > len(record.office_blood_pressure)
 
 
 # --- The home thresholds (Table 11) -------------------------------------------------------------
