@@ -40,6 +40,7 @@ from cards.hypertension_pregnancy import postpartum_cards, pregnancy_cards
 from cards.hypertension_unmeasured import unmeasured_cards
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.patient_record import PatientRecord
+from models.home_blood_pressure import HomeFinding, assess_home_blood_pressure
 from models.hypertension import INCIDENCE_MODEL, Finding, HypertensionAssessment
 from models.hypertension_readings import PressureSummary
 from models.prediction import RiskEstimate
@@ -52,6 +53,8 @@ AMBULATORY_MONITORING = "ambulatory-bp-monitoring"
 PROBLEM_LIST_ENTRY = "hypertension-problem-list"
 
 SNOMED_HYPERTENSION = "38341003"
+# The findings whose card, with no office reading in the year, estimates or asks for one.
+_ASKS_FOR_A_READING = frozenset({Finding.UNMEASURED, Finding.TREATED, Finding.DIAGNOSED})
 
 
 def hypertension_cards(
@@ -62,9 +65,14 @@ def hypertension_cards(
     hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
     """The office card for this patient's finding (at most one), then the home series' card."""
+    home = assess_home_blood_pressure(record)
     office = _office_cards(record, assessment, policy, history, hook_instance)
+    if home.finding is HomeFinding.HOME_ONLY and assessment.finding in _ASKS_FOR_A_READING:
+        # No office reading in the year, but a proper home series: it answers what the estimate
+        # would guess and what a measurement card would ask for (ACC/AHA 2017, section 4.2).
+        office = ()
     # Home blood pressure (white-coat and masked hypertension): `cards.home_blood_pressure`.
-    return (*office, *home_blood_pressure_cards(record, history, hook_instance))
+    return (*office, *home_blood_pressure_cards(record, history, hook_instance, home))
 
 
 def _office_cards(

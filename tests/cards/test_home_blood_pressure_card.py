@@ -191,3 +191,22 @@ def test_a_home_mean_just_below_130_80_is_never_shown_as_130_80() -> None:
     card = only_card(*OFFICE_RAISED, *home_week(129.6, 79.6))
     assert card.card_type == "home-bp-white-coat"
     assert "Home BP 129.6/79.6 mmHg below 130/80" in card.card.summary
+
+
+# With no office reading in the year but a proper home series, the series answers the question:
+# no "X% likely 130/80 or higher if measured" estimate and no "measure blood pressure" card
+# beside it (ACC/AHA 2017 section 4.2: home monitoring confirms or excludes hypertension).
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        ((*home_week(140, 88),), ["home-bp-home-only"]),
+        ((*home_week(118, 74),), []),  # home below 120/80: nothing to add
+        ((AMLODIPINE, *home_week(138, 86)), ["home-bp-home-only"]),  # treated, above goal
+        ((AMLODIPINE, *home_week(122, 76)), []),  # treated, at goal at home
+    ],
+)
+def test_a_home_series_stands_in_for_the_missing_office_reading(
+    resources: tuple[dict[str, Any], ...], expected: list[str]
+) -> None:
+    cards = advise(load_risk_models(), chart(*resources))["hypertension-risk"]
+    assert [card.card_type for card in cards] == expected
