@@ -7,7 +7,8 @@ exactly as for a hook call, and the result turned into plain rows for the templa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
@@ -22,7 +23,7 @@ from cds_service.storage.smart_records import SmartSession
 from fhir_adapters.fhir_server import FhirAccess
 from fhir_adapters.fhir_values import patient_name
 from fhir_adapters.gathering import GatheredData, PatientDataGatherer
-from fhir_adapters.patient_record import ClinicalNote, PatientRecord
+from fhir_adapters.patient_record import ClinicalNote, DataIssue, PatientRecord
 from fhir_adapters.prefetch import PrefetchTemplate
 from fhir_adapters.record_builder import record_from_gathered
 from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA, STAGE1_PRESSURE_TEXT
@@ -51,6 +52,13 @@ CARD_RISKS = {
 }
 
 SORT_NEWEST_FIRST = "&_sort=-date"
+
+
+def _in_plain_words(issues: Iterable[DataIssue]) -> tuple[str, ...]:
+    """The data not used, as the clinician reads it on the cards: plain words, each once with
+    its count; the FHIR paths and technical reasons are the integrator's (the service log)."""
+    counts = Counter(issue.for_clinician for issue in issues)
+    return tuple(text if n == 1 else f"{text} ({n} entries)" for text, n in counts.items())
 
 
 def _unsorted(template: PrefetchTemplate) -> PrefetchTemplate:
@@ -203,11 +211,9 @@ def detail_page(
         notes=NoteSection(
             summary=summary,
             notes_with_text=len(with_text),
-            unread=tuple(
-                f"{issue.path}: {issue.reason}" for issue in unread_notes(record.data_issues)
-            ),
+            unread=_in_plain_words(unread_notes(record.data_issues)),
         ),
-        data_issues=tuple(f"{issue.path}: {issue.reason}" for issue in record.data_issues),
+        data_issues=_in_plain_words(record.data_issues),
         read_at=datetime.now(UTC),
         timings=(
             ("fhir", 1000 * (read - started)),

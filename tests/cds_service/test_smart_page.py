@@ -348,3 +348,17 @@ def test_a_risk_over_time_lists_each_horizon_up_to_its_estimate(
     assert listed[-1][1] == estimate.group(1)
     risks = [float(value.rstrip("%<")) for _, value in listed if value[0].isdigit()]
     assert risks == sorted(risks)  # a risk can only grow with time
+
+
+def test_data_not_used_is_said_in_the_clinicians_plain_words(
+    smart_service: CdssServer, demo_ehr: DemoEhrServer, loaded_patients: dict[str, str]
+) -> None:
+    """Issue 16, item 13: the page is the clinician's, like the cards: what could not be used in
+    plain words with a count, never the FHIR path or the technical reason (those are the log's).
+    variant-messy holds a BMI of 900, a weight in stone, a systolic of 20 and a PDF note."""
+    with open_app(smart_service, demo_ehr, loaded_patients["variant-messy"]) as client:
+        page = client.get("/smart/app").text
+    section = page.split('id="data-not-used"', 1)[1].split("</ul>", 1)[0]
+    assert "A result or measurement could not be used (3 entries)" in text_of(section)
+    for technical in ("Observation/", "valueQuantity", "stone", "plausible range", "pdf"):
+        assert technical not in section
