@@ -18,7 +18,14 @@ Children and pregnancy get none (the model says why).
 from __future__ import annotations
 
 from cards.blood_pressure_parts import TOPIC, measurement, mmhg, not_yet_accepted
-from cards.card_parts import IssuedCard, SuggestedOrder, build_card, service_request, source
+from cards.card_parts import (
+    IssuedCard,
+    SuggestedOrder,
+    build_card,
+    fitting_summary,
+    service_request,
+    source,
+)
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
 from cards.hypertension_populations import ASSUMPTION, antihypertensives
@@ -163,13 +170,19 @@ def home_blood_pressure_cards(
             card_type=card_type(assessment.finding),
             band=None,
             orders=orders,
-            summary=summary.format(
-                home=home,
-                office=shown_office,
-                named=named,
-                goal=TREATED_GOAL_TEXT,
-                cut=HOME_130_80,
-            )[:139],
+            summary=fitting_summary(
+                *(
+                    summary.format(
+                        home=home,
+                        office=shown_office,
+                        named=name,
+                        goal=TREATED_GOAL_TEXT,
+                        cut=HOME_130_80,
+                    )
+                    # The drugs named, else "On treatment": fewer names, never a cut word.
+                    for name in (named, "On treatment" if assessment.treated else named)
+                )
+            ),
             indicator=indicator,
             detail="\n".join(detail).strip(),
             source=source(GUIDELINE, TOPIC),
@@ -217,8 +230,11 @@ def _incomplete(record: PatientRecord, series: HomeSeries, hook_instance: str) -
         hook_instance=hook_instance,
         card_type=card_type(HomeFinding.INCOMPLETE),
         band=None,
-        summary=f"Home BP: {mean.readings} readings on {_days(mean.days)}, not yet a series: "
-        f"needs {needs}"[:139],
+        summary=fitting_summary(
+            f"Home BP: {mean.readings} readings on {_days(mean.days)}, not yet a series: "
+            f"needs {needs}",
+            f"Home BP: {mean.readings} readings on {_days(mean.days)}, not yet a series",
+        ),
         indicator=Indicator.INFO,
         detail="\n".join(detail).strip(),
         source=source(GUIDELINE, TOPIC),
