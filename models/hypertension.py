@@ -211,9 +211,11 @@ def assess_hypertension(
         return HypertensionAssessment(Finding.PREGNANT, None, None, readings)
     delivery = recent_delivery(record)
     if delivery is not None:
+        # Within 6 weeks of a delivery ACOG's thresholds govern (CO 736). With no reading since,
+        # there is nothing to read: the pregnancy's own readings are not held against the adult
+        # categories (they would call gestational hypertension undiagnosed hypertension).
         after = pregnancy_pressure(record, delivery.pregnancy, delivery.readings_from)
-        if after is not None:
-            return HypertensionAssessment(Finding.POSTPARTUM, None, None, after)
+        return HypertensionAssessment(Finding.POSTPARTUM, None, None, after)
     age = record.demographics.age_years
     if age is not None and age < ADOLESCENT_AGE:
         return HypertensionAssessment(Finding.CHILD, None, None)

@@ -216,6 +216,17 @@ def test_the_recorded_end_decides_postpartum_over_the_onset(models: RiskModels) 
     assert "not known to the service" not in (card.card.detail or "")
 
 
+def test_postpartum_without_a_reading_since_delivery_reads_no_pregnancy_reading_as_adult(
+    models: RiskModels,
+) -> None:
+    # Delivered 2 weeks ago; raised readings only during the pregnancy (gestational
+    # hypertension, ACOG PB 222): no adult "no hypertension diagnosis" card (ACC/AHA 2017) and no
+    # provisional diagnosis from pregnancy readings, and no postpartum card without a reading.
+    delivered = pregnancy("resolved", onset_days=290, abatement_days=14)
+    during = (blood_pressure(150, 95, days=30), blood_pressure(148, 94, days=60))
+    assert advise(models, chart(delivered, *during))["hypertension-risk"] == []
+
+
 def test_postpartum_severe_range_is_critical(models: RiskModels) -> None:
     record = chart(DELIVERED_3_WEEKS_AGO, blood_pressure(164, 112, days=1))
     (card,) = advise(models, record)["hypertension-risk"]
