@@ -60,7 +60,7 @@ from models.criteria import (
     PREDIABETES_RETEST_YEARS,
 )
 from models.prediction import NoEstimate, RiskEstimate
-from models.pregnancy import current_pregnancy
+from models.pregnancy import hba1c_unreliable
 from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, has_diabetes
 
 PREDIABETES_MONITORING = "prediabetes-monitoring"
@@ -98,8 +98,8 @@ def diabetes_cards(
         card = lab_card(record, finding, history, hook_instance)
         return () if card is None else (card,)
     if record.has_condition(ConditionKind.PREDIABETES):
-        if current_pregnancy(record) is not None:
-            return ()  # HbA1c is unreliable in pregnancy (ADA): no HbA1c to suggest
+        if hba1c_unreliable(record):
+            return ()  # in pregnancy and postpartum HbA1c is unreliable (ADA): none to suggest
         return _prediabetes_monitoring(record, undiagnosed, policy, history, hook_instance)
     if finding is not None:
         card = lab_card(record, finding, history, hook_instance)

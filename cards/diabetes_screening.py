@@ -36,7 +36,7 @@ from models.criteria import (
     USPSTF_SCREENING_MAX_AGE,
     USPSTF_SCREENING_MIN_AGE,
 )
-from models.pregnancy import current_pregnancy
+from models.pregnancy import current_pregnancy, hba1c_unreliable
 
 HBA1C_ORDER = "hba1c-order"
 FASTING_GLUCOSE_ORDER = "fasting-glucose-order"
@@ -222,7 +222,7 @@ def unless_ordered(
     # unreliable (ADA 2025): only the glucose test is suggested, as the recommended one.
     if pending_test(history):
         return ()
-    if current_pregnancy(record) is not None:
+    if hba1c_unreliable(record):
         return tuple(
             replace(order, recommended=True) for order in orders if order.kind != HBA1C_ORDER
         )

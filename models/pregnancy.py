@@ -37,6 +37,9 @@ from models.criteria import (
 
 PREGNANCY_WINDOW = timedelta(weeks=PREGNANCY_MAX_WEEKS)
 NOT_FOR_PREGNANCY = "not for pregnancy: outside the population the model was built on"
+NOT_FOR_POSTPARTUM = (
+    "not within 6 weeks of a delivery: HbA1c and blood pressure are not yet settled"
+)
 
 
 def current_pregnancy(record: PatientRecord) -> ConditionFact | None:
@@ -167,3 +170,10 @@ def recent_delivery(record: PatientRecord) -> RecentDelivery | None:
             readings_from = max(item.onset + earliest, record.as_of - postpartum)
             return RecentDelivery(item, readings_from, delivered_by)
     return None
+
+
+def hba1c_unreliable(record: PatientRecord) -> bool:
+    """Whether HbA1c cannot be trusted for this patient now: in pregnancy and in the postpartum
+    weeks (ADA 2025 section 2: altered red-cell turnover), so no HbA1c is suggested or
+    estimated; the 6 weeks of `recent_delivery` stand for the postpartum period."""
+    return current_pregnancy(record) is not None or recent_delivery(record) is not None

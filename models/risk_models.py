@@ -18,7 +18,12 @@ from models.artifacts import Artifact, read_artifact
 from models.criteria import ADULT_AGE, HBA1C_DIABETES, HBA1C_DYSGLYCEMIA, STAGE1_PRESSURE_TEXT
 from models.features import Feature, FeatureVector, feature_vector
 from models.prediction import LOG_ODDS, Contribution, NoEstimate, RiskEstimate
-from models.pregnancy import NOT_FOR_PREGNANCY, current_pregnancy
+from models.pregnancy import (
+    NOT_FOR_POSTPARTUM,
+    NOT_FOR_PREGNANCY,
+    current_pregnancy,
+    recent_delivery,
+)
 from models.scoring import CalibratedScorer, Calibration, Explanation, scorer_from_payload
 from models.subgroups import population_caveats
 
@@ -137,6 +142,8 @@ class LearnedRiskModel:
             reasons.append(f"the model was built on adults ({ADULT_AGE} and over)")
         if current_pregnancy(record) is not None:
             reasons.append(NOT_FOR_PREGNANCY)
+        elif recent_delivery(record) is not None:
+            reasons.append(NOT_FOR_POSTPARTUM)
         if self.spec.excludes_diabetes and has_diabetes(record):
             reasons.append("diabetes is already diagnosed or treated")
         absent = [name for name in self.spec.required if name in inputs.missing]

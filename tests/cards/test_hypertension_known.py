@@ -84,11 +84,15 @@ def test_diagnosed_and_treated_above_goal_names_drug_and_diagnosis(models: RiskM
     assert "Hypertension on the problem list" in (card.card.detail or "")
 
 
-def test_diagnosed_without_a_reading_is_asked_for_one(models: RiskModels) -> None:
-    (card,) = advise(models, chart(ESSENTIAL_HYPERTENSION))["hypertension-risk"]
+def test_diagnosed_without_a_reading_is_asked_for_one(
+    models: RiskModels, update_golden: bool
+) -> None:
+    cards = advise(models, chart(ESSENTIAL_HYPERTENSION))
+    (card,) = cards["hypertension-risk"]
     assert card.card_type == "diagnosed-blood-pressure-unmeasured"
     assert card.card.indicator.value == "info"
     assert set(card.suggestion_kinds.values()) == {"bp-measurement"}
+    check_golden("hypertension-diagnosed-no-reading", cards, "p1", update_golden)
 
 
 def test_known_hypertension_without_a_recent_reading_shows_the_older_ones(

@@ -197,6 +197,8 @@ def test_postpartum_3_weeks_150_95_prompts_evaluation_for_postpartum_preeclampsi
     assert "6 weeks" in (card.card.detail or "")
     assert card.suggestion_kinds == {}  # no provisional diagnosis, no home monitoring
     assert "Committee Opinion 736" in card.card.source.label
+    # HbA1c is unreliable postpartum (ADA 2025 s.2): no diabetes estimate, no HbA1c suggested.
+    assert cards["diabetes-risk"] == []
     check_golden("hypertension-postpartum-3-weeks-150-95", cards, "p1", update_golden)
 
 
@@ -227,9 +229,11 @@ def test_postpartum_without_a_reading_since_delivery_reads_no_pregnancy_reading_
     assert advise(models, chart(delivered, *during))["hypertension-risk"] == []
 
 
-def test_postpartum_severe_range_is_critical(models: RiskModels) -> None:
+def test_postpartum_severe_range_is_critical(models: RiskModels, update_golden: bool) -> None:
     record = chart(DELIVERED_3_WEEKS_AGO, blood_pressure(164, 112, days=1))
-    (card,) = advise(models, record)["hypertension-risk"]
+    cards = advise(models, record)
+    (card,) = cards["hypertension-risk"]
+    check_golden("hypertension-postpartum-3-weeks-164-112", cards, "p1", update_golden)
     assert (card.card_type, card.card.indicator.value) == (
         "postpartum-blood-pressure-severe",
         "critical",
