@@ -67,9 +67,12 @@ class HookRunner:
         now = datetime.now(UTC)
         record = record_from_gathered(request.patient_id or NO_PATIENT, gathered, now.date())
         # The clinician reads the plain words on the card; the integrator's note goes to the log
-        # and the metrics, without ids or values (`DataIssue.log_text`, `DataIssue.kind`).
+        # and the metrics, without ids or values (`DataIssue.log_text`, `DataIssue.kind`). The
+        # gatherer has logged its own issues already.
+        logged = set(gathered.issues())
         for issue in record.data_issues:
-            log.info("%s: %s", service.id, issue.log_text)
+            if issue not in logged:
+                log.info("%s: %s", service.id, issue.log_text)
         self._metrics.data_issues(service.id, (issue.kind for issue in record.data_issues))
         pseudonym = self._pseudonymizer.pseudonym(caller.issuer, request.patient_id or NO_PATIENT)
         history = self._issued_cards.feedback_history(
