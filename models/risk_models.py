@@ -25,7 +25,7 @@ from models.pregnancy import (
     recent_delivery,
 )
 from models.scoring import CalibratedScorer, Calibration, Explanation, scorer_from_payload
-from models.subgroups import population_caveats
+from models.subgroups import caveats, population_caveats
 
 DIABETES_FEATURES = (
     f.AGE,
@@ -119,6 +119,8 @@ class LearnedRiskModel:
         self.scorer = CalibratedScorer(
             scorer, Calibration(float(calibration["slope"]), float(calibration["intercept"]))
         )
+        # The subgroups its validation found poorly served, read once rather than per call.
+        self.subgroup_caveats = caveats(self)
 
     @classmethod
     def load(cls, spec: LearnedModelSpec, directory: Path) -> LearnedRiskModel:
@@ -133,7 +135,7 @@ class LearnedRiskModel:
             return NoEstimate(self.spec.name, reasons, inputs.missing)
         explanation = self.scorer.explain(inputs.as_array()[np.newaxis, :])
         estimate = self.estimate(inputs, explanation, 0)
-        return replace(estimate, caveats=population_caveats(self, record))
+        return replace(estimate, caveats=population_caveats(self.subgroup_caveats, record))
 
     def _refusals(self, record: PatientRecord, inputs: FeatureVector) -> tuple[str, ...]:
         reasons = []

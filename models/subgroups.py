@@ -150,13 +150,16 @@ TOP_CODED_AGE = (
 )
 
 
-def population_caveats(model: _HasArtifact, record: PatientRecord) -> tuple[str, ...]:
+def population_caveats(
+    sealed: tuple[SubgroupCaveat, ...], record: PatientRecord
+) -> tuple[str, ...]:
     """What the card must say about how far the model's data and validation reach this patient:
-    an age past NHANES's top code, then each poorly served subgroup the patient is in."""
+    an age past NHANES's top code, then each poorly served subgroup (of `sealed`, the model's
+    `caveats`, read once at load) the patient is in."""
     age = record.demographics.age_years
     past_data = age is not None and age > NHANES_TOP_CODED_AGE
     top_coded = (TOP_CODED_AGE.format(age=age),) if past_data else ()
-    return top_coded + tuple(caveat.sentence for caveat in poorly_served(model, record))
+    return top_coded + tuple(caveat.sentence for caveat in _patients(sealed, record))
 
 
 def poorly_served(model: _HasArtifact, record: PatientRecord) -> tuple[SubgroupCaveat, ...]:
@@ -164,9 +167,15 @@ def poorly_served(model: _HasArtifact, record: PatientRecord) -> tuple[SubgroupC
 
     Race/ethnicity is not in the record, so its subgroups are never matched here.
     """
+    return _patients(caveats(model), record)
+
+
+def _patients(
+    sealed: tuple[SubgroupCaveat, ...], record: PatientRecord
+) -> tuple[SubgroupCaveat, ...]:
     age = record.demographics.age_years
     mine = {
         (SEX, SEX_VALUES.get(record.demographics.sex)),
         (AGE_BAND, age_band(age) if age is not None else None),
     }
-    return tuple(c for c in caveats(model) if (c.subgroup, c.value) in mine)
+    return tuple(c for c in sealed if (c.subgroup, c.value) in mine)
