@@ -24,6 +24,7 @@ from cds_service.settings import AuthSettings, ConfigurationError, IssuerSetting
 from cds_service.smart.launch import SmartLauncher
 from cds_service.storage.admin_records import AdminSessionStore, AuditLog, ConfigVersionStore
 from cds_service.storage.database import create_database_engine
+from cds_service.storage.note_summaries import NoteSummaryStore
 from cds_service.storage.smart_records import SmartRecords
 from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
 from fhir_adapters.fhir_server import FhirFetcher
@@ -141,7 +142,9 @@ def build_components(
     else:
         log.warning(JWT_CHECKS_OFF_WARNING)
     summarizer = shared.summarizer
-    note_summaries = NoteSummaries(summarizer, settings.notes)
+    note_summaries = NoteSummaries(
+        summarizer, settings.notes, NoteSummaryStore(engine), metrics.note_summary
+    )
     catalog = ServiceCatalog.offering(LoadedParts(risk_models, note_summaries))
     service_ids = [service.id for service in catalog.all()]
     live_config = LiveConfig(

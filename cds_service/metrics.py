@@ -92,6 +92,12 @@ class ServiceMetrics:
             registry=registry,
             multiprocess_mode="max",
         )
+        self.note_summaries = Counter(
+            "cdss_note_summaries",
+            "Note summaries a worker made, or served from the store after another made it.",
+            ["source"],
+            registry=registry,
+        )
         self.config_version = Gauge(
             "cdss_config_version",
             "The admin-managed configuration version in force (0: the configuration file's).",
@@ -117,6 +123,10 @@ class ServiceMetrics:
         for model, sha256 in model_hashes.items():
             self.model_info.labels(model, sha256).set(1)
         self.note_summary_info.labels(note_method).set(1)
+
+    def note_summary(self, source: str) -> None:
+        """Count one note summary: made by this worker, or shared by another through the store."""
+        self.note_summaries.labels(source).inc()
 
     def fhir_fetch(self, seconds: float, outcome: str) -> None:
         """One request to a FHIR server: `FETCH_OK` or the reason it failed."""

@@ -244,7 +244,8 @@ class CardSettings(_Section):
 class NoteSettings(_Section):
     """How the note summary chooses its excerpts."""
 
-    # "minilm": sentence embeddings (the [embedder] extra; TF-IDF, with a warning, without it).
+    # "minilm": sentence embeddings (PyTorch, a base dependency); when MiniLM cannot load,
+    # TF-IDF chooses the excerpts, with a warning, and the card names it.
     embedder: Literal["minilm", "tfidf"] = "minilm"
     # The most recent notes read for a summary.
     max_notes: int = Field(default=10, ge=1, le=100)

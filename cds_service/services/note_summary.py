@@ -1,6 +1,7 @@
 """`note-summary`: an extractive, negation-aware summary of the patient's recent notes.
 
-`NoteSummaries` reads and summarises (one background worker, a cache of finished summaries);
+`NoteSummaries` reads and summarises (one background worker per process) and shares what it
+made with every other worker and replica through the service's database (`NoteSummaryStore`);
 the SMART page reads summaries from the same object.
 """
 
@@ -9,9 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
+import socket
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -26,6 +30,7 @@ from cds_service.services.definition import (
     ServiceInput,
 )
 from cds_service.settings import NoteSettings
+from cds_service.storage.note_summaries import NoteSummaryStore
 from fhir_adapters.patient_record import ClinicalNote
 from fhir_adapters.prefetch import PrefetchTemplate
 from models.note_analysis import ClinicalReader
@@ -33,8 +38,16 @@ from models.note_summary import NoteSummarizer, NoteSummary
 from models.sentence_vectors import MiniLmVectors, SentenceVectors, TfidfVectors
 
 log = logging.getLogger(__name__)
+# Bump when the reading rules change (models/note_analysis.py, models/note_summary.py): stored
+# summaries are keyed by it (and by the embedder), so none made by the old rules is served.
+READING_VERSION = "1"
 # Finished summaries kept per process, by the content of the notes they summarise.
 SUMMARY_CACHE_SIZE = 1_000
+# How often a call waiting for another worker's summary looks in the store (one indexed read).
+STORE_POLL_SECONDS = 0.05
+# Where a summary served came from, for `cdss_note_summaries` (no patient data in a label).
+MADE = "made"
+SHARED = "shared"
 
 
 class NoteSummaries:
@@ -43,17 +56,29 @@ class NoteSummaries:
     Reading notes costs ~30 us a character on first sight (0.3-2 s for a chart's ten notes,
     docs/benchmarks.md); seen again, ~1 ms. So one background worker summarises (it alone
     touches spaCy and torch), a call waits at most `answer_within_seconds` and otherwise
-    answers without the card, and the finished summary serves the next view of the chart.
+    answers without the card, and the finished summary serves the next view of the chart, from
+    any worker: with a `store`, a chart is summarised once for all of them (the first to see it
+    claims it; the others wait for the stored summary rather than making their own).
     """
 
-    def __init__(self, summarizer: NoteSummarizer, notes: NoteSettings) -> None:
+    def __init__(
+        self,
+        summarizer: NoteSummarizer,
+        notes: NoteSettings,
+        store: NoteSummaryStore | None = None,
+        counted: Callable[[str], None] | None = None,
+    ) -> None:
         self._summarizer = summarizer
         self._max_notes = notes.max_notes
         self._wait_seconds = notes.answer_within_seconds
+        self._store = store
+        self._counted = counted or (lambda _source: None)
+        # The embedder is part of how a summary was read: TF-IDF's never serves MiniLM's.
+        self._reading = f"{READING_VERSION} {summarizer.method}"
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="note-summary")
         self._lock = threading.Lock()
-        self._running: dict[bytes, Future[NoteSummary]] = {}
-        self._done: OrderedDict[bytes, NoteSummary] = OrderedDict()
+        self._running: dict[str, Future[NoteSummary]] = {}
+        self._done: OrderedDict[str, NoteSummary] = OrderedDict()
 
     def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
         """The card for this call (none when the chart has no note text, or not yet ready)."""
@@ -71,55 +96,143 @@ class NoteSummaries:
         return self._summary(recent[: self._max_notes], wait_seconds)
 
     def close(self) -> None:
-        """Stop the worker; a summary being made is abandoned."""
+        """Stop the worker; a summary being made is abandoned (its claim lapses)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
 
     def _summary(self, notes: list[ClinicalNote], wait_seconds: float) -> NoteSummary | None:
-        key = hashlib.sha256(
-            b"\x00".join(f"{n.source}\x01{n.element}\x01{n.text}".encode() for n in notes)
-        ).digest()
-        submitted = False
+        deadline = time.monotonic() + wait_seconds
+        key = content_sha256(notes)
         with self._lock:
             done = self._done.get(key)
             if done is not None:
                 self._done.move_to_end(key)
                 return done
             future = self._running.get(key)
-            if future is None:
-                future = self._worker.submit(self._summarizer.summarize, notes)
-                self._running[key] = future
-                submitted = True
-        if submitted:
-            # Outside the lock: a future already done runs its callback here, at once, and the
-            # callback takes the lock.
-            future.add_done_callback(functools.partial(self._finished, key))
+        if future is None:
+            found = self._shared_or_started(key, notes, deadline)
+            if not isinstance(found, Future):
+                return found
+            future = found
         try:
-            return future.result(timeout=wait_seconds)
+            return future.result(timeout=max(deadline - time.monotonic(), 0.0))
         except FutureTimeout:
             log.info("note summary not ready in %.1f s: answered without it", wait_seconds)
         except Exception as exc:  # a summary must never fail the call; no note text is logged
             log.error("note summary failed: %s", type(exc).__name__)
         return None
 
-    def _finished(self, key: bytes, future: Future[NoteSummary]) -> None:
+    def _shared_or_started(
+        self, key: str, notes: list[ClinicalNote], deadline: float
+    ) -> NoteSummary | Future[NoteSummary] | None:
+        """Another worker's summary from the store, else this worker's in the making."""
+        if self._store is None:
+            return self._start(key, notes)
+        try:
+            stored = self._store.lookup(key, self._reading, _worker_id())
+            if stored.summary is not None:
+                self._remember(key, stored.summary)
+                self._counted(SHARED)
+                return stored.summary
+            if not stored.being_made_elsewhere and self._store.claim(
+                key, self._reading, _worker_id()
+            ):
+                return self._start(key, notes)
+        except Exception as exc:  # the database down must not cost the card: made here alone
+            log.error("note summary store unavailable: %s", type(exc).__name__)
+            return self._start(key, notes)
+        with self._lock:  # claimed a moment ago by another call of this process
+            running = self._running.get(key)
+        return running if running is not None else self._awaited_from_store(key, deadline)
+
+    def _awaited_from_store(self, key: str, deadline: float) -> NoteSummary | None:
+        """Another worker is making it: its summary, if stored before the deadline."""
+        assert self._store is not None
+        while (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(STORE_POLL_SECONDS, remaining))
+            try:
+                stored = self._store.lookup(key, self._reading, _worker_id())
+            except Exception as exc:
+                log.error("note summary store unavailable: %s", type(exc).__name__)
+                return None
+            if stored.summary is not None:
+                self._remember(key, stored.summary)
+                self._counted(SHARED)
+                return stored.summary
+        log.info("note summary being made by another worker: answered without it")
+        return None
+
+    def _start(self, key: str, notes: list[ClinicalNote]) -> Future[NoteSummary]:
+        with self._lock:
+            future = self._running.get(key)
+            if future is not None:
+                return future
+            future = self._worker.submit(self._make, key, notes)
+            self._running[key] = future
+        # Outside the lock: a future already done runs its callback here, at once, and the
+        # callback takes the lock.
+        future.add_done_callback(functools.partial(self._finished, key))
+        return future
+
+    def _make(self, key: str, notes: list[ClinicalNote]) -> NoteSummary:
+        """Summarise (in the background worker) and share the summary through the store."""
+        try:
+            summary = self._summarizer.summarize(notes)
+        except Exception:
+            if self._store is not None:
+                try:
+                    self._store.release(key, self._reading, _worker_id())
+                except Exception as exc:
+                    log.error("note summary store unavailable: %s", type(exc).__name__)
+            raise
+        self._counted(MADE)
+        if self._store is not None:
+            try:
+                self._store.finish(key, self._reading, _worker_id(), summary)
+            except Exception as exc:  # still served by this worker; the others make their own
+                log.error("note summary not stored: %s", type(exc).__name__)
+        return summary
+
+    def _finished(self, key: str, future: Future[NoteSummary]) -> None:
         with self._lock:
             self._running.pop(key, None)
-            if future.exception() is None:
-                self._done[key] = future.result()
-                while len(self._done) > SUMMARY_CACHE_SIZE:
-                    self._done.popitem(last=False)
+        if not future.cancelled() and future.exception() is None:
+            self._remember(key, future.result())
+
+    def _remember(self, key: str, summary: NoteSummary) -> None:
+        with self._lock:
+            self._done[key] = summary
+            self._done.move_to_end(key)
+            while len(self._done) > SUMMARY_CACHE_SIZE:
+                self._done.popitem(last=False)
+
+
+def content_sha256(notes: Sequence[ClinicalNote]) -> str:
+    """The SHA-256 of the notes a summary reads (their source, element and text), in hex."""
+    return hashlib.sha256(
+        b"\x00".join(f"{n.source}\x01{n.element}\x01{n.text}".encode() for n in notes)
+    ).hexdigest()
+
+
+def _worker_id() -> str:
+    # Who holds a claim, in words an operator can trace: this machine and process.
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:
-    """The reader and the sentence vectors, loaded once (a few seconds)."""
+    """The reader and the sentence vectors, loaded once (a few seconds).
+
+    MiniLM is the default; when it cannot load (PyTorch or the packaged model missing or
+    broken), TF-IDF chooses the excerpts and the card says so.
+    """
     vectors: SentenceVectors = TfidfVectors()
     if notes.embedder == "minilm":
         try:
             vectors = MiniLmVectors.load(notes.embedder_threads)
-        except ImportError:
+        except Exception as exc:  # any failure to load: the summary still serves, by TF-IDF
             log.warning(
-                "[notes] embedder = minilm, but the [embedder] extra is not installed: "
-                "note summaries choose their excerpts by TF-IDF"
+                "[notes] embedder = minilm, but MiniLM could not load (%s): note summaries "
+                "choose their excerpts by TF-IDF",
+                type(exc).__name__,
             )
     return NoteSummarizer(ClinicalReader.load(), vectors)
 

@@ -133,3 +133,24 @@ smart_session = Table(
     Column("app_context", Text, nullable=True),
     Column("need_patient_banner", Boolean, nullable=True),
 )
+
+# Finished note summaries, shared by every worker and replica, keyed by a SHA-256 of the notes
+# they summarise and by how they were read (`reading`: the reading rules' version and the
+# embedder), so a chart is summarised once however many workers see it. The summary holds
+# quotes of the notes: this table holds patient data (PHI), as the feedback tables beside it
+# do; it names no patient, and rows expire (`cds_service.storage.note_summaries`). A row with
+# no summary yet is a claim: `claimed_by` is making it, until `claim_expires_at`.
+note_summary = Table(
+    "note_summary",
+    metadata,
+    Column("content_sha256", String(64), primary_key=True),
+    Column("reading", String(128), primary_key=True),
+    Column("summary", Text, nullable=True),
+    Column("claimed_by", String(128), nullable=False),
+    Column("claim_expires_at", DateTime(timezone=True), nullable=False),
+    # How many times a worker set out to make it: more than 1 only after a lapsed claim.
+    Column("claims", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("made_at", DateTime(timezone=True), nullable=True),
+    Index("ix_note_summary_created", "created_at"),
+)
