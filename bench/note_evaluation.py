@@ -77,6 +77,8 @@ def set_tables(results: list[dict[str, Any]]) -> list[str]:
                     r["informativeness"]["uninformative_excerpts"],
                     r["informativeness"]["excerpts"],
                 )
+                if r["informativeness"]["labelled_uninformative"]
+                else "not labelled in this set"
                 for r in results
             ],
         ),

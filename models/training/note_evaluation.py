@@ -200,6 +200,7 @@ def evaluate(
         "false_present": false_present_cases,
         "informativeness": {
             "excerpts": excerpts,
+            "labelled_uninformative": sum(len(case.uninformative) for case in cases),
             "uninformative_excerpts": template_excerpts,
             "uninformative_share": template_excerpts / excerpts if excerpts else 0.0,
             "reference_excerpts": references,
