@@ -26,6 +26,11 @@ TFIDF = "TF-IDF"
 _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 # Sentences embedded once are kept (by text hash): a chart viewed again costs nothing.
 EMBEDDING_CACHE_SIZE = 50_000
+# A chart's new sentences go to the model in one call, which sorts them by length and encodes
+# them this many at a time: each batch is padded to its longest sentence, and a chart's
+# sentences run from 5 to 200 word pieces, so one batch of all of them (64) did up to five
+# times the work of batches of 8 (bench/note_costs.py; the vectors agree to 2e-7).
+EMBEDDING_BATCH_SIZE = 8
 
 
 class SentenceVectors(Protocol):
@@ -101,7 +106,7 @@ class MiniLmVectors:
         if missing:
             fresh = self._model.encode(
                 [sentences[i] for i in missing],
-                batch_size=64,
+                batch_size=EMBEDDING_BATCH_SIZE,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
