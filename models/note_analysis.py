@@ -20,10 +20,17 @@ from enum import StrEnum
 from typing import Any
 
 from fhir_adapters.patient_record import ClinicalNote
-from models.clinical_findings import FINDINGS
+from models.note_context_rules import (
+    PROBLEM,
+    abbreviation_is_safe,
+    concept_of,
+    context_rules,
+    names_a_procedure,
+    target_rules,
+)
+from models.note_negation_lists import denied_list_items
 
 OTHER_SECTION = "other"
-PROBLEM, TEST = "PROBLEM", "TEST"
 # Headers medspacy's 140 default rules miss; (category, literal).
 EXTRA_SECTION_HEADERS = (
     ("assessment_and_plan", "ASSESSMENT AND PLAN"),
@@ -62,27 +69,13 @@ LINE_START_SECTION_HEADERS = (
     ("labs_and_studies", "Results:"),
     ("labs_and_studies", "RESULTS:"),
     ("history_of_present_illness", "HPI:"),
+    # The story since the last visit: present, where the defaults' "history" reads it as past.
+    ("history_of_present_illness", "Interval history:"),
+    ("history_of_present_illness", "Interval History:"),
+    ("history_of_present_illness", "INTERVAL HISTORY:"),
     ("chief_complaint", "CC:"),
     ("past_medical_history", "PMH:"),
 )
-# Mentions that name a test, not a problem ("order a home sleep apnea test").
-TEST_NAMES = ("sleep apnea test", "home sleep apnea test", "sleep study", "polysomnography")
-# Negations ConText's defaults miss when they follow the finding ("pneumothorax ruled out").
-EXTRA_NEGATIONS_AFTER = ("ruled out", "was ruled out", "has been ruled out", "excluded", "not seen")
-POSSIBLE_AFTER = (
-    "cannot be excluded",
-    "can not be excluded",
-    "could not be excluded",
-    "not excluded",
-    "cannot be ruled out",
-)
-# Triggers that govern a short phrase, not the rest of a comma-separated list: "migraine
-# without aura, ..., anemia" and "not in labor force, anemia" do not deny the anemia, and
-# "ondansetron as needed, ..., omeprazole for GERD" does not make the GERD hypothetical, while
-# "No fever, chills or night sweats" (kept unbounded) does deny all three. In tokens.
-SHORT_SCOPE_TRIGGERS = {"without": 4, "w/o": 4, "not": 6, "as needed": 3}
-# "evaluate for X" looks for X: a possibility, where ConText's defaults read a denial.
-LOOKING_FOR = ("evaluate for", "to evaluate for", "evaluation for", "assess for")
 # "Lungs: No consolidation" -> "Lungs. No consolidation": ConText's ": no" reads backwards
 # (as in "Fever: no"), so a "No" that opens a finding after a label is given its own sentence.
 _LABEL_THEN_NO = re.compile(r":(?=[ \t]+[Nn][Oo][ \t]+\w)")
@@ -196,12 +189,11 @@ class ClinicalReader:
         logger.disable("PyRuSH")
         import medspacy
         from medspacy.context import ConTextRule
+        from medspacy.section_detection import SectionRule
         from spacy.language import Language
 
         if not Language.has_factory(LINE_BREAKS_COMPONENT):
             Language.component(LINE_BREAKS_COMPONENT, func=_sentences_end_at_line_breaks)
-        from medspacy.ner import TargetRule
-        from medspacy.section_detection import SectionRule
 
         nlp = medspacy.load(
             medspacy_enable=[
@@ -222,55 +214,14 @@ class ClinicalReader:
                 for c, literal in LINE_START_SECTION_HEADERS
             ]
         )
-        # ConText's default "ruled out" reads forward ("ruled out for PE") and so claims the
-        # phrase in "pneumothorax ruled out": rebuilt with it requiring "for" or "against".
+        # ConText rebuilt with this project's rules in place of the defaults that misread
+        # (see models/note_context_rules.py).
         nlp.remove_pipe("medspacy_context")
         context = nlp.add_pipe(
             "medspacy_context", config={"rules": None}, after="medspacy_target_matcher"
         )
-        rules = [
-            ConTextRule(
-                rule.literal,
-                rule.category,
-                pattern=rule.pattern,
-                direction=rule.direction,
-                max_scope=SHORT_SCOPE_TRIGGERS.get(rule.literal.lower(), rule.max_scope),
-            )
-            for rule in ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)
-            if not (rule.literal == "ruled out" and rule.direction == "FORWARD")
-            and rule.literal.lower() not in LOOKING_FOR
-        ]
-        rules += [
-            *(
-                ConTextRule(f"{lead}ruled out {word}", "NEGATED_EXISTENCE", direction="FORWARD")
-                for lead in ("", "was ", "is ", "been ", "has been ", "have been ", "had been ")
-                for word in ("for", "against")
-            ),
-            *(
-                ConTextRule(literal, "NEGATED_EXISTENCE", direction="BACKWARD")
-                for literal in EXTRA_NEGATIONS_AFTER
-            ),
-            # Longer than the default backward "was negative", so "X was negative for Y"
-            # denies Y.
-            *(
-                ConTextRule(f"{verb} negative for", "NEGATED_EXISTENCE", direction="FORWARD")
-                for verb in ("was", "is", "are", "were")
-            ),
-            *(
-                ConTextRule(literal, "POSSIBLE_EXISTENCE", direction="FORWARD")
-                for literal in LOOKING_FOR
-            ),
-            # Longer than "excluded": a doubt, not a denial.
-            *(
-                ConTextRule(literal, "POSSIBLE_EXISTENCE", direction="BACKWARD")
-                for literal in POSSIBLE_AFTER
-            ),
-        ]
-        context.add(rules)
-        nlp.get_pipe("medspacy_target_matcher").add(
-            [TargetRule(literal, PROBLEM) for literals in FINDINGS.values() for literal in literals]
-            + [TargetRule(name, TEST) for name in TEST_NAMES]
-        )
+        context.add(context_rules(ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)))
+        nlp.get_pipe("medspacy_target_matcher").add(target_rules(nlp.tokenizer))
         return cls(nlp)
 
     def read(self, note: ClinicalNote) -> NoteAnalysis:
@@ -292,16 +243,28 @@ class ClinicalReader:
             header = copy[start:end].endswith(":") and "\n" not in copy[start:end]
             sentences.append(Sentence(start, end, note.text[start:end], section, header))
             starts.append(start)
+        problems = [
+            entity
+            for entity in doc.ents
+            if entity.label_ == PROBLEM
+            and abbreviation_is_safe(copy, entity.start_char, entity.end_char)
+            and not names_a_procedure(copy, entity.end_char)
+        ]
+        # A header such as "Negative for:" over a list denies the items ConText cannot reach.
+        denied = denied_list_items(copy, [(e.start_char, e.end_char) for e in problems])
         findings = []
-        for entity in doc.ents:
-            if entity.label_ != PROBLEM:
-                continue
+        for entity in problems:
             index = max(i for i, s in enumerate(starts) if s <= entity.start_char) if starts else 0
+            assertion = _assertion(entity)
+            if assertion is Assertion.PRESENT and any(
+                start <= entity.start_char < end for start, end in denied
+            ):
+                assertion = Assertion.NEGATED
             findings.append(
                 Finding(
-                    concept=_concept(entity),
+                    concept=concept_of(entity.text),
                     text=note.text[entity.start_char : entity.end_char],
-                    assertion=_assertion(entity),
+                    assertion=assertion,
                     section=entity._.section_category or OTHER_SECTION,
                     sentence=index,
                 )
@@ -322,13 +285,3 @@ def _sentences_end_at_line_breaks(doc: Any) -> Any:
 def _section_of(doc: Any, token_index: int) -> str | None:
     category: str | None = doc[token_index]._.section_category
     return category
-
-
-_CONCEPT_OF = {
-    literal.lower(): concept for concept, literals in FINDINGS.items() for literal in literals
-}
-
-
-def _concept(entity: Any) -> str:
-    text: str = entity.text.lower()
-    return _CONCEPT_OF.get(text, text)

@@ -53,7 +53,6 @@ def note(text: str) -> ClinicalNote:
         ("HTN, stable on lisinopril.", "hypertension", Assertion.PRESENT),
         ("CKD stage 3, creatinine stable.", "chronic kidney disease", Assertion.PRESENT),
         ("Does not have fever.", "fever", Assertion.NEGATED),
-        ("Migraine without aura, stress, anemia (disorder).", "anemia", Assertion.PRESENT),
         ("Not in labor force (finding), obesity (disorder).", "obesity", Assertion.PRESENT),
     ],
 )
@@ -62,6 +61,17 @@ def test_how_a_finding_is_asserted(
 ) -> None:
     findings = reader.read(note(text)).findings
     assert [(f.concept, f.assertion) for f in findings] == [(concept, assertion)]
+
+
+def assertions(reader: ClinicalReader, text: str) -> list[tuple[str, Assertion]]:
+    return [(f.concept, f.assertion) for f in reader.read(note(text)).findings]
+
+
+def test_a_trigger_inside_a_name_does_not_deny_it_nor_what_follows(reader: ClinicalReader) -> None:
+    assert assertions(reader, "Migraine without aura, stress, anemia (disorder).") == [
+        ("migraine", Assertion.PRESENT),
+        ("anemia", Assertion.PRESENT),
+    ]
 
 
 def test_a_negation_heading_a_list_covers_the_list(reader: ClinicalReader) -> None:
@@ -145,3 +155,249 @@ def test_a_header_word_inside_a_line_is_not_a_header(reader: ClinicalReader) -> 
     text = "Seen for follow up. The plan: was discussed with her.\nPlan: HbA1c in 3 months."
     sections = [s.section for s in reader.read(note(text)).sentences]
     assert sections == [OTHER_SECTION, OTHER_SECTION, "plan"]
+
+
+NEGATED_FEVER_WEIGHT_LOSS_POLYURIA = [
+    ("fever", Assertion.NEGATED),
+    ("weight loss", Assertion.NEGATED),
+    ("polyuria", Assertion.NEGATED),
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Negative for: fever, weight loss, polyuria.",
+        "Negative for:\nfever\nweight loss\npolyuria",
+        "Negative for:\n- fever\n- weight loss\n- polyuria",
+        "ROS negative for:\n* fever\n* weight loss\n* polyuria",
+        "Denies:\n1. fever\n2. weight loss\n3. polyuria",
+        "No:\n  a) fever\n  b) weight loss\n  c) polyuria",
+        "Patient denies the following:\n1) fever\n2) weight loss\n3) polyuria",
+        "Negative for: fever,\nweight loss,\npolyuria",
+        "## Review of systems\nNegative for:\n\u2022 fever\n\u2022 weight loss\n\u2022 polyuria",
+    ],
+)
+def test_a_negation_header_denies_its_list_in_any_layout(reader: ClinicalReader, text: str) -> None:
+    assert assertions(reader, text) == NEGATED_FEVER_WEIGHT_LOSS_POLYURIA
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The list ends at a blank line,
+        "Negative for:\nfever\nweight loss\npolyuria\n\nCough for 3 days.",
+        "Denies:\n- fever\n- weight loss\n- polyuria\n\n- Cough for 3 days",
+        # at a new header,
+        "Negative for:\n- fever\n- weight loss\n- polyuria\nPositive for:\n- cough",
+        "Negative for:\n- fever\n- weight loss\n- polyuria\n## Assessment\nCough.",
+        # and at a line that is not an item.
+        "Negative for:\nfever\nweight loss\npolyuria\nCough for 3 days.",
+        "Denies:\n- fever\n- weight loss\n- polyuria\nReports cough.",
+        "Negative for:\nfever\nweight loss\npolyuria\nHe has a cough.",
+    ],
+)
+def test_after_the_list_a_finding_is_present_again(reader: ClinicalReader, text: str) -> None:
+    assert assertions(reader, text) == [
+        *NEGATED_FEVER_WEIGHT_LOSS_POLYURIA,
+        ("cough", Assertion.PRESENT),
+    ]
+
+
+def test_a_positive_header_over_a_list_leaves_it_present(reader: ClinicalReader) -> None:
+    assert assertions(reader, "Positive for:\n- cough\n- fever") == [
+        ("cough", Assertion.PRESENT),
+        ("fever", Assertion.PRESENT),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "concept", "assertion"),
+    [
+        # A resolved problem is past; one that has not resolved is present.
+        ("Pneumonia resolved.", "pneumonia", Assertion.HISTORICAL),
+        ("Cough has resolved.", "cough", Assertion.HISTORICAL),
+        ("Rash resolving.", "rash", Assertion.HISTORICAL),
+        ("Pneumonia, now resolved.", "pneumonia", Assertion.HISTORICAL),
+        ("Resolution of pneumonia on the repeat film.", "pneumonia", Assertion.HISTORICAL),
+        ("Cough has not resolved.", "cough", Assertion.PRESENT),
+        ("Cough has not yet resolved.", "cough", Assertion.PRESENT),
+        ("Pneumonia unresolved.", "pneumonia", Assertion.PRESENT),
+        ("Rash partially resolved.", "rash", Assertion.PRESENT),
+        # A doubted diagnosis is possible, not denied; a likely one is possible too.
+        ("Pulmonary embolism is unlikely.", "pulmonary embolism", Assertion.POSSIBLE),
+        ("Pneumonia less likely.", "pneumonia", Assertion.POSSIBLE),
+        ("Doubt pneumonia.", "pneumonia", Assertion.POSSIBLE),
+        ("Pneumonia is doubtful.", "pneumonia", Assertion.POSSIBLE),
+        ("Low suspicion for pulmonary embolism.", "pulmonary embolism", Assertion.POSSIBLE),
+        ("Likely pneumonia.", "pneumonia", Assertion.POSSIBLE),
+        ("Pneumonia likely.", "pneumonia", Assertion.POSSIBLE),
+        ("Hyperkalemia, likely related to lisinopril.", "hyperkalemia", Assertion.PRESENT),
+        ("Fatigue, likely from iron deficiency.", "fatigue", Assertion.PRESENT),
+        ("Pulmonary embolism ruled out.", "pulmonary embolism", Assertion.NEGATED),
+        # Looking for a finding is never finding it.
+        ("Will screen for sleep apnea.", "obstructive sleep apnea", Assertion.POSSIBLE),
+        ("Evaluate for anemia.", "anemia", Assertion.POSSIBLE),
+        ("Order sleep study for OSA.", "obstructive sleep apnea", Assertion.POSSIBLE),
+        ("Sleep study ordered for OSA.", "obstructive sleep apnea", Assertion.POSSIBLE),
+        ("Check for proteinuria.", "proteinuria", Assertion.POSSIBLE),
+        ("Rule out pulmonary embolism.", "pulmonary embolism", Assertion.POSSIBLE),
+        ("Monitor for hypoglycemia.", "hypoglycemia", Assertion.POSSIBLE),
+        ("Colon cancer screening is up to date.", "cancer", Assertion.HYPOTHETICAL),
+        ("Depression screening positive.", "depression", Assertion.PRESENT),
+        ("Positive screen for depression.", "depression", Assertion.PRESENT),
+        ("Order lisinopril for hypertension.", "hypertension", Assertion.PRESENT),
+        # The kinds of diabetes are their own concepts.
+        ("History of gestational diabetes.", "gestational diabetes", Assertion.HISTORICAL),
+        ("Gestational diabetes mellitus in 2019.", "gestational diabetes", Assertion.PRESENT),
+        ("Prediabetes.", "prediabetes", Assertion.PRESENT),
+        ("Diabetes insipidus, on desmopressin.", "diabetes insipidus", Assertion.PRESENT),
+        ("Type 1 diabetes on a pump.", "type 1 diabetes", Assertion.PRESENT),
+        ("T1DM on a pump.", "type 1 diabetes", Assertion.PRESENT),
+        ("Diabetes mellitus type 2 (disorder).", "type 2 diabetes", Assertion.PRESENT),
+        ("Diabetes, diet controlled.", "diabetes", Assertion.PRESENT),
+        # Synthea's problem names.
+        ("Prediabetes (finding).", "prediabetes", Assertion.PRESENT),
+        ("Anemia (disorder).", "anemia", Assertion.PRESENT),
+        ("Migraine (disorder).", "migraine", Assertion.PRESENT),
+        ("Hypertriglyceridemia (disorder).", "hyperlipidemia", Assertion.PRESENT),
+        ("Gastroesophageal reflux disease (disorder).", "GERD", Assertion.PRESENT),
+    ],
+)
+def test_assertion_classes_new_notes_use(
+    reader: ClinicalReader, text: str, concept: str, assertion: Assertion
+) -> None:
+    assert assertions(reader, text) == [(concept, assertion)]
+
+
+@pytest.mark.parametrize(
+    ("abbreviation", "concept"),
+    [
+        ("T2DM", "type 2 diabetes"),
+        ("T1DM", "type 1 diabetes"),
+        ("DM2", "type 2 diabetes"),
+        ("HTN", "hypertension"),
+        ("HLD", "hyperlipidemia"),
+        ("CKD", "chronic kidney disease"),
+        ("CAD", "coronary artery disease"),
+        ("CHF", "heart failure"),
+        ("COPD", "COPD"),
+        ("OSA", "obstructive sleep apnea"),
+        ("SOB", "shortness of breath"),
+        ("DOE", "dyspnea on exertion"),
+        ("AFib", "atrial fibrillation"),
+        ("GERD", "GERD"),
+        ("DM", "diabetes"),
+        ("CAP", "pneumonia"),
+    ],
+)
+def test_primary_care_abbreviations(
+    reader: ClinicalReader, abbreviation: str, concept: str
+) -> None:
+    assert assertions(reader, f"Seen for {abbreviation}, stable.") == [(concept, Assertion.PRESENT)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Denies CP.", [("chest pain", Assertion.NEGATED)]),
+        (
+            "Reports CP/SOB.",
+            [("chest pain", Assertion.PRESENT), ("shortness of breath", Assertion.PRESENT)],
+        ),
+        ("History of cerebral palsy (CP).", []),
+        ("Hx of MI in 2015.", [("myocardial infarction", Assertion.HISTORICAL)]),
+        ("Moved from Detroit, MI.", []),
+        ("Take 1 cap daily.", []),
+        ("Jane doe.", []),
+    ],
+)
+def test_ambiguous_abbreviations_are_read_only_where_safe(
+    reader: ClinicalReader, text: str, expected: list[tuple[str, Assertion]]
+) -> None:
+    assert assertions(reader, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "No SOB at rest; mild SOB on stairs.",
+            [
+                ("shortness of breath", Assertion.NEGATED),
+                ("dyspnea on exertion", Assertion.PRESENT),
+            ],
+        ),
+        (
+            "No SOB at rest, SOB on exertion.",
+            [
+                ("shortness of breath", Assertion.NEGATED),
+                ("dyspnea on exertion", Assertion.PRESENT),
+            ],
+        ),
+        (
+            "Denies chest pain at rest, chest pain with exertion.",
+            [("chest pain", Assertion.NEGATED), ("chest pain", Assertion.PRESENT)],
+        ),
+        # "at rest" does not end a denial over other findings.
+        (
+            "No chest pain at rest or with exertion, no palpitations.",
+            [("chest pain", Assertion.NEGATED), ("palpitations", Assertion.NEGATED)],
+        ),
+        (
+            "Denies dyspnea on exertion.",
+            [("dyspnea on exertion", Assertion.NEGATED)],
+        ),
+    ],
+)
+def test_a_qualifier_splits_a_finding(
+    reader: ClinicalReader, text: str, expected: list[tuple[str, Assertion]]
+) -> None:
+    assert assertions(reader, text) == expected
+
+
+def test_a_resolution_covers_its_clause_not_the_list_before_it(reader: ClinicalReader) -> None:
+    assert assertions(reader, "Fever and cough have resolved. CHF, pneumonia resolved.") == [
+        ("fever", Assertion.HISTORICAL),
+        ("cough", Assertion.HISTORICAL),
+        ("heart failure", Assertion.PRESENT),
+        ("pneumonia", Assertion.HISTORICAL),
+    ]
+
+
+def test_a_plan_verb_ends_a_looking_for_or_a_denial(reader: ClinicalReader) -> None:
+    text = (
+        "Labs to evaluate for anemia; continue metformin for T2DM. "
+        "No chest pain; continue aspirin for CAD."
+    )
+    assert assertions(reader, text) == [
+        ("anemia", Assertion.POSSIBLE),
+        ("type 2 diabetes", Assertion.PRESENT),
+        ("chest pain", Assertion.NEGATED),
+        ("coronary artery disease", Assertion.PRESENT),
+    ]
+
+
+def test_a_relative_in_the_social_history_is_no_family_history(reader: ClinicalReader) -> None:
+    text = (
+        "Victim of intimate partner abuse (finding), anemia (disorder). "
+        "Lives with his wife and has hypertension."
+    )
+    assert assertions(reader, text) == [
+        ("anemia", Assertion.PRESENT),
+        ("hypertension", Assertion.PRESENT),
+    ]
+
+
+def test_a_finding_named_in_a_procedure_is_not_a_problem(reader: ClinicalReader) -> None:
+    text = (
+        "The following procedures were conducted:\n- assessment of anxiety (procedure)\n"
+        "- depression screening (procedure)"
+    )
+    assert assertions(reader, text) == []
+
+
+def test_an_interval_history_is_present(reader: ClinicalReader) -> None:
+    assert assertions(reader, "Interval history: cough for 3 days.") == [
+        ("cough", Assertion.PRESENT)
+    ]
