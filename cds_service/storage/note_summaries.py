@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cds_service.storage.database import reading
@@ -94,19 +94,22 @@ class NoteSummaryStore:
             statement = _insert(connection).values(**row).on_conflict_do_nothing()
             if connection.execute(statement.returning(note_summary.c.claims)).first():
                 return True
-            # A claim whose lease lapsed is taken over; a finished summary never is.
+            # A claim whose lease lapsed is taken over, and this worker's own renewed (it lost
+            # track of it: its summary failed and the release did not reach the database);
+            # a finished summary never is.
+            own = note_summary.c.claimed_by == worker
             taken = connection.execute(
                 update(note_summary)
                 .where(
                     note_summary.c.content_sha256 == content_sha256,
                     note_summary.c.reading == how,
                     note_summary.c.summary.is_(None),
-                    note_summary.c.claim_expires_at < now,
+                    or_(note_summary.c.claim_expires_at < now, own),
                 )
                 .values(
                     claimed_by=worker,
                     claim_expires_at=now + self._lease,
-                    claims=note_summary.c.claims + 1,
+                    claims=case((own, note_summary.c.claims), else_=note_summary.c.claims + 1),
                 )
                 .returning(note_summary.c.claims)
             ).first()

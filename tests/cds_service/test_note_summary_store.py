@@ -110,6 +110,8 @@ def test_the_first_claim_wins_and_the_summary_is_shared(engine: Engine) -> None:
     assert not store.lookup(key, READING, WORKER_A).being_made_elsewhere
     assert store.claim(key, READING, WORKER_A)
     assert not store.claim(key, READING, WORKER_B)
+    assert store.claim(key, READING, WORKER_A)  # its own claim, renewed: not a second making
+    assert store.claims_of(key, READING) == 1
     assert store.lookup(key, READING, WORKER_B).being_made_elsewhere
     assert not store.lookup(key, READING, WORKER_A).being_made_elsewhere  # its own claim
 
