@@ -1,8 +1,10 @@
 """The `note-summary` card: what the recent notes say, quoted, with where each quote is from.
 
-The summary line names the problems the notes assert as present; the detail quotes each
-excerpt verbatim (escaped only so Markdown shows it as written), grouped by section, with the
-note's title, date and id, then lists every problem mentioned by how the notes assert it.
+The summary line names the problems the notes assert as present; where none is, it says what
+the notes do hold (findings to watch for, then past ones) rather than claiming nothing is
+named. The detail quotes each excerpt verbatim (escaped only so Markdown shows it as written),
+grouped by section, with the note's title, date and id, then lists every problem mentioned by
+how the notes assert it, each once, with the note whose statement decided it.
 Like the risk cards, a summary a clinician overrode is held back for the site's
 `suppress_overridden_days` (90 by default), as the README promises: an override says "not for
 this patient", and showing it again on every chart opening would teach clinicians to ignore it.
@@ -17,7 +19,7 @@ from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import SUMMARY_MAX_CHARACTERS, Indicator
 from cards.policy import FeedbackHistory
 from fhir_adapters.patient_record import DataIssue
-from models.note_summary import Excerpt, NoteSummary
+from models.note_summary import Excerpt, NoteSummary, ProblemMentions
 
 NOTE_SUMMARY = "note-summary"
 NOTE_RESOURCES = ("DocumentReference/", "DiagnosticReport/")
@@ -46,18 +48,56 @@ def _provenance(excerpt: Excerpt) -> str:
     return f"{excerpt.note_title}, {when} (`{excerpt.source}`)"
 
 
+def _fitted(head: str, label: str, concepts: Sequence[str]) -> str | None:
+    """`head: label a, b, c` with as many concepts as fit the CDS Hooks limit, or None."""
+    named = list(concepts)
+    while named:
+        line = f"{head}: {label}{', '.join(named)}"
+        if len(line) <= SUMMARY_MAX_CHARACTERS:
+            return line
+        named.pop()
+    return None
+
+
 def summary_line(summary: NoteSummary) -> str:
-    """ "4 notes since 2024-01-03: type 2 diabetes, CKD stage 3, hypertension", under 140."""
+    """ "4 notes since 2024-01-03: type 2 diabetes, CKD stage 3, hypertension", under 140.
+
+    Present problems first; without one, what the notes do name: findings to watch for, then
+    past ones ("none stated as current; in the past: prediabetes, anemia").
+    """
     notes = f"{summary.note_count} note{'s' if summary.note_count != 1 else ''}"
     since = f" since {summary.since.isoformat()}" if summary.since else ""
     head = f"{notes}{since}"
-    problems = list(summary.problems.present)
-    while problems:
-        line = f"{head}: {', '.join(problems)}"
-        if len(line) <= SUMMARY_MAX_CHARACTERS:
+    problems = summary.problems
+    for label, concepts in (
+        ("", problems.present),
+        ("none stated as current; to watch for: ", problems.possible),
+        ("none stated as current; in the past: ", problems.historical),
+    ):
+        line = _fitted(head, label, concepts)
+        if line is not None:
             return line
-        problems.pop()
     return f"{head}: no current problem named"
+
+
+def _problem_list(problems: ProblemMentions, concepts: Sequence[str]) -> str:
+    """ "hypertension, diabetes (Progress note, 2026-04-14); anemia (H&P, 2025-12-21)"."""
+    groups: list[tuple[str, list[str]]] = []
+    for concept in concepts:
+        where = problems.source_of(concept)
+        label = (
+            ""
+            if where is None
+            else f"{where.note_title}, "
+            f"{where.note_date.isoformat() if where.note_date else 'undated'}"
+        )
+        if groups and groups[-1][0] == label:
+            groups[-1][1].append(concept)
+        else:
+            groups.append((label, [concept]))
+    return "; ".join(
+        f"{', '.join(named)} ({label})" if label else ", ".join(named) for label, named in groups
+    )
 
 
 def unread_notes(issues: Sequence[DataIssue]) -> list[DataIssue]:
@@ -107,13 +147,15 @@ def note_summary_card(
     for attribute, title in _PROBLEM_LISTS:
         concepts = getattr(summary.problems, attribute)
         if concepts:
-            detail.append(f"- {title}: {', '.join(concepts)}")
+            detail.append(f"- {title}: {_problem_list(summary.problems, concepts)}")
     if not_read:
         detail += ["", *not_read]
     detail += [
         "",
         "Every excerpt is the note's own words; nothing is paraphrased. A problem is listed "
-        "as present only where a note states it without denial, doubt, history or family.",
+        "as present only where a note states it without denial, doubt, history or family; "
+        "each is listed once, as the newest note that names it says it (the most certain "
+        "statement in that note), with that note's title and date.",
     ]
     return (
         build_card(

@@ -6,13 +6,19 @@ scored by how central they are among all the candidate sentences (cosine similar
 vectors, as LexRank does) weighted by a prior for their section (an assessment says more than
 a signature), with a small preference for newer notes; maximal marginal relevance then keeps
 the excerpts diverse. A sentence copied forward from note to note is kept once, from the
-newest. Findings are listed by how the notes assert them: only `present` ones are problems.
+newest; boilerplate (`models/note_boilerplate.py`: coded procedure lists, attestations,
+demographics, template lines) is never a candidate, and is not embedded.
+
+Findings are listed by how the notes assert them, each concept once: the statement from the
+newest note decides; within a note the most certain (present, denied, past) beats a doubt or a
+hypothetical ("possible hypertension" in the history does not undo "Hypertension" in the
+assessment), then the section that weighs more; a relative's finding never overrides the
+patient's own. Only `present` ones are problems, and each says which note decided it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +27,8 @@ from datetime import date
 import numpy as np
 
 from fhir_adapters.patient_record import ClinicalNote
-from models.note_analysis import Assertion, ClinicalReader, NoteAnalysis
+from models.note_analysis import Assertion, ClinicalReader, Finding, NoteAnalysis
+from models.note_boilerplate import boilerplate_kind, normalised_line, template_lines
 from models.sentence_vectors import SentenceVectors
 
 MAX_EXCERPTS = 6
@@ -62,7 +69,27 @@ SECTION_PRIORS = {
     "patient_education": 0.2,
     "signature": 0.0,
 }
-_NORMALISE = re.compile(r"[^a-z0-9]+")
+# Where each assertion is listed: a doubt and a hypothetical are both "to watch for".
+BUCKETS = {
+    Assertion.PRESENT: "present",
+    Assertion.NEGATED: "denied",
+    Assertion.POSSIBLE: "possible",
+    Assertion.HYPOTHETICAL: "possible",
+    Assertion.HISTORICAL: "historical",
+    Assertion.FAMILY: "family",
+}
+BUCKET_ORDER = ("present", "denied", "possible", "historical", "family")
+# Within one note: a statement of fact beats a doubt or a "return if"; among facts in sections
+# of equal weight, present is listed (hiding a problem costs more than repeating one).
+ASSERTION_PRECEDENCE = (
+    Assertion.PRESENT,
+    Assertion.HISTORICAL,
+    Assertion.NEGATED,
+    Assertion.POSSIBLE,
+    Assertion.HYPOTHETICAL,
+    Assertion.FAMILY,  # decided apart: it competes only with other relatives' statements
+)
+UNCERTAIN = frozenset({Assertion.POSSIBLE, Assertion.HYPOTHETICAL})
 
 
 @dataclass(frozen=True)
@@ -80,14 +107,35 @@ class Excerpt:
 
 
 @dataclass(frozen=True)
+class ProblemSource:
+    """The statement that decided how a concept is listed: its note and section."""
+
+    concept: str
+    bucket: str  # "present", "denied", "possible", "historical" or "family"
+    note_title: str
+    note_date: date | None
+    source: str
+    section: str
+
+
+@dataclass(frozen=True)
 class ProblemMentions:
-    """Findings by how the notes assert them, most mentioned first."""
+    """Findings by how the notes assert them, each concept once, most recently decided first."""
 
     present: tuple[str, ...]
     denied: tuple[str, ...]
     possible: tuple[str, ...]
     historical: tuple[str, ...]
     family: tuple[str, ...]
+    # One per concept listed above, in the same order as the buckets list them.
+    sources: tuple[ProblemSource, ...] = ()
+
+    def source_of(self, concept: str) -> ProblemSource | None:
+        """Where the concept's deciding statement is, if known."""
+        return next((s for s in self.sources if s.concept == concept), None)
+
+
+NO_MENTIONS = ProblemMentions((), (), (), (), ())
 
 
 @dataclass(frozen=True)
@@ -97,8 +145,12 @@ class NoteSummary:
     note_count: int
     since: date | None
     excerpts: tuple[Excerpt, ...]
+    # Each concept once, as its deciding statement says (what the card lists).
     problems: ProblemMentions
     method: str
+    # Every statement by its own assertion, a concept in as many lists as it is said in: the
+    # reading itself, as an evaluation of the reading needs it.
+    mentions: ProblemMentions = NO_MENTIONS
 
 
 @dataclass(frozen=True)
@@ -151,6 +203,7 @@ class NoteSummarizer:
             excerpts=excerpts,
             problems=_problems(analyses),
             method=self._vectors.method,
+            mentions=_mentions(analyses),
         )
 
     def _choose(self, candidates: list[_Candidate]) -> list[int]:
@@ -185,8 +238,12 @@ class NoteSummarizer:
 def _candidates(analyses: Sequence[NoteAnalysis]) -> list[_Candidate]:
     seen: set[str] = set()
     result = []
+    templates = template_lines(
+        [[s.text for s in a.sentences[:MAX_SENTENCES_PER_NOTE]] for a in analyses]
+    )
     for rank, analysis in enumerate(analyses):
         recency = 1.0 - rank / max(len(analyses), 1)
+        with_findings = {finding.sentence for finding in analysis.findings}
         for index, sentence in enumerate(analysis.sentences[:MAX_SENTENCES_PER_NOTE]):
             prior = SECTION_PRIORS.get(sentence.section, SECTION_PRIORS["other"])
             words = sentence.text.split()
@@ -194,10 +251,12 @@ def _candidates(analyses: Sequence[NoteAnalysis]) -> list[_Candidate]:
             if prior == 0.0 or len(words) < MIN_WORDS or sentence.is_header:
                 continue
             # Copy-forward: the same words in an older note are the same sentence.
-            key = _NORMALISE.sub(" ", sentence.text.lower()).strip()
+            key = normalised_line(sentence.text)
             if key in seen:
                 continue
             seen.add(key)
+            if boilerplate_kind(sentence.text, index in with_findings, key in templates):
+                continue
             result.append(_Candidate(analysis, index, prior, recency))
     return result
 
@@ -216,22 +275,78 @@ def _excerpt(candidate: _Candidate) -> Excerpt:
     )
 
 
-def _problems(analyses: Sequence[NoteAnalysis]) -> ProblemMentions:
-    counts: dict[Assertion, Counter[str]] = {assertion: Counter() for assertion in Assertion}
+def _mentions(analyses: Sequence[NoteAnalysis]) -> ProblemMentions:
+    """Every statement by its assertion, most mentioned first."""
+    counts: dict[str, Counter[str]] = {bucket: Counter() for bucket in BUCKET_ORDER}
     for analysis in analyses:
         for finding in analysis.findings:
-            counts[finding.assertion][finding.concept] += 1
+            counts[BUCKETS[finding.assertion]][finding.concept] += 1
 
-    def ranked(*assertions: Assertion) -> tuple[str, ...]:
-        total: Counter[str] = Counter()
-        for assertion in assertions:
-            total.update(counts[assertion])
-        return tuple(concept for concept, _ in total.most_common())
+    def ranked(bucket: str) -> tuple[str, ...]:
+        return tuple(concept for concept, _ in counts[bucket].most_common())
 
     return ProblemMentions(
-        present=ranked(Assertion.PRESENT),
-        denied=ranked(Assertion.NEGATED),
-        possible=ranked(Assertion.POSSIBLE, Assertion.HYPOTHETICAL),
-        historical=ranked(Assertion.HISTORICAL),
-        family=ranked(Assertion.FAMILY),
+        present=ranked("present"),
+        denied=ranked("denied"),
+        possible=ranked("possible"),
+        historical=ranked("historical"),
+        family=ranked("family"),
+    )
+
+
+def _statement_rank(finding: Finding) -> tuple[int, float, int]:
+    """Within one note, lower is more decisive: certain, then weightier section, then kind."""
+    return (
+        int(finding.assertion in UNCERTAIN),
+        -SECTION_PRIORS.get(finding.section, SECTION_PRIORS["other"]),
+        ASSERTION_PRECEDENCE.index(finding.assertion),
+    )
+
+
+def _problems(analyses: Sequence[NoteAnalysis]) -> ProblemMentions:
+    """Each concept once, decided by its newest, most certain statement (see the module)."""
+    # Notes of the same date are one visit's: none is newer than another.
+    days = sorted({a.note.date.date() for a in analyses if a.note.date is not None}, reverse=True)
+    mentions: Counter[str] = Counter()
+    first_seen: dict[str, int] = {}
+    own: dict[str, tuple[tuple[int, int, float, int], NoteAnalysis, Finding]] = {}
+    family: dict[str, tuple[tuple[int, int, float, int], NoteAnalysis, Finding]] = {}
+    for analysis in analyses:
+        when = analysis.note.date
+        age = days.index(when.date()) if when is not None else len(days)
+        for finding in analysis.findings:
+            mentions[finding.concept] += 1
+            first_seen.setdefault(finding.concept, len(first_seen))
+            decided = family if finding.assertion == Assertion.FAMILY else own
+            key = (age, *_statement_rank(finding))
+            if finding.concept not in decided or key < decided[finding.concept][0]:
+                decided[finding.concept] = (key, analysis, finding)
+    # A relative's diabetes says nothing against the patient's own statement about diabetes.
+    deciding = own | {c: v for c, v in family.items() if c not in own}
+    order = sorted(deciding, key=lambda c: (deciding[c][0][0], -mentions[c], first_seen[c]))
+    sources = []
+    for concept in order:
+        _, analysis, finding = deciding[concept]
+        note = analysis.note
+        sources.append(
+            ProblemSource(
+                concept=concept,
+                bucket=BUCKETS[finding.assertion],
+                note_title=note.title,
+                note_date=None if note.date is None else note.date.date(),
+                source=note.source,
+                section=finding.section,
+            )
+        )
+
+    def listed(bucket: str) -> tuple[str, ...]:
+        return tuple(s.concept for s in sources if s.bucket == bucket)
+
+    return ProblemMentions(
+        present=listed("present"),
+        denied=listed("denied"),
+        possible=listed("possible"),
+        historical=listed("historical"),
+        family=listed("family"),
+        sources=tuple(s for bucket in BUCKET_ORDER for s in sources if s.bucket == bucket),
     )

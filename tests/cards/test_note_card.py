@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,43 @@ def test_the_summary_line_names_what_fits() -> None:
     assert line.startswith("4 notes since 2024-01-03: problem number 0, problem number 1")
     empty = NoteSummary(1, None, (), ProblemMentions((), ("fever",), (), (), ()), MINILM)
     assert summary_line(empty) == "1 note: no current problem named"
+
+
+def test_without_a_present_problem_the_summary_line_says_what_the_notes_do_name() -> None:
+    # The demo's complaint (issue item 5): prediabetes and anaemia in the notes, yet "no
+    # current problem named".
+    past = ProblemMentions((), ("fever",), (), ("prediabetes", "anemia"), ("diabetes",))
+    summary = NoteSummary(3, date(2025, 1, 3), (), past, MINILM)
+    assert summary_line(summary) == (
+        "3 notes since 2025-01-03: none stated as current; in the past: prediabetes, anemia"
+    )
+    watch = ProblemMentions((), (), ("pneumonia",), ("stroke",), ())
+    assert summary_line(NoteSummary(1, None, (), watch, MINILM)) == (
+        "1 note: none stated as current; to watch for: pneumonia"
+    )
+
+
+def test_each_problem_is_listed_once_with_the_note_that_decided_it(
+    summarizer: NoteSummarizer,
+) -> None:
+    def note(source: str, when: datetime, title: str, text: str) -> ClinicalNote:
+        return ClinicalNote(source, "content[0].attachment", when, title, "text/plain", text)
+
+    notes = [
+        note("DocumentReference/1", datetime(2025, 9, 1), "Telephone note",
+             "Possible hypertension on home readings. Asthma, well controlled."),
+        note("DocumentReference/2", datetime(2026, 4, 14), "Progress note",
+             "HPI: Possible hypertension on home readings.\nASSESSMENT AND PLAN:\n"
+             "1. Hypertension, start amlodipine 5 mg daily."),
+    ]  # fmt: skip
+    (issued,) = note_summary_card(summarizer.summarize(notes), [], NO_HISTORY, "h")
+    detail = issued.card.detail or ""
+    assert (
+        "- Present: hypertension (Progress note, 2026-04-14); asthma (Telephone note, 2025-09-01)"
+        in detail
+    )
+    assert "Possible or to watch for" not in detail  # hypertension is listed once
+    assert issued.card.summary == "2 notes since 2025-09-01: hypertension, asthma"
 
 
 def test_no_notes_no_card_and_an_overridden_summary_is_held_back(

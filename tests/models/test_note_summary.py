@@ -11,7 +11,8 @@ from synthetic_patients import synthea_patients
 from fhir_adapters.patient_record import ClinicalNote
 from fhir_adapters.record_builder import build_patient_record
 from models.note_analysis import ClinicalReader, NoteAnalysis
-from models.note_summary import MAX_EXCERPTS, NoteSummarizer
+from models.note_boilerplate import boilerplate_kind
+from models.note_summary import MAX_EXCERPTS, NoteSummarizer, ProblemSource
 from models.sentence_vectors import MINILM, TFIDF, MiniLmVectors, SentenceVectors, TfidfVectors
 
 
@@ -90,6 +91,71 @@ def test_denied_family_possible_and_past_findings_are_not_present_problems(
     assert problems.family == ("type 2 diabetes",)
     assert set(problems.possible) == {"pneumonia", "shortness of breath"}
     assert problems.historical == ("stroke",)
+
+
+def test_each_finding_is_listed_once_as_its_newest_most_certain_statement_says(
+    reader: ClinicalReader, vectors: SentenceVectors
+) -> None:
+    notes = [
+        note(
+            "DocumentReference/old",
+            datetime(2025, 9, 1),
+            "HPI: Chest pain on exertion for two weeks. History of type 2 diabetes.\n"
+            "ASSESSMENT: Hypertension, possible. Asthma, well controlled.",
+        ),
+        note(
+            "DocumentReference/new",
+            datetime(2026, 4, 14),
+            "HPI: Denies chest pain. Possible hypertension on home readings. Mother has type 2 "
+            "diabetes.\nASSESSMENT AND PLAN:\n1. Hypertension, start amlodipine 5 mg daily.",
+        ),
+    ]
+    problems = NoteSummarizer(reader, vectors).summarize(notes).problems
+    listed = [
+        *problems.present,
+        *problems.denied,
+        *problems.possible,
+        *problems.historical,
+        *problems.family,
+    ]
+    assert len(listed) == len(set(listed))  # one bucket per concept
+    # In the newest note the assessment's plain statement beats the history's doubt.
+    assert "hypertension" in problems.present
+    assert problems.source_of("hypertension") == ProblemSource(
+        "hypertension", "present", "Progress note", date(2026, 4, 14), "DocumentReference/new",
+        "assessment_and_plan",
+    )  # fmt: skip
+    # The newest note's denial decides the older note's complaint.
+    assert "chest pain" in problems.denied
+    # A relative's diabetes never overrides the patient's own (older) statement.
+    assert "type 2 diabetes" in problems.historical
+    # A concept only the older note names is decided there.
+    assert "asthma" in problems.present
+    assert problems.source_of("asthma").source == "DocumentReference/old"  # type: ignore[union-attr]
+    assert [s.concept for s in problems.sources] == listed
+    # The reading itself keeps every statement: the evaluation of the reading needs it.
+    mentions = NoteSummarizer(reader, vectors).summarize(notes).mentions
+    assert "hypertension" in mentions.present
+    assert "hypertension" in mentions.possible
+    assert "type 2 diabetes" in mentions.family
+
+
+def test_boilerplate_is_never_quoted(
+    reader: ClinicalReader,
+    vectors: SentenceVectors,
+    synthea_notes: dict[str, tuple[ClinicalNote, ...]],
+) -> None:
+    summarizer = NoteSummarizer(reader, vectors)
+    for name, notes in synthea_notes.items():
+        by_source = {n.source: n for n in notes}
+        for excerpt in summarizer.summarize(notes).excerpts:
+            analysis = summarizer.read(by_source[excerpt.source])
+            index = next(i for i, s in enumerate(analysis.sentences) if s.start == excerpt.start)
+            has_finding = any(f.sentence == index for f in analysis.findings)
+            assert boilerplate_kind(excerpt.text, has_finding) is None, (name, excerpt.text)
+            # The demo's complaints (issue item 5): billing lists, "nothing placed", demographics.
+            for phrase in ("No orders placed", "(procedure)", "(regime/therapy)", "year-old"):
+                assert phrase not in excerpt.text, (name, excerpt.text)
 
 
 def test_copied_forward_text_is_quoted_once_from_the_newest_note(
