@@ -39,6 +39,12 @@ TEST_NAMES = (
     "home sleep apnea test",
     "sleep study",
     "polysomnography",
+    # ECG findings named after a segment, not the mood.
+    "ST depression",
+    "ST segment depression",
+    "ST-segment depression",
+    "PR depression",
+    "PR segment depression",
     # Questionnaires Synthea lists under lab reports.
     "generalized anxiety disorder 7 item",
     "depression assessment panel",
