@@ -208,7 +208,7 @@ def main() -> None:
     stages = _stage_ms(reader, [note for _, notes in charts for note in notes])
     reading_total = sum(stages.values())
     lines = [
-        "## Note summary: first and later views of a chart, in each worker",
+        "## Note summary: first and later views of a chart",
         "",
         "Command: `.venv/bin/python bench/note_costs.py --write docs/benchmarks.md` "
         f"(one process; the {MAX_NOTES} most recent notes of each Synthea test patient; SQLite "
