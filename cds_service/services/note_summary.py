@@ -96,8 +96,19 @@ class NoteSummaries:
         return self._summary(recent[: self._max_notes], wait_seconds)
 
     def close(self) -> None:
-        """Stop the worker; a summary being made is abandoned (its claim lapses)."""
+        """Stop the worker; summaries being made are abandoned, their claims given up."""
         self._worker.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            abandoned = list(self._running)
+        if self._store is None:
+            return
+        # So that another worker makes them on the next view rather than after the lease.
+        for key in abandoned:
+            try:
+                self._store.release(key, self._reading, _worker_id())
+            except Exception as exc:
+                log.error("note summary store unavailable: %s", type(exc).__name__)
+                return
 
     def _summary(self, notes: list[ClinicalNote], wait_seconds: float) -> NoteSummary | None:
         deadline = time.monotonic() + wait_seconds
