@@ -30,6 +30,7 @@ from cds_service.services.definition import (
     ServiceInput,
 )
 from cds_service.settings import NoteSettings
+from cds_service.storage.dataclass_json import shape_of
 from cds_service.storage.note_summaries import NoteSummaryStore
 from fhir_adapters.patient_record import ClinicalNote
 from fhir_adapters.prefetch import PrefetchTemplate
@@ -39,7 +40,8 @@ from models.sentence_vectors import MiniLmVectors, SentenceVectors, TfidfVectors
 
 log = logging.getLogger(__name__)
 # Bump when the reading rules change (models/note_analysis.py, models/note_summary.py): stored
-# summaries are keyed by it (and by the embedder), so none made by the old rules is served.
+# summaries are keyed by it (with the embedder, and the summary's shape, which changes by
+# itself), so none made by the old rules is served.
 READING_VERSION = "1"
 # Finished summaries kept per process, by the content of the notes they summarise.
 SUMMARY_CACHE_SIZE = 1_000
@@ -73,8 +75,9 @@ class NoteSummaries:
         self._wait_seconds = notes.answer_within_seconds
         self._store = store
         self._counted = counted or (lambda _source: None)
-        # The embedder is part of how a summary was read: TF-IDF's never serves MiniLM's.
-        self._reading = f"{READING_VERSION} {summarizer.method}"
+        # How a summary was read: the rules, the summary's shape and the embedder (TF-IDF's
+        # never serves MiniLM's), so a stored summary serves only the code that would make it.
+        self._reading = f"{READING_VERSION} {shape_of(NoteSummary)} {summarizer.method}"
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="note-summary")
         self._lock = threading.Lock()
         self._running: dict[str, Future[NoteSummary]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import json
 import types
 import typing
@@ -37,6 +38,27 @@ def from_json(cls: type[T], document: str) -> T:
         raise DocumentMismatch("not JSON") from exc
     value: T = _typed(cls, data, cls.__name__)
     return value
+
+
+def shape_of(cls: type) -> str:
+    """A short digest of the dataclass's fields and their types, nested dataclasses included:
+    it changes whenever a document's shape does."""
+    described: dict[str, str] = {}
+    pending: list[Any] = [cls]
+    while pending:
+        hint = pending.pop()
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            name = f"{hint.__module__}.{hint.__qualname__}"
+            if name in described:
+                continue
+            hints = typing.get_type_hints(hint)
+            fields = [f"{f.name}: {hints[f.name]}" for f in dataclasses.fields(hint)]
+            described[name] = "; ".join(fields)
+            pending.extend(hints[f.name] for f in dataclasses.fields(hint))
+        else:
+            pending.extend(typing.get_args(hint))
+    text = "\n".join(f"{name}({fields})" for name, fields in sorted(described.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _plain(value: Any) -> Any:

@@ -19,7 +19,7 @@ from cds_service.services.note_summary import (
 )
 from cds_service.settings import NoteSettings
 from cds_service.storage.database import create_database_engine, migrate
-from cds_service.storage.dataclass_json import DocumentMismatch, from_json, to_json
+from cds_service.storage.dataclass_json import DocumentMismatch, from_json, shape_of, to_json
 from cds_service.storage.note_summaries import NoteSummaryStore
 from cds_service.storage.tables import note_summary
 from fhir_adapters.patient_record import ClinicalNote
@@ -104,6 +104,18 @@ def test_documents_from_another_version_are_read_or_refused_whole() -> None:
         from_json(_Later, "not json")
 
 
+def test_a_summary_of_another_shape_has_another_key() -> None:
+    @dataclass(frozen=True)
+    class Earlier:
+        note_count: int
+        since: date | None
+
+    assert shape_of(_Later) == shape_of(_Later)
+    assert shape_of(Earlier) != shape_of(_Later)
+    # Nested classes count: the summary's shape covers its excerpts'.
+    assert shape_of(NoteSummary) != shape_of(Excerpt)
+
+
 def test_the_first_claim_wins_and_the_summary_is_shared(engine: Engine) -> None:
     store = NoteSummaryStore(engine)
     key = content_sha256(NOTES)
@@ -167,9 +179,5 @@ def test_a_second_process_serves_the_stored_summary_without_making_it(engine: En
     assert made is not None
     assert shared == made
     assert counts == {"first": [MADE], "second": [SHARED]}
-    assert (
-        NoteSummaryStore(engine).claims_of(
-            content_sha256(NOTES), f"{READING_VERSION} {made.method}"
-        )
-        == 1
-    )
+    reading = f"{READING_VERSION} {shape_of(NoteSummary)} {made.method}"
+    assert NoteSummaryStore(engine).claims_of(content_sha256(NOTES), reading) == 1
