@@ -59,18 +59,28 @@ def _fitted(head: str, label: str, concepts: Sequence[str]) -> str | None:
     return None
 
 
+def _with_news(problems: ProblemMentions, summary: NoteSummary, concept: str) -> str:
+    """ "hypertension (new)" when first named at the latest visit, after older notes."""
+    where = problems.source_of(concept)
+    if where is None or summary.since is None or summary.latest is None:
+        return concept
+    new = where.first_noted == summary.latest and summary.latest > summary.since
+    return f"{concept} (new)" if new else concept
+
+
 def summary_line(summary: NoteSummary) -> str:
     """ "4 notes since 2024-01-03: type 2 diabetes, CKD stage 3, hypertension", under 140.
 
-    Present problems first; without one, what the notes do name: findings to watch for, then
-    past ones ("none stated as current; in the past: prediabetes, anemia").
+    Present problems first, "(new)" where first named at the latest visit after older notes;
+    without one, what the notes do name: findings to watch for, then past ones ("none stated
+    as current; in the past: prediabetes, anemia").
     """
     notes = f"{summary.note_count} note{'s' if summary.note_count != 1 else ''}"
     since = f" since {summary.since.isoformat()}" if summary.since else ""
     head = f"{notes}{since}"
     problems = summary.problems
     for label, concepts in (
-        ("", problems.present),
+        ("", [_with_news(problems, summary, concept) for concept in problems.present]),
         ("none stated as current; to watch for: ", problems.possible),
         ("none stated as current; in the past: ", problems.historical),
     ):

@@ -116,6 +116,9 @@ class ProblemSource:
     note_date: date | None
     source: str
     section: str
+    # The date of the oldest note that names the concept: a problem first named at the latest
+    # visit is a recent change.
+    first_noted: date | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ class NoteSummary:
     # Every statement by its own assertion, a concept in as many lists as it is said in: the
     # reading itself, as an evaluation of the reading needs it.
     mentions: ProblemMentions = NO_MENTIONS
+    # The newest note's date: with `since`, what a recent change is measured against.
+    latest: date | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,7 @@ class NoteSummarizer:
             problems=_problems(analyses),
             method=self._vectors.method,
             mentions=_mentions(analyses),
+            latest=max(dates) if dates else None,
         )
 
     def _choose(self, candidates: list[_Candidate]) -> list[int]:
@@ -309,6 +315,7 @@ def _problems(analyses: Sequence[NoteAnalysis]) -> ProblemMentions:
     days = sorted({a.note.date.date() for a in analyses if a.note.date is not None}, reverse=True)
     mentions: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
+    first_noted: dict[str, date] = {}
     own: dict[str, tuple[tuple[int, int, float, int], NoteAnalysis, Finding]] = {}
     family: dict[str, tuple[tuple[int, int, float, int], NoteAnalysis, Finding]] = {}
     for analysis in analyses:
@@ -317,6 +324,9 @@ def _problems(analyses: Sequence[NoteAnalysis]) -> ProblemMentions:
         for finding in analysis.findings:
             mentions[finding.concept] += 1
             first_seen.setdefault(finding.concept, len(first_seen))
+            if when is not None:
+                # Newest first: the last date seen for a concept is its oldest.
+                first_noted[finding.concept] = when.date()
             decided = family if finding.assertion == Assertion.FAMILY else own
             key = (age, *_statement_rank(finding))
             if finding.concept not in decided or key < decided[finding.concept][0]:
@@ -336,6 +346,7 @@ def _problems(analyses: Sequence[NoteAnalysis]) -> ProblemMentions:
                 note_date=None if note.date is None else note.date.date(),
                 source=note.source,
                 section=finding.section,
+                first_noted=first_noted.get(concept),
             )
         )
 

@@ -120,16 +120,17 @@ def test_each_problem_is_listed_once_with_the_note_that_decided_it(
              "Possible hypertension on home readings. Asthma, well controlled."),
         note("DocumentReference/2", datetime(2026, 4, 14), "Progress note",
              "HPI: Possible hypertension on home readings.\nASSESSMENT AND PLAN:\n"
-             "1. Hypertension, start amlodipine 5 mg daily."),
+             "1. Hypertension, start amlodipine 5 mg daily.\n2. Anemia, start ferrous sulfate."),
     ]  # fmt: skip
     (issued,) = note_summary_card(summarizer.summarize(notes), [], NO_HISTORY, "h")
     detail = issued.card.detail or ""
     assert (
-        "- Present: hypertension (Progress note, 2026-04-14); asthma (Telephone note, 2025-09-01)"
-        in detail
+        "- Present: hypertension, anemia (Progress note, 2026-04-14); asthma (Telephone note, "
+        "2025-09-01)" in detail
     )
     assert "Possible or to watch for" not in detail  # hypertension is listed once
-    assert issued.card.summary == "2 notes since 2025-09-01: hypertension, asthma"
+    # The anemia is a recent change: first named at the latest visit, after an older note.
+    assert issued.card.summary == "2 notes since 2025-09-01: hypertension, anemia (new), asthma"
 
 
 def test_no_notes_no_card_and_an_overridden_summary_is_held_back(

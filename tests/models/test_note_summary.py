@@ -123,7 +123,7 @@ def test_each_finding_is_listed_once_as_its_newest_most_certain_statement_says(
     assert "hypertension" in problems.present
     assert problems.source_of("hypertension") == ProblemSource(
         "hypertension", "present", "Progress note", date(2026, 4, 14), "DocumentReference/new",
-        "assessment_and_plan",
+        "assessment_and_plan", first_noted=date(2025, 9, 1),
     )  # fmt: skip
     # The newest note's denial decides the older note's complaint.
     assert "chest pain" in problems.denied
