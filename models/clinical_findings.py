@@ -30,7 +30,11 @@ FINDINGS: dict[str, tuple[str, ...]] = {
         "DM type 2",
         "DM 2",
         "DM II",
+        "DM type II",
+        "type II DM",
         "DMII",
+        "non-insulin dependent diabetes",
+        "non-insulin-dependent diabetes mellitus",
         "T2DM",
         "T2D",
         "DM2",
@@ -64,6 +68,8 @@ FINDINGS: dict[str, tuple[str, ...]] = {
         "prediabetes",
         "pre-diabetes",
         "pre diabetes",
+        "prediabetic",
+        "pre-diabetic",
         "borderline diabetes",
         "impaired fasting glucose",
         "impaired glucose tolerance",
@@ -95,7 +101,12 @@ FINDINGS: dict[str, tuple[str, ...]] = {
         "diabetic nephropathy",
     ),
     "heart failure": ("heart failure", "CHF", "HFrEF", "HFpEF", "congestive heart failure"),
-    "coronary artery disease": ("coronary artery disease", "CAD", "ischemic heart disease"),
+    "coronary artery disease": (
+        "coronary artery disease",
+        "CAD",
+        "ischemic heart disease",
+        "coronary heart disease",
+    ),
     "myocardial infarction": ("myocardial infarction", "heart attack", "NSTEMI", "STEMI"),
     "atrial fibrillation": ("atrial fibrillation", "afib", "a-fib", "a fib", "paroxysmal afib"),
     "stroke": ("stroke", "CVA", "cerebrovascular accident", "TIA"),
@@ -109,7 +120,13 @@ FINDINGS: dict[str, tuple[str, ...]] = {
         "mixed hyperlipidemia",
     ),
     "obesity": ("obesity", "morbid obesity"),
-    "COPD": ("COPD", "chronic obstructive pulmonary disease", "emphysema"),
+    "COPD": (
+        "COPD",
+        "chronic obstructive pulmonary disease",
+        "chronic obstructive lung disease",
+        "chronic obstructive bronchitis",
+        "emphysema",
+    ),
     "asthma": ("asthma",),
     "pneumonia": ("pneumonia", "community-acquired pneumonia", "PNA"),
     "pneumothorax": ("pneumothorax",),
@@ -117,14 +134,26 @@ FINDINGS: dict[str, tuple[str, ...]] = {
     "pulmonary embolism": ("pulmonary embolism",),
     "deep vein thrombosis": ("deep vein thrombosis", "DVT"),
     "sepsis": ("sepsis", "septic shock"),
-    "urinary tract infection": ("urinary tract infection", "UTI", "cystitis", "pyelonephritis"),
+    "urinary tract infection": (
+        "urinary tract infection",
+        "urinary tract infectious disease",
+        "UTI",
+        "cystitis",
+        "pyelonephritis",
+    ),
     "cellulitis": ("cellulitis",),
     "COVID-19": ("COVID-19", "COVID", "SARS-CoV-2"),
     "anemia": ("anemia", "anaemia", "iron deficiency anemia"),
     "hypothyroidism": ("hypothyroidism",),
     "depression": ("depression", "major depressive disorder", "MDD"),
     "anxiety": ("anxiety", "generalized anxiety disorder"),
-    "dementia": ("dementia", "cognitive impairment"),
+    "dementia": (
+        "dementia",
+        "cognitive impairment",
+        "Alzheimer's disease",
+        "Alzheimer disease",
+        "Alzheimer's dementia",
+    ),
     "osteoarthritis": ("osteoarthritis", "degenerative joint disease", "DJD"),
     "obstructive sleep apnea": ("obstructive sleep apnea", "OSA", "sleep apnea"),
     "GERD": (
@@ -134,7 +163,7 @@ FINDINGS: dict[str, tuple[str, ...]] = {
         "gastro-oesophageal reflux disease",
         "reflux",
     ),
-    "cancer": ("cancer", "malignancy", "carcinoma"),
+    "cancer": ("cancer", "malignancy", "carcinoma", "malignant neoplasm"),
     "fracture": ("fracture", "fx"),
     "diabetic retinopathy": ("diabetic retinopathy", "retinopathy"),
     "neuropathy": ("neuropathy", "peripheral neuropathy", "diabetic neuropathy"),
@@ -182,7 +211,7 @@ FINDINGS: dict[str, tuple[str, ...]] = {
     ),
     "cough": ("cough",),
     "fever": ("fever", "febrile", "fevers"),
-    "chills": ("chills",),
+    "chills": ("chills", "chill", "rigors"),
     "headache": ("headache", "headaches"),
     "dizziness": ("dizziness", "lightheadedness", "vertigo"),
     "syncope": ("syncope", "fainting"),
@@ -194,7 +223,7 @@ FINDINGS: dict[str, tuple[str, ...]] = {
     "back pain": ("back pain", "low back pain", "chronic low back pain", "LBP"),
     "edema": ("edema", "oedema", "leg swelling", "peripheral edema"),
     "fatigue": ("fatigue", "tiredness"),
-    "weight loss": ("weight loss",),
+    "weight loss": ("weight loss", "wt loss", "unintentional weight loss"),
     "polyuria": ("polyuria",),
     "polydipsia": ("polydipsia",),
     "rash": ("rash",),
@@ -214,11 +243,12 @@ CAPITALS_ONLY: dict[str, tuple[str, ...]] = {
     "dyspnea on exertion": ("DOE",),
     "pneumonia": ("CAP",),
     "diabetes": ("DM",),
+    "atrial fibrillation": ("PAF",),
 }
-# Abbreviations with another common meaning ("CP" is also cerebral palsy, "MI" also mitral
-# insufficiency or Michigan): matched in capitals, and kept only when the words just before
-# them (case-insensitive, a regex ending the text before the mention) or the text just after
-# them say which meaning it is.
+# Abbreviations with another common meaning ("CP" is also cerebral palsy, "PE" a physical
+# exam, "MI" also mitral insufficiency or Michigan): matched in capitals, and kept only when
+# the words just before them (case-insensitive, a regex ending the text before the mention)
+# or the text just after them say which meaning it is.
 GUARDED_ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
     "CP": (
         "chest pain",
@@ -226,6 +256,13 @@ GUARDED_ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
         r"endorses|with|of|for|atypical|typical|exertional|pleuritic|substernal|intermittent|"
         r"recurrent|new)|SOB\s*/|SOB,?\s+(?:or|and|nor))\s*$",
         r"^\s*(?:/\s*SOB|,?\s*(?:or|and|nor)\s+(?:SOB|shortness of breath|dyspnea|palpitations))",
+    ),
+    "PE": (
+        "pulmonary embolism",
+        r"(?:\b(?:r/o|rule out|ruled out for|no|h/o|hx of|history of|for|with|acute|bilateral|"
+        r"saddle|segmental|subsegmental|provoked|unprovoked|concern for|suspected|suspicion for|"
+        r"possible|evaluate for|probability of|prior|recent)|DVT\s*/)\s*$",
+        r"^\s*(?:(?:is|was)\s+)?(?:unlikely|less likely|ruled out|excluded|protocol|/\s*DVT)",
     ),
     "MI": (
         "myocardial infarction",

@@ -89,6 +89,8 @@ LOOKING_FOR = (
     "work-up for",
     "monitor for",
     "watch for",
+    "wells score for",
+    "wells criteria for",
 )
 # "Order sleep study for OSA": a test ordered for a finding is looking for it.
 ORDERED_TESTS = (

@@ -18,11 +18,16 @@ _NEGATION_HEADER = re.compile(
     r"""^[ \t]*(?:[-*+\u2022][ \t]*)?
     (?:(?:ROS|review[ \t]+of[ \t]+systems)[ \t]*:?[ \t]*)?
     (?:(?:the[ \t]+)?(?:patient|pt\.?|he|she)[ \t]+)?
-    (?:negative(?:[ \t]+for)?|denies(?:[ \t]+(?:any|the[ \t]+following))?|denied|no|none
-      |none[ \t]+of[ \t]+the[ \t]+following|pertinent[ \t]+negatives?|without)
-    [ \t]*:(?P<rest>[^\n]*)$""",
+    (?:(?:is|was|were|are)[ \t]+)?
+    (?P<cue>negative(?:[ \t]+for)?|denies|denied|no|none|none[ \t]+of
+      |pertinent[ \t]+negatives?|without)
+    (?:[ \t]+(?:any|all))?(?:[ \t]+of)?(?:[ \t]+the[ \t]+following)?(?:[ \t]+symptoms)?
+    [ \t]*(?::(?P<rest>[^\n]*)|$)""",
     re.IGNORECASE | re.VERBOSE | re.MULTILINE,
 )
+# Without a colon, only a cue that cannot be a form's answer heads a list ("Denies" alone on
+# its line does; "No" or "None" alone answers the line before it).
+_BARE_CUE = re.compile(r"negative|denies|pertinent", re.IGNORECASE)
 # A list item's marker: a bullet, "1." / "1)" / "(1)" / "a.", or the reading copy's "1 " for "1.".
 _ITEM_MARKER = re.compile(
     r"^[ \t]*(?:[-*+>\u2022\u2023\u25aa\u25cf\u2013\u2014]+"
@@ -75,10 +80,11 @@ def denied_list_items(text: str, mentions: Sequence[tuple[int, int]]) -> list[tu
         offset, line = lines[index]
         header = _NEGATION_HEADER.match(line)
         index += 1
-        if header is None:
+        if header is None or (header.group("rest") is None and not _BARE_CUE.match(header["cue"])):
             continue
-        rest_start = offset + header.start("rest")
-        rest = header.group("rest")
+        # "Denies" alone on its line (no colon) heads a list the same way.
+        rest = header.group("rest") or ""
+        rest_start = offset + (header.start("rest") if header.group("rest") else len(line))
         stop = _SENTENCE_END.search(rest)
         denied.append((rest_start, rest_start + (stop.start() if stop else len(rest))))
         if stop and rest[stop.end() :].strip():

@@ -176,6 +176,9 @@ NEGATED_FEVER_WEIGHT_LOSS_POLYURIA = [
         "Patient denies the following:\n1) fever\n2) weight loss\n3) polyuria",
         "Negative for: fever,\nweight loss,\npolyuria",
         "## Review of systems\nNegative for:\n\u2022 fever\n\u2022 weight loss\n\u2022 polyuria",
+        "Denies\n- fever\n- weight loss\n- polyuria",
+        "Patient denies any of the following:\n- fever\n- weight loss\n- polyuria",
+        "Review of systems is negative for the following:\n- fever\n- weight loss\n- polyuria",
     ],
 )
 def test_a_negation_header_denies_its_list_in_any_layout(reader: ClinicalReader, text: str) -> None:
@@ -201,6 +204,13 @@ def test_after_the_list_a_finding_is_present_again(reader: ClinicalReader, text:
     assert assertions(reader, text) == [
         *NEGATED_FEVER_WEIGHT_LOSS_POLYURIA,
         ("cough", Assertion.PRESENT),
+    ]
+
+
+def test_an_answer_alone_on_its_line_heads_no_list(reader: ClinicalReader) -> None:
+    assert assertions(reader, "Surgical history\nNone\nHypertension\nObesity") == [
+        ("hypertension", Assertion.PRESENT),
+        ("obesity", Assertion.PRESENT),
     ]
 
 
@@ -262,6 +272,16 @@ def test_a_positive_header_over_a_list_leaves_it_present(reader: ClinicalReader)
         ("Migraine (disorder).", "migraine", Assertion.PRESENT),
         ("Hypertriglyceridemia (disorder).", "hyperlipidemia", Assertion.PRESENT),
         ("Gastroesophageal reflux disease (disorder).", "GERD", Assertion.PRESENT),
+        (
+            "Urinary tract infectious disease (disorder).",
+            "urinary tract infection",
+            Assertion.PRESENT,
+        ),
+        ("Malignant neoplasm of breast (disorder).", "cancer", Assertion.PRESENT),
+        ("Alzheimer's disease (disorder).", "dementia", Assertion.PRESENT),
+        ("Suspected COVID-19 (situation).", "COVID-19", Assertion.POSSIBLE),
+        ("DM type II, uncontrolled.", "type 2 diabetes", Assertion.PRESENT),
+        ("Prediabetic, diet advised.", "prediabetes", Assertion.PRESENT),
     ],
 )
 def test_assertion_classes_new_notes_use(
@@ -310,6 +330,10 @@ def test_primary_care_abbreviations(
         ("Moved from Detroit, MI.", []),
         ("Take 1 cap daily.", []),
         ("Jane doe.", []),
+        ("PE unlikely.", [("pulmonary embolism", Assertion.POSSIBLE)]),
+        ("CTA to rule out PE.", [("pulmonary embolism", Assertion.POSSIBLE)]),
+        ("PE: lungs clear.", []),
+        ("PAF on apixaban.", [("atrial fibrillation", Assertion.PRESENT)]),
     ],
 )
 def test_ambiguous_abbreviations_are_read_only_where_safe(
