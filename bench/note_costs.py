@@ -29,6 +29,7 @@ from models.note_analysis import (
     NoteAnalysis,
     reading_copy,
 )
+from models.note_sentences import SENTENCES_COMPONENT
 from models.note_summary import NoteSummarizer, NoteSummary
 from models.sentence_vectors import FloatArray, MiniLmVectors, SentenceVectors, TfidfVectors
 
@@ -48,6 +49,7 @@ STAGES = {
     "tokenizer": "tokens",
     "medspacy_pyrush": "sentences",
     LINE_BREAKS_COMPONENT: "sentences",
+    SENTENCES_COMPONENT: "sentences",
     "medspacy_target_matcher": "finding matching",
     "medspacy_context": "ConText",
     "medspacy_sectionizer": "sections",
