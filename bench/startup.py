@@ -19,7 +19,7 @@ busy meanwhile. Linux only. From the repository root:
     .venv/bin/python bench/startup.py --repeats 3 --embedder tfidf minilm \\
         --variant before=/tmp/startup-before/.venv/bin/cdss --variant after=AFTER/.venv/bin/cdss
 
-Compare venvs with the same extras (`pip install -c constraints.txt -e '.[embedder]'`): what
+Compare venvs with the same extras (`pip install -c constraints.txt -e '.[dev]'`): what
 is installed changes what the service imports (pandas, in the dev venv: +25 MiB per worker).
 """
 

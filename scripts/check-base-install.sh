@@ -81,7 +81,7 @@ iss = "$issuer"
 jwks_file = "$work/ehr.jwks.json"
 
 [notes]
-embedder = "tfidf"
+# No embedder line: the check proves the shipped default (MiniLM on the CPU build of torch).
 # One call per service must show the note card, so it waits for the summary (the default,
 # 0.4 s, answers without it the first time and with it on the next view of the chart).
 answer_within_seconds = 30

@@ -32,6 +32,8 @@ EXPECTED_SERVICES = ("diabetes-risk", "hypertension-risk", "note-summary")
 # a recent HbA1c, no blood pressure in 12 months, ten notes); every other synthetic patient
 # misses at least one service's card.
 DEFAULT_PATIENT = "synthea-1"
+# The shipped embedder, which the base install must run (its card names the method).
+SHIPPED_EMBEDDER = "all-MiniLM-L6-v2"
 CALL_TIMEOUT_SECONDS = 60
 PROGRESS_EVERY_SECONDS = 10
 
@@ -158,6 +160,8 @@ def check(args: argparse.Namespace) -> None:
                 failures.append(f"{service['id']} answered {status}: {text[:300]}")
             elif not cards:
                 failures.append(f"{service['id']} answered no card for {args.patient}")
+            elif service["id"] == "note-summary" and SHIPPED_EMBEDDER not in cards[0]["detail"]:
+                failures.append(f"note-summary did not choose its excerpts by {SHIPPED_EMBEDDER}")
         if failures:
             raise CheckFailed("; ".join(failures))
     finally:
