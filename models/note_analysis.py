@@ -6,8 +6,12 @@ which a few layouts that defeat it are undone ("1.No fever" is read as "1 No fev
 "\\n" as a line break), so every offset found in the copy is an offset in the original.
 
 medspacy (1.3.1) does the reading: PyRuSH sentences, its sectionizer with the headers its
-defaults miss (ASSESSMENT AND PLAN, IMPRESSION, SOAP S:/O:/A:/P:), and ConText for negation,
-possibility, hypotheticals, history and family. Loaded once per process (`ClinicalReader.load`).
+defaults miss (ASSESSMENT AND PLAN, IMPRESSION, SOAP S:/O:/A:/P:), the findings' phrases
+(`models.note_vocabulary`), and ConText for negation, possibility, hypotheticals, history and
+family with this project's triggers (`models.note_context_rules`). A negation header over a
+list ("Negative for:" then one finding a line) is carried over its items afterwards
+(`models.note_negation_lists`), since the items are sentences of their own. Loaded once per
+process (`ClinicalReader.load`).
 """
 
 from __future__ import annotations
@@ -20,15 +24,15 @@ from enum import StrEnum
 from typing import Any
 
 from fhir_adapters.patient_record import ClinicalNote
-from models.note_context_rules import (
+from models.note_context_rules import context_rules
+from models.note_negation_lists import denied_list_items
+from models.note_vocabulary import (
     PROBLEM,
     abbreviation_is_safe,
     concept_of,
-    context_rules,
     names_a_procedure,
     target_rules,
 )
-from models.note_negation_lists import denied_list_items
 
 OTHER_SECTION = "other"
 # Headers medspacy's 140 default rules miss; (category, literal).

@@ -1,6 +1,6 @@
-"""The rules the note reader gives medspacy: the findings' phrases and ConText's assertion triggers.
+"""The ConText (medspacy 1.3.1) assertion triggers the note reader uses.
 
-ConText (medspacy 1.3.1) ships 101 triggers. Some of them read notes the wrong way for a problem
+ConText ships 101 triggers. Some of them read notes the wrong way for a problem
 list, and are replaced here rather than added to:
 - "resolved", "now resolved" deny a finding; a resolved problem is past, not absent
   (`RESOLVED_BEFORE`), unless it has not resolved (`STILL_PRESENT`);
@@ -10,9 +10,6 @@ list, and are replaced here rather than added to:
   (`LOOKING_FOR`), and so are "screen for", "check for", "order a sleep study for".
 Each bounded trigger stops at a comma or semicolon (`_within_clause`), so "PE unlikely, CAP on
 the film" doubts the embolism and not the pneumonia.
-
-The phrases are matched on tokens. medspacy's tokenizer splits some phrases by case
-("T2DM" is one token, "t2dm" two), so each phrase is matched in every way it can be tokenized.
 """
 
 from __future__ import annotations
@@ -21,9 +18,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from models.clinical_findings import CAPITALS_ONLY, FINDINGS, GUARDED_ABBREVIATIONS
+from models.note_vocabulary import concept_of
 
-PROBLEM, TEST = "PROBLEM", "TEST"
 NEGATED, POSSIBLE, HYPOTHETICAL, HISTORICAL = (
     "NEGATED_EXISTENCE",
     "POSSIBLE_EXISTENCE",
@@ -33,25 +29,6 @@ NEGATED, POSSIBLE, HYPOTHETICAL, HISTORICAL = (
 TERMINATE, PSEUDO = "TERMINATE", "PSEUDO"
 DYSPNEA_ON_EXERTION = "dyspnea on exertion"
 
-# Mentions that name a test, not a problem ("order a home sleep apnea test").
-TEST_NAMES = (
-    "sleep apnea test",
-    "home sleep apnea test",
-    "sleep study",
-    "polysomnography",
-    # ECG findings named after a segment, not the mood.
-    "ST depression",
-    "ST segment depression",
-    "ST-segment depression",
-    "PR depression",
-    "PR segment depression",
-    # Questionnaires Synthea lists under lab reports.
-    "generalized anxiety disorder 7 item",
-    "depression assessment panel",
-)
-# Synthea's lists of what was done ("- assessment of anxiety (procedure)", "- urine screening
-# test for diabetes (procedure)"): a finding named in a procedure is not the patient's problem.
-_NAMES_A_PROCEDURE = re.compile(r"[^\n]*?\((?:procedure|regime/therapy)\)")
 # Negations ConText's defaults miss when they follow the finding ("pneumothorax ruled out").
 EXTRA_NEGATIONS_AFTER = ("ruled out", "was ruled out", "has been ruled out", "excluded", "not seen")
 POSSIBLE_AFTER = (
@@ -215,65 +192,6 @@ _NOT_RESOLVED = [
     {"LOWER": {"IN": ["yet", "fully", "completely", "entirely", "totally"]}, "OP": "?"},
     {"LOWER": {"IN": ["resolved", "resolving", "resolve"]}},
 ]
-
-_CONCEPT_OF = {
-    literal.lower(): concept
-    for vocabulary in (FINDINGS, CAPITALS_ONLY)
-    for concept, literals in vocabulary.items()
-    for literal in literals
-} | {abbreviation.lower(): guard[0] for abbreviation, guard in GUARDED_ABBREVIATIONS.items()}
-
-
-def concept_of(mention: str) -> str:
-    """The concept a matched phrase names (the phrase itself when it is not in the vocabulary)."""
-    return _CONCEPT_OF.get(mention.lower(), mention.lower())
-
-
-def abbreviation_is_safe(text: str, start: int, end: int) -> bool:
-    """Whether a mention is not a guarded abbreviation, or has the words that make it safe."""
-    guard = GUARDED_ABBREVIATIONS.get(text[start:end])
-    if guard is None:
-        return True
-    _, before, after = guard
-    return bool(
-        re.search(before, text[max(0, start - 30) : start], re.IGNORECASE)
-        or re.search(after, text[end : end + 40], re.IGNORECASE)
-    )
-
-
-def names_a_procedure(text: str, end: int) -> bool:
-    """Whether a mention ending at `end` is part of a procedure's name on its line."""
-    return _NAMES_A_PROCEDURE.match(text, end) is not None
-
-
-def _token_variants(tokenizer: Any, phrase: str) -> list[list[str]]:
-    """The distinct token sequences (lower-cased) a phrase can have in a note."""
-    variants: list[list[str]] = []
-    for written in (phrase, phrase.lower(), phrase.upper(), phrase.capitalize()):
-        tokens = [token.lower_ for token in tokenizer(written)]
-        if tokens not in variants:
-            variants.append(tokens)
-    return variants
-
-
-def target_rules(tokenizer: Any) -> list[Any]:
-    """The target matcher's rules: every finding phrase, the capitals-only and guarded
-    abbreviations, and the names of tests."""
-    from medspacy.ner import TargetRule
-
-    rules = [
-        TargetRule(literal, PROBLEM, pattern=[{"LOWER": token} for token in tokens])
-        for literals in FINDINGS.values()
-        for literal in literals
-        for tokens in _token_variants(tokenizer, literal)
-    ]
-    rules += [
-        TargetRule(literal, PROBLEM, pattern=[{"ORTH": literal}])
-        for literals in CAPITALS_ONLY.values()
-        for literal in literals
-    ]
-    rules += [TargetRule(a, PROBLEM, pattern=[{"ORTH": a}]) for a in GUARDED_ABBREVIATIONS]
-    return rules + [TargetRule(name, TEST) for name in TEST_NAMES]
 
 
 def _outside_modifier(modifier: Any, span_between: Any) -> list[Any]:
