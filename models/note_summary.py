@@ -6,8 +6,9 @@ scored by how central they are among all the candidate sentences (cosine similar
 vectors, as LexRank does) weighted by a prior for their section (an assessment says more than
 a signature), with a small preference for newer notes; maximal marginal relevance then keeps
 the excerpts diverse. A sentence copied forward from note to note is kept once, from the
-newest; boilerplate (`models/note_boilerplate.py`: coded procedure lists, attestations,
-demographics, template lines) is never a candidate, and is not embedded.
+newest, and so is one a newer note repeats with additions (a list grown by an item); boilerplate
+(`models/note_boilerplate.py`: coded procedure lists, attestations, demographics, template
+lines) is never a candidate, and is not embedded.
 
 Findings are listed by how the notes assert them, each concept once: the statement from the
 newest note decides; within a note the most certain (present, denied, past) beats a doubt or a
@@ -34,10 +35,15 @@ from models.sentence_vectors import SentenceVectors
 MAX_EXCERPTS = 6
 MIN_WORDS = 4
 MMR_LAMBDA = 0.7
+# Cosine similarity at which a candidate is a near-copy of an excerpt already chosen.
+NEAR_COPY_SIMILARITY = 0.9
 RECENCY_WEIGHT = 0.1
 # Read at most this many sentences of a note: long discharge summaries would swamp the rest.
 MAX_SENTENCES_PER_NOTE = 80
 ANALYSIS_CACHE_SIZE = 2_000
+# An older sentence this long whose words a newer note's sentence (same section) all holds
+# is a copy of it with additions (see `_edited_copy`); shorter ones are left to exact matching.
+EDITED_COPY_MIN_WORDS = 8
 SECTION_PRIORS = {
     "assessment_and_plan": 1.0,
     "assessment": 1.0,
@@ -234,6 +240,9 @@ class NoteSummarizer:
             best = max(sorted(remaining), key=marginal)
             chosen.append(best)
             remaining.discard(best)
+            # A near-copy of an excerpt (a list copied forward with one item changed) would
+            # repeat it; MMR's penalty alone lets it through when little else scores.
+            remaining -= {i for i in remaining if similarity[i, best] >= NEAR_COPY_SIMILARITY}
         # Shown by section weight, then newest note first, then in the note's order.
         return sorted(
             chosen,
@@ -243,6 +252,7 @@ class NoteSummarizer:
 
 def _candidates(analyses: Sequence[NoteAnalysis]) -> list[_Candidate]:
     seen: set[str] = set()
+    newer: dict[str, list[tuple[int, frozenset[str]]]] = {}
     result = []
     templates = template_lines(
         [[s.text for s in a.sentences[:MAX_SENTENCES_PER_NOTE]] for a in analyses]
@@ -263,8 +273,28 @@ def _candidates(analyses: Sequence[NoteAnalysis]) -> list[_Candidate]:
             seen.add(key)
             if boilerplate_kind(sentence.text, index in with_findings, key in templates):
                 continue
+            if _edited_copy(key, sentence.section, rank, newer):
+                continue
+            newer.setdefault(sentence.section, []).append((rank, frozenset(key.split())))
             result.append(_Candidate(analysis, index, prior, recency))
     return result
+
+
+def _edited_copy(
+    key: str, section: str, rank: int, newer: dict[str, list[tuple[int, frozenset[str]]]]
+) -> bool:
+    """An older note's sentence all of whose words a newer note's sentence repeats, and more.
+
+    Copy-forward with additions: a problem list that grew by an item says all the older one
+    did. Any word the newer sentence dropped keeps the older: a changed number is a trend
+    ("HbA1c 7.8" then "7.2", a dose raised), "start" become "continue" dates a change.
+    Compared within a section only, which is where copy-forward keeps a sentence (and keeps
+    the comparison cheap on a long chart).
+    """
+    words = frozenset(key.split())
+    if len(words) < EDITED_COPY_MIN_WORDS:
+        return False
+    return any(newer_rank < rank and words <= other for newer_rank, other in newer.get(section, ()))
 
 
 def _excerpt(candidate: _Candidate) -> Excerpt:

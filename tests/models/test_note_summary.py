@@ -182,6 +182,20 @@ def test_copied_forward_text_is_quoted_once_from_the_newest_note(
     assert summary.since == date(2025, 6, 1)
 
 
+def test_a_copy_edited_on_the_way_is_quoted_once_from_the_newest_note(
+    reader: ClinicalReader, vectors: SentenceVectors
+) -> None:
+    older = "Problems: type 2 diabetes, hypertension, hyperlipidemia, obesity and asthma."
+    newer = "Problems: type 2 diabetes, hypertension, hyperlipidemia, obesity, asthma and anemia."
+    notes = [
+        note("DocumentReference/old", datetime(2025, 6, 1), f"ASSESSMENT: {older}"),
+        note("DocumentReference/new", datetime(2026, 2, 1), f"ASSESSMENT: {newer}"),
+    ]
+    quoted = [e.text for e in NoteSummarizer(reader, vectors).summarize(notes).excerpts]
+    assert any(newer in text for text in quoted)
+    assert not any(older in text for text in quoted)
+
+
 def test_a_second_view_is_read_from_the_cache(
     reader: ClinicalReader, synthea_notes: dict[str, tuple[ClinicalNote, ...]]
 ) -> None:
