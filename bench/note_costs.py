@@ -23,12 +23,7 @@ from cds_service.storage.database import create_database_engine, migrate
 from cds_service.storage.note_summaries import NoteSummaryStore
 from fhir_adapters.patient_record import ClinicalNote
 from fhir_adapters.record_builder import build_patient_record
-from models.note_analysis import (
-    LINE_BREAKS_COMPONENT,
-    ClinicalReader,
-    NoteAnalysis,
-    reading_copy,
-)
+from models.note_analysis import ClinicalReader, NoteAnalysis, reading_copy
 from models.note_sentences import SENTENCES_COMPONENT
 from models.note_summary import NoteSummarizer, NoteSummary
 from models.sentence_vectors import FloatArray, MiniLmVectors, SentenceVectors, TfidfVectors
@@ -47,8 +42,6 @@ NO_BUDGET_SECONDS = 600.0
 # medspacy's pipeline stages, in words (a stage not named here is shown by its own name).
 STAGES = {
     "tokenizer": "tokens",
-    "medspacy_pyrush": "sentences",
-    LINE_BREAKS_COMPONENT: "sentences",
     SENTENCES_COMPONENT: "sentences",
     "medspacy_target_matcher": "finding matching",
     "medspacy_context": "ConText",

@@ -19,6 +19,7 @@ from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import SUMMARY_MAX_CHARACTERS, Indicator
 from cards.policy import FeedbackHistory
 from fhir_adapters.patient_record import DataIssue
+from models.note_analysis import MAX_NOTE_CHARACTERS
 from models.note_summary import Excerpt, NoteSummary, ProblemMentions
 
 NOTE_SUMMARY = "note-summary"
@@ -160,6 +161,14 @@ def note_summary_card(
             detail.append(f"- {title}: {_problem_list(summary.problems, concepts)}")
     if not_read:
         detail += ["", *not_read]
+    if summary.partly_read:
+        many = summary.partly_read != 1
+        detail += [
+            "",
+            f"**Read in part:** {summary.partly_read} long note{'s' if many else ''}: only "
+            f"{'their' if many else 'its'} first {MAX_NOTE_CHARACTERS:,} characters were read; "
+            f"open {'them' if many else 'it'} in the EHR for the rest.",
+        ]
     detail += [
         "",
         "Every excerpt is the note's own words; nothing is paraphrased. A problem is listed "

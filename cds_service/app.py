@@ -35,6 +35,23 @@ def quieten_http_client_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _warnings_and_above(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+def quieten_root_logger() -> None:
+    """Below WARNING, drop what libraries log through the root logger itself.
+
+    The service logs through named loggers only; a record made on the root logger comes from
+    a library calling `logging.info(...)` (PyFastNER, under PyRuSH, wrote one per sentence:
+    ~97,000 lines a sandbox session). A root logger's filter sees only the records made on
+    it, not those its named children pass up, so the service's own lines are untouched.
+    """
+    root = logging.getLogger()
+    if _warnings_and_above not in root.filters:
+        root.addFilter(_warnings_and_above)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -46,6 +63,7 @@ def create_app(
         level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     quieten_http_client_logs()
+    quieten_root_logger()
     app = Flask("cds_service")
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]

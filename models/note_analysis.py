@@ -5,7 +5,8 @@ so the summary can never say what the note does not. The NLP runs on a same-leng
 which a few layouts that defeat it are undone ("1.No fever" is read as "1 No fever"; a literal
 "\\n" as a line break), so every offset found in the copy is an offset in the original.
 
-medspacy (1.3.1) does the reading: PyRuSH sentences, its sectionizer with the headers its
+medspacy (1.3.1) does the reading: this project's sentence splitter (`models.note_sentences`,
+in place of PyRuSH, ~200x faster and silent), medspacy's sectionizer with the headers its
 defaults miss (ASSESSMENT AND PLAN, IMPRESSION, SOAP S:/O:/A:/P:), the findings' phrases
 (`models.note_vocabulary`), and ConText for negation, possibility, hypotheticals, history and
 family with this project's triggers (`models.note_context_rules`). A negation header over a
@@ -16,8 +17,6 @@ process (`ClinicalReader.load`).
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +25,8 @@ from typing import Any
 from fhir_adapters.patient_record import ClinicalNote
 from models.note_context_rules import context_rules
 from models.note_negation_lists import denied_list_items
+from models.note_sentences import SENTENCES_COMPONENT
+from models.note_sentences import register as register_sentences
 from models.note_vocabulary import (
     PROBLEM,
     abbreviation_is_safe,
@@ -87,11 +88,11 @@ _LABEL_THEN_NO = re.compile(r":(?=[ \t]+[Nn][Oo][ \t]+\w)")
 _GLUED_LIST_NUMBER = re.compile(r"(?m)(?:^|(?<=\s))(\d{1,2})\.(?=[A-Za-z])")
 # "## Plan" -> "  Plan:": a Markdown header becomes the kind of header the sectionizer knows.
 _MARKDOWN_HEADER = re.compile(r"(?m)^(#{1,6}) (\S[^\n]*?)[ \t]*$")
-# A line break ends a sentence unless it can be a hard wrap: before a list item or header,
-# after terminal punctuation, or around a blank line.
-_NEXT_LINE_STARTS_ITEM = re.compile(r"\s*(?:[-*\u2022#]|\d{1,2}[.)])")
 _LITERAL_NEWLINE = "\\n"
-LINE_BREAKS_COMPONENT = "cdss_line_breaks"
+# Read at most this much of one note (a line's end before it). Parts of medspacy cost time
+# growing with the square of a note's length: 86 KB took 2 s, 800 KB (a pasted dump) 97 s, and
+# one worker makes every summary of its process. The card says when a note was read in part.
+MAX_NOTE_CHARACTERS = 50_000
 
 
 class Assertion(StrEnum):
@@ -135,6 +136,16 @@ class NoteAnalysis:
     note: ClinicalNote
     sentences: tuple[Sentence, ...]
     findings: tuple[Finding, ...]
+    # Characters past `MAX_NOTE_CHARACTERS` left unread (0: the whole note was read).
+    unread_characters: int = 0
+
+
+def readable_part(text: str) -> str:
+    """The part of a note the reader reads: all of it, or its lines up to `MAX_NOTE_CHARACTERS`."""
+    if len(text) <= MAX_NOTE_CHARACTERS:
+        return text
+    cut = text.rfind("\n", 0, MAX_NOTE_CHARACTERS)
+    return text[: cut if cut > 0 else MAX_NOTE_CHARACTERS]
 
 
 def reading_copy(text: str) -> str:
@@ -143,24 +154,6 @@ def reading_copy(text: str) -> str:
     copy = _MARKDOWN_HEADER.sub(lambda m: " " * len(m.group(1)) + m.group(2) + ":", copy)
     copy = _LABEL_THEN_NO.sub(".", copy)
     return _GLUED_LIST_NUMBER.sub(lambda m: f"{m.group(1)} ", copy)
-
-
-def line_breaks(copy: str) -> list[int]:
-    """Offsets of the line breaks that end a sentence (see `_NEXT_LINE_STARTS_ITEM`)."""
-    breaks = []
-    lines = copy.split("\n")
-    offset = 0
-    for current, following in itertools.pairwise(lines):
-        offset += len(current) + 1
-        ends = current.rstrip()
-        if (
-            not ends
-            or not following.strip()
-            or ends[-1] in ".:;!?"
-            or _NEXT_LINE_STARTS_ITEM.match(following)
-        ):
-            breaks.append(offset - 1)
-    return breaks
 
 
 def _assertion(entity: Any) -> Assertion:
@@ -187,34 +180,22 @@ class ClinicalReader:
     @classmethod
     def load(cls) -> ClinicalReader:
         """Build the pipeline (a few seconds; nothing is downloaded)."""
-        from loguru import logger
-
-        # PyRuSH logs every token at DEBUG through loguru: note text must not reach a log.
-        logger.disable("PyRuSH")
         import medspacy
         from medspacy.context import ConTextRule
         from medspacy.section_detection import SectionRule
-        from spacy.language import Language
 
-        if not Language.has_factory(LINE_BREAKS_COMPONENT):
-            Language.component(LINE_BREAKS_COMPONENT, func=_sentences_end_at_line_breaks)
-
+        register_sentences()
+        # No PyRuSH: its sentences cost ~50 us a character (most of a chart's reading) and
+        # its PyFastNER logged a line per sentence on the root logger.
         nlp = medspacy.load(
-            medspacy_enable=[
-                "medspacy_pyrush",
-                "medspacy_target_matcher",
-                "medspacy_context",
-                "medspacy_sectionizer",
-            ]
+            medspacy_enable=["medspacy_target_matcher", "medspacy_context", "medspacy_sectionizer"]
         )
-        # After PyRuSH, before ConText: a modifier must not reach across a list's lines.
-        nlp.add_pipe(LINE_BREAKS_COMPONENT, after="medspacy_pyrush")
+        # Before the findings and ConText: a modifier must not reach across a list's lines.
+        nlp.add_pipe(SENTENCES_COMPONENT, before="medspacy_target_matcher")
         nlp.get_pipe("medspacy_sectionizer").add(
             [SectionRule(category=c, literal=literal) for c, literal in EXTRA_SECTION_HEADERS]
             + [
-                SectionRule(
-                    category=c, literal=literal, pattern=rf"(?m)^[ \t]*{re.escape(literal)}"
-                )
+                SectionRule(category=c, literal=literal, pattern=_at_line_start(literal))
                 for c, literal in LINE_START_SECTION_HEADERS
             ]
         )
@@ -230,7 +211,8 @@ class ClinicalReader:
 
     def read(self, note: ClinicalNote) -> NoteAnalysis:
         """The note's sentences (exact spans) and its asserted findings."""
-        copy = reading_copy(note.text)
+        readable = readable_part(note.text)
+        copy = reading_copy(readable)
         doc = self._nlp(copy)
         sentences: list[Sentence] = []
         starts: list[int] = []
@@ -273,17 +255,18 @@ class ClinicalReader:
                     sentence=index,
                 )
             )
-        return NoteAnalysis(note, tuple(sentences), tuple(findings))
+        return NoteAnalysis(note, tuple(sentences), tuple(findings), len(note.text) - len(readable))
 
 
-def _sentences_end_at_line_breaks(doc: Any) -> Any:
-    """spaCy component: the first token after a sentence-ending line break starts a sentence."""
-    starts = [token.idx for token in doc]
-    for offset in line_breaks(doc.text):
-        index = bisect.bisect_right(starts, offset)
-        if 0 < index < len(doc):
-            doc[index].is_sent_start = True
-    return doc
+def _at_line_start(literal: str) -> str:
+    """A regex for the literal at a line's start, after up to 3 spaces or tabs.
+
+    The match starts at the literal itself (look-behinds, not `^[ \t]*`), so that it begins on
+    a token: medspacy finds the token for a match that does not by scanning the whole note, and
+    scanning the note afresh for each of a long note's headers took minutes.
+    """
+    after = "|".join(f"(?<=^{indent})" for indent in ("", "[ \t]", "[ \t]{2}", "[ \t]{3}"))
+    return f"(?m)(?:{after}){re.escape(literal)}"
 
 
 def _section_of(doc: Any, token_index: int) -> str | None:

@@ -52,6 +52,11 @@ _SENTENCE_CASE = re.compile(r"[ \t]*[A-Z][a-z]")
 # lower case.
 _LIST_ITEM_LINE = re.compile(r"[ \t]*(?:[-*\u2022]|\d{1,2}[.)]|\d{1,2} [A-Z][a-z])")
 _SENTENCE_CASE_AT_MARGIN = re.compile(r"[A-Z][a-z]")
+# A line under both lengths, before a capital at the margin, is not a wrap (see
+# `_short_line_length`).
+SHORT_LINE_CHARACTERS = 40
+SHORT_LINE_SHARE = 0.6
+_CAPITAL_AT_MARGIN = re.compile(r"[A-Z]")
 
 # Terminal punctuation, any closing quotes or brackets, then white space before the next word.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*\s+")
@@ -99,7 +104,9 @@ def sentence_ending_line_breaks(text: str) -> list[int]:
     """Offsets of the line breaks that end a sentence (see `_NEXT_LINE_STARTS_ITEM`)."""
     breaks = []
     offset = 0
-    for current, following in itertools.pairwise(text.split("\n")):
+    lines = text.split("\n")
+    short = _short_line_length(lines)
+    for current, following in itertools.pairwise(lines):
         offset += len(current) + 1
         ends = current.rstrip()
         if (
@@ -111,9 +118,20 @@ def sentence_ending_line_breaks(text: str) -> list[int]:
             or _NEXT_LINE_STARTS_LABEL.match(following)
             or (_is_title_line(ends) and _SENTENCE_CASE.match(following))
             or (_LIST_ITEM_LINE.match(current) and _SENTENCE_CASE_AT_MARGIN.match(following))
+            or (len(ends) < short and _CAPITAL_AT_MARGIN.match(following))
         ):
             breaks.append(offset - 1)
     return breaks
+
+
+def _short_line_length(lines: list[str]) -> int:
+    """Lines shorter than this were ended on purpose: a hard wrap fills its line.
+
+    A form's answers and a problem list ("Surgical history", "None", "Hypertension") are short
+    lines; a paragraph wrapped at 60-80 columns breaks only lines near its width.
+    """
+    longest = max((len(line.rstrip()) for line in lines), default=0)
+    return min(SHORT_LINE_CHARACTERS, int(longest * SHORT_LINE_SHARE))
 
 
 def _is_title_line(line: str) -> bool:

@@ -162,6 +162,8 @@ class NoteSummary:
     mentions: ProblemMentions = NO_MENTIONS
     # The newest note's date: with `since`, what a recent change is measured against.
     latest: date | None = None
+    # Notes too long to read whole: only their first part was read (`MAX_NOTE_CHARACTERS`).
+    partly_read: int = 0
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ class NoteSummarizer:
             method=self._vectors.method,
             mentions=_mentions(analyses),
             latest=max(dates) if dates else None,
+            partly_read=sum(1 for analysis in analyses if analysis.unread_characters),
         )
 
     def _choose(self, candidates: list[_Candidate]) -> list[int]:

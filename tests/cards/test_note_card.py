@@ -20,7 +20,7 @@ from cards.note_card import note_summary_card, summary_line, unread_notes
 from cards.policy import NO_HISTORY, FeedbackHistory
 from fhir_adapters.patient_record import ClinicalNote, DataIssue, PatientRecord
 from fhir_adapters.record_builder import build_patient_record
-from models.note_analysis import ClinicalReader
+from models.note_analysis import MAX_NOTE_CHARACTERS, ClinicalReader
 from models.note_summary import NoteSummarizer, NoteSummary, ProblemMentions
 from models.sentence_vectors import MINILM, TfidfVectors
 
@@ -165,3 +165,24 @@ def test_notes_that_could_not_be_read_are_listed(summarizer: NoteSummarizer) -> 
     assert "application/msword" not in detail
     assert "DocumentReference/9" not in detail
     check_card(only_unread.card.to_json(), "p1")
+
+
+def test_a_note_read_in_part_is_said_so(summarizer: NoteSummarizer) -> None:
+    line = "Chronic kidney disease stage 3a, eGFR stable at 52.\n"
+    long_note = ClinicalNote("DocumentReference/long", "content[0].attachment",
+                             datetime(2026, 4, 14), "Discharge summary", "text/plain",
+                             line * (MAX_NOTE_CHARACTERS // len(line) + 50))  # fmt: skip
+    short_note = ClinicalNote("DocumentReference/short", "content[0].attachment",
+                              datetime(2026, 4, 1), "Progress note", "text/plain",
+                              "Hypertension, start amlodipine 5 mg daily.")  # fmt: skip
+
+    (whole,) = note_summary_card(summarizer.summarize([short_note]), [], NO_HISTORY, "h")
+    (partly,) = note_summary_card(
+        summarizer.summarize([long_note, short_note]), [], NO_HISTORY, "h"
+    )
+
+    assert "Read in part" not in (whole.card.detail or "")
+    assert (
+        f"**Read in part:** 1 long note: only its first {MAX_NOTE_CHARACTERS:,} characters "
+        "were read" in (partly.card.detail or "")
+    )

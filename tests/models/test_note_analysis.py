@@ -8,7 +8,13 @@ from datetime import datetime
 import pytest
 
 from fhir_adapters.patient_record import ClinicalNote
-from models.note_analysis import OTHER_SECTION, Assertion, ClinicalReader, reading_copy
+from models.note_analysis import (
+    MAX_NOTE_CHARACTERS,
+    OTHER_SECTION,
+    Assertion,
+    ClinicalReader,
+    reading_copy,
+)
 
 
 @pytest.fixture(scope="module")
@@ -425,3 +431,24 @@ def test_an_interval_history_is_present(reader: ClinicalReader) -> None:
     assert assertions(reader, "Interval history: cough for 3 days.") == [
         ("cough", Assertion.PRESENT)
     ]
+
+
+def test_a_note_longer_than_the_limit_is_read_up_to_a_line_end_before_it(
+    reader: ClinicalReader,
+) -> None:
+    line = "Hypertension, stable on lisinopril 20 mg daily.\n"
+    text = line * (MAX_NOTE_CHARACTERS // len(line) + 10)
+
+    analysis = reader.read(note(text))
+
+    read = len(text) - analysis.unread_characters
+    assert 0 < analysis.unread_characters < 11 * len(line)
+    assert read <= MAX_NOTE_CHARACTERS
+    assert text[:read].endswith("daily.")  # cut at a line's end, not inside the line
+    assert all(s.end <= read and s.text == text[s.start : s.end] for s in analysis.sentences)
+    assert analysis.findings
+    assert {f.concept for f in analysis.findings} == {"hypertension"}
+
+
+def test_a_note_within_the_limit_is_read_whole(reader: ClinicalReader) -> None:
+    assert reader.read(note("Hypertension, stable.")).unread_characters == 0
