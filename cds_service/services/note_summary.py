@@ -18,7 +18,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from importlib import metadata
+from pathlib import Path
 
+import models
 from cards.card_parts import IssuedCard
 from cards.note_card import note_summary_card, unread_notes
 from cds_service.services.definition import (
@@ -39,10 +42,12 @@ from models.note_summary import NoteSummarizer, NoteSummary
 from models.sentence_vectors import MiniLmVectors, SentenceVectors, TfidfVectors
 
 log = logging.getLogger(__name__)
-# Bump when the reading rules change (models/note_analysis.py, models/note_summary.py): stored
-# summaries are keyed by it (with the embedder, and the summary's shape, which changes by
-# itself), so none made by the old rules is served.
-READING_VERSION = "1"
+# What decides a summary's words: the note modules of `models` (reading rules, vocabulary,
+# sentences, boilerplate, choosing) and the NLP packages. Stored summaries are keyed by a hash
+# of them (with the embedder and the summary's shape), so a change to any rule gives new keys
+# and no summary made by other rules is served, with no version number to remember to bump.
+READING_SOURCES = ("note_*.py", "clinical_findings.py", "sentence_vectors.py")
+READING_PACKAGES = ("medspacy", "spacy")
 # Finished summaries kept per process, by the content of the notes they summarise.
 SUMMARY_CACHE_SIZE = 1_000
 # How often a call waiting for another worker's summary looks in the store (one indexed read).
@@ -77,7 +82,7 @@ class NoteSummaries:
         self._counted = counted or (lambda _source: None)
         # How a summary was read: the rules, the summary's shape and the embedder (TF-IDF's
         # never serves MiniLM's), so a stored summary serves only the code that would make it.
-        self._reading = f"{READING_VERSION} {shape_of(NoteSummary)} {summarizer.method}"
+        self._reading = f"{reading_version()} {shape_of(NoteSummary)} {summarizer.method}"
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="note-summary")
         self._lock = threading.Lock()
         self._running: dict[str, Future[NoteSummary]] = {}
@@ -230,6 +235,22 @@ def content_sha256(notes: Sequence[ClinicalNote]) -> str:
 def _worker_id() -> str:
     # Who holds a claim, in words an operator can trace: this machine and process.
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@functools.cache
+def reading_version() -> str:
+    """A short hash of the reading's sources and NLP package versions (see `READING_SOURCES`)."""
+    return sources_hash(Path(models.__file__).parent)
+
+
+def sources_hash(folder: Path) -> str:
+    """The hash `reading_version` gives for the reading's sources in this folder."""
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in READING_SOURCES for p in folder.glob(pattern)}):
+        digest.update(path.name.encode() + b"\x00" + path.read_bytes())
+    for package in READING_PACKAGES:
+        digest.update(f"{package}=={metadata.version(package)}".encode())
+    return digest.hexdigest()[:12]
 
 
 def load_note_summarizer(notes: NoteSettings) -> NoteSummarizer:

@@ -3,19 +3,23 @@ made, a lapsed claim taken over; on SQLite and on PostgreSQL. And the JSON they 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
 
+import models
 from cds_service.services.note_summary import (
     MADE,
-    READING_VERSION,
     SHARED,
     NoteSummaries,
     content_sha256,
+    reading_version,
+    sources_hash,
 )
 from cds_service.settings import NoteSettings
 from cds_service.storage.database import create_database_engine, migrate
@@ -179,5 +183,19 @@ def test_a_second_process_serves_the_stored_summary_without_making_it(engine: En
     assert made is not None
     assert shared == made
     assert counts == {"first": [MADE], "second": [SHARED]}
-    reading = f"{READING_VERSION} {shape_of(NoteSummary)} {made.method}"
+    reading = f"{reading_version()} {shape_of(NoteSummary)} {made.method}"
     assert NoteSummaryStore(engine).claims_of(content_sha256(NOTES), reading) == 1
+
+
+def test_a_change_to_a_reading_rule_gives_summaries_a_new_key(tmp_path: Path) -> None:
+    models_folder = Path(models.__file__).parent
+    for path in models_folder.glob("*.py"):
+        shutil.copy(path, tmp_path / path.name)
+    before = sources_hash(tmp_path)
+    assert before == reading_version()
+
+    (tmp_path / "criteria.py").write_text("# not a reading rule\n", encoding="utf-8")
+    assert sources_hash(tmp_path) == before
+    rules = tmp_path / "note_analysis.py"
+    rules.write_text(rules.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    assert sources_hash(tmp_path) != before
