@@ -5,6 +5,9 @@ server beforehand, see `gathering`). They are decoded with the charset the conte
 (UTF-8 when it names none; a UTF-16 byte-order mark is honoured). `text/plain` is used as it is,
 `text/html` without its markup; any other type is listed in the record's data issues. Escaped
 newlines ("\\n" written out as two characters, as some interfaces do) become real ones.
+
+A note is dated by the care it documents (`context.period`, `effective[x]`), not by when its
+resource was made, since the newest note decides what the summary says.
 """
 
 from __future__ import annotations
@@ -205,10 +208,16 @@ def html_to_text(html: str) -> str:
 
 
 def _note_date(resource: Resource) -> datetime | None:
+    """When the care the note documents took place, else when the note was written or released.
+
+    FHIR R4: a DocumentReference's `context.period` is the time of the service documented and
+    its `date` when the reference was created (a bulk load can stamp a chart's notes alike); a
+    DiagnosticReport's `effective[x]` is the clinically relevant time and `issued` its release.
+    """
     if resource.get("resourceType") == "DocumentReference":
         context = resource.get("context")
         period = context.get("period") if isinstance(context, Mapping) else None
-        return parse_date_time(resource.get("date")) or period_start(period)
+        return period_start(period) or parse_date_time(resource.get("date"))
     return (
         parse_date_time(resource.get("effectiveDateTime"))
         or period_start(resource.get("effectivePeriod"))
