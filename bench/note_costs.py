@@ -7,6 +7,7 @@ Run: `.venv/bin/python bench/note_costs.py --write docs/benchmarks.md`
 
 from __future__ import annotations
 
+import functools
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from report import emit  # noqa: E402
 from synthetic_patients import synthea_patients  # noqa: E402
 
 MAX_NOTES = 10  # as [notes] max_notes
+THREADS = NoteSettings().embedder_threads  # as deployed
 REPEATS = 50
 # A first view waits as long as it takes here: the bench measures the summary, not the budget.
 NO_BUDGET_SECONDS = 600.0
@@ -180,7 +182,7 @@ def main() -> None:
     reader = ClinicalReader.load()
     reader_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    MiniLmVectors.load()
+    MiniLmVectors.load(THREADS)
     minilm_seconds = time.perf_counter() - start
     charts = _charts()
     rows = []
@@ -192,7 +194,7 @@ def main() -> None:
         for name, notes in charts:
             embedders: tuple[Callable[[], SentenceVectors], ...] = (
                 TfidfVectors,
-                MiniLmVectors.load,
+                functools.partial(MiniLmVectors.load, THREADS),
             )
             for load in embedders:
                 # A fresh reader cache and embedder cache: the chart is new to this worker.
@@ -207,7 +209,8 @@ def main() -> None:
         "",
         "Command: `.venv/bin/python bench/note_costs.py --write docs/benchmarks.md` "
         f"(one process; the {MAX_NOTES} most recent notes of each Synthea test patient; SQLite "
-        f"in a file as the store; later and other-worker views: median of {REPEATS})",
+        f"in a file as the store; MiniLM on {THREADS} PyTorch threads, `[notes] embedder_threads`; "
+        f"later and other-worker views: median of {REPEATS})",
         "",
         f"Loading, once per server (before the fork): the clinical reader (medspacy) "
         f"{reader_seconds:.1f} s, the MiniLM embedder {minilm_seconds:.1f} s.",
