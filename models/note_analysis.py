@@ -11,8 +11,9 @@ defaults miss (ASSESSMENT AND PLAN, IMPRESSION, SOAP S:/O:/A:/P:), the findings'
 (`models.note_vocabulary`), and ConText for negation, possibility, hypotheticals, history and
 family with this project's triggers (`models.note_context_rules`). A negation header over a
 list ("Negative for:" then one finding a line) is carried over its items afterwards
-(`models.note_negation_lists`), since the items are sentences of their own. Loaded once per
-process (`ClinicalReader.load`).
+(`models.note_negation_lists`), since the items are sentences of their own, and a chronic
+condition under "history of" is read as present (`models.note_chronic_conditions`). Loaded once
+per process (`ClinicalReader.load`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from fhir_adapters.patient_record import ClinicalNote
+from models.note_chronic_conditions import current_chronic_conditions
 from models.note_context_rules import context_rules
 from models.note_negation_lists import denied_list_items
 from models.note_sentences import SENTENCES_COMPONENT
@@ -238,6 +240,8 @@ class ClinicalReader:
         ]
         # A header such as "Negative for:" over a list denies the items ConText cannot reach.
         denied = denied_list_items(copy, [(e.start_char, e.end_char) for e in problems])
+        # "History of hypertension" names a chronic condition the patient has.
+        current = set(current_chronic_conditions(copy, problems))
         findings = []
         for entity in problems:
             index = max(i for i, s in enumerate(starts) if s <= entity.start_char) if starts else 0
@@ -246,6 +250,11 @@ class ClinicalReader:
                 start <= entity.start_char < end for start, end in denied
             ):
                 assertion = Assertion.NEGATED
+            if (
+                assertion is Assertion.HISTORICAL
+                and (entity.start_char, entity.end_char) in current
+            ):
+                assertion = Assertion.PRESENT
             findings.append(
                 Finding(
                     concept=concept_of(entity.text),

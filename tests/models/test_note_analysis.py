@@ -452,3 +452,76 @@ def test_a_note_longer_than_the_limit_is_read_up_to_a_line_end_before_it(
 
 def test_a_note_within_the_limit_is_read_whole(reader: ClinicalReader) -> None:
     assert reader.read(note("Hypertension, stable.")).unread_characters == 0
+
+
+# "History of" a chronic condition: the patient has it, unless the note says it is over.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("History of HTN.", [("hypertension", Assertion.PRESENT)]),
+        ("Hx of type 2 diabetes, on metformin.", [("type 2 diabetes", Assertion.PRESENT)]),
+        ("PMH: CKD stage 3", [("chronic kidney disease", Assertion.PRESENT)]),
+        (
+            "PAST MEDICAL HISTORY:\nHypertension\nAsthma\n\nPLAN: continue.",
+            [("hypertension", Assertion.PRESENT), ("asthma", Assertion.PRESENT)],
+        ),
+        (
+            "Past medical history of hypertension and COPD.",
+            [("hypertension", Assertion.PRESENT), ("COPD", Assertion.PRESENT)],
+        ),
+        # "Prior" is the stroke's, not the hypertension's.
+        (
+            "Prior stroke, history of HTN.",
+            [("stroke", Assertion.PRESENT), ("hypertension", Assertion.PRESENT)],
+        ),
+        # An acute or episodic event under "history of" is past.
+        ("h/o pneumonia.", [("pneumonia", Assertion.HISTORICAL)]),
+        ("History of DVT in 2021.", [("deep vein thrombosis", Assertion.HISTORICAL)]),
+        ("History of stroke in 2019.", [("stroke", Assertion.HISTORICAL)]),
+        # Not chronic: anaemia has self-limited causes, "history of cancer" means treated.
+        ("History of anemia.", [("anemia", Assertion.HISTORICAL)]),
+        ("History of breast cancer.", [("cancer", Assertion.HISTORICAL)]),
+        ("History of gestational diabetes.", [("gestational diabetes", Assertion.HISTORICAL)]),
+        # Said to be over.
+        ("Hypertension, resolved.", [("hypertension", Assertion.HISTORICAL)]),
+        ("History of prediabetes, resolved.", [("prediabetes", Assertion.HISTORICAL)]),
+        (
+            "Past history of depression, now in remission.",
+            [("depression", Assertion.HISTORICAL)],
+        ),
+        ("Remote history of depression, in remission.", [("depression", Assertion.HISTORICAL)]),
+        ("Prior history of atrial fibrillation.", [("atrial fibrillation", Assertion.HISTORICAL)]),
+        ("Hx of asthma as a child.", [("asthma", Assertion.HISTORICAL)]),
+        (
+            "History of hypertension, no longer on medication.",
+            [("hypertension", Assertion.HISTORICAL)],
+        ),
+        ("History of hypertension during pregnancy.", [("hypertension", Assertion.HISTORICAL)]),
+        # A denial, a doubt and a relative's condition are left as they are.
+        ("No history of hypertension.", [("hypertension", Assertion.NEGATED)]),
+        ("Family history of hypertension.", [("hypertension", Assertion.FAMILY)]),
+        ("Possible history of asthma.", [("asthma", Assertion.POSSIBLE)]),
+    ],
+)
+def test_a_chronic_condition_under_history_of_is_present(
+    reader: ClinicalReader, text: str, expected: list[tuple[str, Assertion]]
+) -> None:
+    assert assertions(reader, text) == expected
+
+
+def test_synthea_history_line_lists_present_chronic_problems(reader: ClinicalReader) -> None:
+    text = (
+        "Maria is a 58 year-old female. Patient has a history of essential hypertension "
+        "(disorder), chronic kidney disease stage 3 (disorder), diabetes mellitus type 2 "
+        "(disorder), pneumonia (disorder), fracture of forearm (disorder), prediabetes (finding) "
+        "and chronic intractable migraine without aura (disorder)."
+    )
+    assert assertions(reader, text) == [
+        ("hypertension", Assertion.PRESENT),
+        ("chronic kidney disease", Assertion.PRESENT),
+        ("type 2 diabetes", Assertion.PRESENT),
+        ("pneumonia", Assertion.HISTORICAL),
+        ("fracture", Assertion.HISTORICAL),
+        ("prediabetes", Assertion.PRESENT),
+        ("migraine", Assertion.PRESENT),
+    ]
