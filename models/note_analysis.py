@@ -197,8 +197,10 @@ class ClinicalReader:
         nlp.get_pipe("medspacy_sectionizer").add(
             [SectionRule(category=c, literal=literal) for c, literal in EXTRA_SECTION_HEADERS]
             + [
-                SectionRule(category=c, literal=literal, pattern=_at_line_start(literal))
-                for c, literal in LINE_START_SECTION_HEADERS
+                SectionRule(
+                    category=c, literal=" | ".join(literals), pattern=_at_line_start(literals)
+                )
+                for c, literals in _by_category(LINE_START_SECTION_HEADERS).items()
             ]
         )
         # ConText rebuilt with this project's rules in place of the defaults that misread
@@ -267,15 +269,23 @@ class ClinicalReader:
         return NoteAnalysis(note, tuple(sentences), tuple(findings), len(note.text) - len(readable))
 
 
-def _at_line_start(literal: str) -> str:
-    """A regex for the literal at a line's start, after up to 3 spaces or tabs.
+def _by_category(headers: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+    literals: dict[str, list[str]] = {}
+    for category, literal in headers:
+        literals.setdefault(category, []).append(literal)
+    return literals
+
+
+def _at_line_start(literals: list[str]) -> str:
+    """A regex for any of the literals at a line's start, after up to 3 spaces or tabs.
 
     The match starts at the literal itself (look-behinds, not `^[ \t]*`), so that it begins on
     a token: medspacy finds the token for a match that does not by scanning the whole note, and
-    scanning the note afresh for each of a long note's headers took minutes.
+    scanning the note afresh for each of a long note's headers took minutes. One regex per
+    category, not per literal: medspacy joins the note's tokens into text again for each.
     """
     after = "|".join(f"(?<=^{indent})" for indent in ("", "[ \t]", "[ \t]{2}", "[ \t]{3}"))
-    return f"(?m)(?:{after}){re.escape(literal)}"
+    return f"(?m)(?:{after})(?:{'|'.join(re.escape(literal) for literal in literals)})"
 
 
 def _section_of(doc: Any, token_index: int) -> str | None:
