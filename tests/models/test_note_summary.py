@@ -127,8 +127,10 @@ def test_each_finding_is_listed_once_as_its_newest_most_certain_statement_says(
     )  # fmt: skip
     # The newest note's denial decides the older note's complaint.
     assert "chest pain" in problems.denied
-    # A relative's diabetes never overrides the patient's own (older) statement.
-    assert "type 2 diabetes" in problems.historical
+    # A relative's diabetes never overrides the patient's own (older) statement, which is of a
+    # chronic condition: "History of type 2 diabetes" is the patient's diabetes, present.
+    assert "type 2 diabetes" in problems.present
+    assert "type 2 diabetes" not in problems.family
     # A concept only the older note names is decided there.
     assert "asthma" in problems.present
     assert problems.source_of("asthma").source == "DocumentReference/old"  # type: ignore[union-attr]
