@@ -119,7 +119,13 @@ def current_chronic_conditions(copy: str, findings: Sequence[Any]) -> list[tuple
         # The words leading to the cue ("remote history of", "past history of"), in its clause.
         previous = findings[index - 1].end_char if index else sentence_start
         lead = ""
-        if cue is not None and cue[1] <= entity.start_char:
+        # Only for the cue's own finding: in "past pregnancy history of miscarriage,
+        # prediabetes" the "past" is the miscarriage's, not the next list item's.
+        if (
+            cue is not None
+            and cue[1] <= entity.start_char
+            and not _LEAD_BREAK.search(copy, cue[1], entity.start_char)
+        ):
             lead_start = max(sentence_start, min(previous, cue[0]))
             lead = copy[_clause_start(copy, lead_start, cue[0], _LEAD_BREAK) : cue[1]]
         # Then what lies between the cue, or the finding before in the list, and this one.

@@ -474,6 +474,11 @@ def test_a_note_within_the_limit_is_read_whole(reader: ClinicalReader) -> None:
             "Prior stroke, history of HTN.",
             [("stroke", Assertion.PRESENT), ("hypertension", Assertion.PRESENT)],
         ),
+        # The "past" leading to one list item's cue is that item's, not the next one's.
+        (
+            "History of chronic pain, past pregnancy history of miscarriage, prediabetes.",
+            [("prediabetes", Assertion.PRESENT)],
+        ),
         # An acute or episodic event under "history of" is past.
         ("h/o pneumonia.", [("pneumonia", Assertion.HISTORICAL)]),
         ("History of DVT in 2021.", [("deep vein thrombosis", Assertion.HISTORICAL)]),
