@@ -137,6 +137,12 @@ def false_present(summary: NoteSummary, case: EvaluationCase) -> set[str]:
     return (set(summary.problems.present) & elsewhere) - case.findings["present"]
 
 
+def labels_statements(case: EvaluationCase) -> bool:
+    """Whether the case labels a finding in more than one class (each statement as said)."""
+    labelled = [concept for bucket in BUCKETS for concept in case.findings[bucket]]
+    return len(labelled) != len(set(labelled))
+
+
 def _lead(summarizer: NoteSummarizer, case: EvaluationCase, count: int) -> str:
     """The baseline: the first `count` sentences of the newest note (headers and fragments out)."""
     newest = max(case.notes, key=lambda note: note.date or datetime.min)
@@ -184,8 +190,11 @@ def evaluate(
         references_chosen += reference_chosen(summary, case)
         total_phrases += len(case.must_include)
         included += sum(1 for phrase in case.must_include if phrase in chosen)
+        # A case that labels a finding in two classes labels statements (the reading); one
+        # that labels each finding once labels what the card lists (its deciding statement).
+        listed = summary.mentions if labels_statements(case) else summary.problems
         for bucket in BUCKETS:
-            found, expected = set(getattr(summary.problems, bucket)), case.findings[bucket]
+            found, expected = set(getattr(listed, bucket)), case.findings[bucket]
             agreement[bucket][0] += len(found & expected)
             agreement[bucket][1] += len(found)
             agreement[bucket][2] += len(expected)
