@@ -24,7 +24,7 @@ from typing import Any
 from demo_ehr.patients import synthea_patients
 from fhir_adapters.record_builder import build_patient_record
 from models.note_analysis import reading_copy
-from models.note_sentences import mark_sentence_starts, sentence_starts
+from models.note_sentences import mark_sentence_starts, sentence_starts, trimmed
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_NOTES = 10  # as [notes] max_notes
@@ -126,11 +126,8 @@ def spans(text: str, starts: list[int]) -> list[tuple[int, int]]:
     """Sentence spans of a note as the clinical reader cuts them (white space trimmed)."""
     copy = reading_copy(text)
     found = []
-    for start, end in zip(starts, [*starts[1:], len(text)], strict=False):
-        while start < end and (copy[start].isspace() or text[start].isspace()):
-            start += 1
-        while end > start and (copy[end - 1].isspace() or text[end - 1].isspace()):
-            end -= 1
+    for first, last in zip(starts, [*starts[1:], len(text)], strict=False):
+        start, end = trimmed(text, copy, first, last)
         if start < end:
             found.append((start, end))
     return found

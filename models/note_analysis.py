@@ -27,7 +27,7 @@ from fhir_adapters.patient_record import ClinicalNote
 from models.note_chronic_conditions import current_chronic_conditions
 from models.note_context_rules import context_rules
 from models.note_negation_lists import denied_list_items
-from models.note_sentences import SENTENCES_COMPONENT
+from models.note_sentences import SENTENCES_COMPONENT, trimmed
 from models.note_sentences import register as register_sentences
 from models.note_vocabulary import (
     PROBLEM,
@@ -221,12 +221,8 @@ class ClinicalReader:
         sentences: list[Sentence] = []
         starts: list[int] = []
         for span in doc.sents:
-            start, end = span.start_char, span.end_char
             # Leading and trailing white space (as the NLP read it) is not part of a sentence.
-            while start < end and (copy[start].isspace() or note.text[start].isspace()):
-                start += 1
-            while end > start and (copy[end - 1].isspace() or note.text[end - 1].isspace()):
-                end -= 1
+            start, end = trimmed(note.text, copy, span.start_char, span.end_char)
             if start == end:
                 continue
             section = _section_of(doc, span.start) or OTHER_SECTION

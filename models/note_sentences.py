@@ -138,6 +138,15 @@ def _is_title_line(line: str) -> bool:
     return bool(_NO_LOWER_CASE_OR_DIGIT.fullmatch(line) and _TWO_CAPITALS.search(line))
 
 
+def trimmed(text: str, copy: str, start: int, end: int) -> tuple[int, int]:
+    """A sentence's span without the white space around it, in the note or its reading copy."""
+    while start < end and (copy[start].isspace() or text[start].isspace()):
+        start += 1
+    while end > start and (copy[end - 1].isspace() or text[end - 1].isspace()):
+        end -= 1
+    return start, end
+
+
 def sentence_starts(text: str) -> list[int]:
     """Character offsets where the text's sentences start, sorted; the first is its first word."""
     first = len(text) - len(text.lstrip())

@@ -14,7 +14,7 @@ import spacy
 from demo_ehr.patients import synthea_patients
 from fhir_adapters.record_builder import build_patient_record
 from models.note_analysis import reading_copy
-from models.note_sentences import SENTENCES_COMPONENT, register, sentence_starts
+from models.note_sentences import SENTENCES_COMPONENT, register, sentence_starts, trimmed
 
 EVALUATION_CASES = Path(__file__).parent.parent / "data" / "note_eval" / "cases.json"
 # Reference sentences of the development cases that PyRuSH with the line-break rule gave as
@@ -35,11 +35,8 @@ def note_spans(text: str) -> list[tuple[int, int]]:
     copy = reading_copy(text)
     starts = sentence_starts(copy)
     spans = []
-    for start, end in zip(starts, [*starts[1:], len(text)], strict=False):
-        while start < end and (copy[start].isspace() or text[start].isspace()):
-            start += 1
-        while end > start and (copy[end - 1].isspace() or text[end - 1].isspace()):
-            end -= 1
+    for first, last in zip(starts, [*starts[1:], len(text)], strict=False):
+        start, end = trimmed(text, copy, first, last)
         if start < end:
             spans.append((start, end))
     return spans
