@@ -14,6 +14,7 @@ This is the only module that reads `os.environ`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -29,6 +30,10 @@ ENV_NESTING = "__"
 
 # The algorithms the CDS Hooks specification allows: asymmetric only, never `none` or HMAC.
 SIGNING_ALGORITHMS = ("ES384", "RS384", "ES256", "RS256", "ES512", "RS512")
+# The public CDS Hooks sandbox: its issuer, and the name of its key set shipped in the package.
+# Its private key is published with its source, so trusting it is an explicit opt-in.
+SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
+SANDBOX_KEY_SET = "cds-hooks-sandbox"
 
 
 class ConfigurationError(Exception):
@@ -82,6 +87,16 @@ class IssuerSettings(_Section):
     # When not empty, the `tenant` claim must be one of these.
     tenants: tuple[str, ...] = ()
 
+    @property
+    def trusts_sandbox_key(self) -> bool:
+        """Whether this issuer is the public CDS Hooks sandbox, or takes keys from it."""
+        sandbox_urls = [self.jwks_url, *self.jku_allowed]
+        return (
+            self.iss.rstrip("/") == SANDBOX_ISSUER
+            or self.jwks_builtin == SANDBOX_KEY_SET
+            or any(url is not None and url.startswith(SANDBOX_ISSUER + "/") for url in sandbox_urls)
+        )
+
     @model_validator(mode="after")
     def _key_source_given(self) -> IssuerSettings:
         sources = [self.jwks, self.jwks_file, self.jwks_url, self.jwks_builtin]
@@ -99,6 +114,11 @@ class AuthSettings(_Section):
 
     # Off only for local sandbox play; the service warns at every start when it is off.
     verify_jwt: bool = True
+    # Trusting the public CDS Hooks sandbox (whose private key anyone can read) must be asked
+    # for here; the service warns at every start while it is on, and beyond loopback it also
+    # needs `synthetic_data_only`, the operator's word that no real patient's data is there.
+    sandbox: bool = False
+    synthetic_data_only: bool = False
     issuers: tuple[IssuerSettings, ...] = ()
     clock_skew_seconds: int = Field(default=60, ge=0, le=600)
     # EHRs sign one short-lived token per call (typically 5 minutes); longer ones are refused.
@@ -113,6 +133,17 @@ class AuthSettings(_Section):
         names = [issuer.iss for issuer in self.issuers]
         if len(names) != len(set(names)):
             raise ValueError("each issuer may appear once")
+        return self
+
+    @model_validator(mode="after")
+    def _sandbox_trust_asked_for(self) -> AuthSettings:
+        sandbox_issuers = [issuer.iss for issuer in self.issuers if issuer.trusts_sandbox_key]
+        if sandbox_issuers and not self.sandbox:
+            raise ValueError(
+                f"issuer {sandbox_issuers[0]} trusts the public CDS Hooks sandbox's key, whose "
+                "private half is published: anyone could call this service. Set "
+                "[auth] sandbox = true to trust it (synthetic data only), or remove the issuer"
+            )
         return self
 
 
@@ -312,6 +343,31 @@ class Settings(_Section):
     notes: NoteSettings = NoteSettings()
     smart: SmartSettings = SmartSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _sandbox_trust_only_on_loopback_or_synthetic_data(self) -> Settings:
+        if (
+            self.auth.sandbox
+            and not self.auth.synthetic_data_only
+            and not is_loopback_host(self.server.host)
+        ):
+            raise ValueError(
+                f"[auth] sandbox = true with [server] host = {self.server.host!r}: anyone who "
+                "reaches this address can sign tokens the sandbox's published key verifies. "
+                "Listen on 127.0.0.1, or set [auth] synthetic_data_only = true if no real "
+                "patient's data is ever sent here"
+            )
+        return self
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether the service listens on this machine only (`localhost`, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(

@@ -140,16 +140,22 @@ class CdsJwtVerifier:
         return header, claims
 
     def _find_key(self, issuer: TrustedIssuer, header: Mapping[str, Any]) -> jwt.PyJWK:
+        # The issuer's configured key set answers first: a key agreed out of band (CDS Hooks
+        # 2.0, Security) is trusted for its issuer whatever `jku` the header names, and that
+        # `jku` is then never fetched. A `jku` is fetched only for a `kid` the configured set
+        # lacks, and only when it is on the issuer's allow-list (docs/sandbox.md).
         algorithm, kid, jku = header["alg"], header["kid"], header.get("jku")
-        if jku is not None:
-            source = issuer.jku_keys.get(jku) if isinstance(jku, str) else None
+        if jku is not None and not isinstance(jku, str):
+            raise AuthenticationFailed("jku is not a string")
+        jwk = issuer.keys.key_for(kid) if issuer.keys is not None else None
+        if jwk is None and jku is not None:
+            source = issuer.jku_keys.get(jku)
             if source is None:
-                raise AuthenticationFailed(f"jku {_quoted(jku)} is not allowed for this issuer")
-        elif issuer.keys is None:
-            raise AuthenticationFailed("the issuer's keys come only from jku, and none was sent")
-        else:
-            source = issuer.keys
-        jwk = source.key_for(kid)
+                raise AuthenticationFailed(
+                    f"no configured key with kid {_quoted(kid)}, and jku {_quoted(jku)} "
+                    "is not allowed for this issuer"
+                )
+            jwk = source.key_for(kid)
         if jwk is None:
             raise AuthenticationFailed(f"no key with kid {_quoted(kid)}")
         if jwk.get("alg") not in (None, algorithm):
@@ -164,11 +170,14 @@ class CdsJwtVerifier:
             ) from exc
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
-        # PyJWT checks that `exp` and `nbf` are numbers and current; the rest is checked here.
+        # PyJWT checks that `exp` and `nbf` are current, but reads them with int(): "1700000000"
+        # passes. RFC 7519 makes them NumericDates (JSON numbers), checked here with `iat`.
         now = self._clock()
+        for name in ("iat", "exp", "nbf"):
+            moment = claims.get(name, 0)
+            if not isinstance(moment, int | float) or isinstance(moment, bool):
+                raise AuthenticationFailed(f"{name} is not a number")
         issued_at = claims["iat"]
-        if not isinstance(issued_at, int | float) or isinstance(issued_at, bool):
-            raise AuthenticationFailed("iat is not a number")
         if issued_at > now + self._skew:
             raise AuthenticationFailed("iat is in the future")
         # A short lifetime limits what a stolen token is worth, and how long the replay store

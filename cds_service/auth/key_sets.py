@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from cds_service.settings import SANDBOX_KEY_SET
+
 log = logging.getLogger(__name__)
 
 # Key sets shipped with the service, pinned so an offline deployment never fetches them.
@@ -20,9 +22,15 @@ BUILTIN_KEY_SETS = {
     # The public CDS Hooks sandbox's published keys (cds-hooks/sandbox, `.well-known/jwks.json`):
     # the P-384 key it signs with today (ES384, kid 44823f3d..., since its PR #124) and the P-256
     # key of its older builds (ES256, kid d9cd3c4f...), which self-hosted copies may still use.
-    # Both private keys are published with the sandbox's source: trust this set for testing only.
-    "cds-hooks-sandbox": "cds-hooks-sandbox-jwks.json",
+    # Both private keys are published with the sandbox's source: trust this set for testing only
+    # (`[auth] sandbox = true`, see cds_service.settings.AuthSettings).
+    SANDBOX_KEY_SET: "cds-hooks-sandbox-jwks.json",
 }
+SANDBOX_TRUST_WARNING = (
+    "CDS Hooks sandbox trust is ON ([auth] sandbox = true): the sandbox's private key is "
+    "published with its source, so anyone can sign a token this service accepts. Use this "
+    "only with synthetic data, never with real patients."
+)
 
 
 class KeySetError(ValueError):
@@ -83,6 +91,9 @@ class PinnedKeySet:
         if name not in BUILTIN_KEY_SETS:
             known = ", ".join(sorted(BUILTIN_KEY_SETS))
             raise KeySetError(f"jwks_builtin: unknown key set '{name}' (known: {known})")
+        if name == SANDBOX_KEY_SET:
+            # Each worker builds its key sets at start: the warning is in every start's log.
+            log.warning(SANDBOX_TRUST_WARNING)
         text = resources.files("cds_service.trust").joinpath(BUILTIN_KEY_SETS[name]).read_text()
         return cls.from_document(json.loads(text), f"builtin:{name}")
 

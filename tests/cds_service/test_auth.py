@@ -97,8 +97,12 @@ REFUSED_TOKENS: dict[str, Callable[[CdssServer, dict[str, dict[str, Any]]], str]
         _claims(s), jwt.PyJWK(k["ES384"]).key, algorithm="ES384", headers={"typ": "JWT"}
     ),
     "kid of another algorithm's key": lambda s, k: _sign(k["ES384"], _claims(s), kid="ehr-rs384"),
-    "jku not allowed": lambda s, k: _sign(
-        k["ES384"], _claims(s), jku="https://evil.example.test/jwks.json"
+    # A kid the pinned set lacks sends the verifier to the jku, which must be on the allow-list
+    # (a pinned kid is verified by the pinned key whatever jku it names: test_sandbox_trust.py).
+    "unpinned kid at a jku not allowed": lambda s, k: _sign(
+        generate_signing_key("ES384", kid="unpinned"),
+        _claims(s),
+        jku="https://evil.example.test/jwks.json",
     ),
     "missing iss": lambda s, k: _sign(k["ES384"], _claims(s, iss=None)),
     "missing aud": lambda s, k: _sign(k["ES384"], _claims(s, aud=None)),

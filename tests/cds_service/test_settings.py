@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,75 @@ def test_invalid_configuration_names_the_key(
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot be read"):
         load_settings(tmp_path / "absent.toml", environ={})
+
+
+# Where the Docker image listens: beyond loopback.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+SANDBOX_ISSUER_TABLE = '[[auth.issuers]]\niss = "https://sandbox.cds-hooks.org"\n'
+SANDBOX_PINNED = SANDBOX_ISSUER_TABLE + 'jwks_builtin = "cds-hooks-sandbox"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "named"),
+    [
+        (SANDBOX_PINNED, {}, "[auth] sandbox = true"),
+        (SANDBOX_ISSUER_TABLE + 'jwks_url = "https://x.example/jwks"\n', {}, "sandbox = true"),
+        (
+            '[[auth.issuers]]\niss = "https://copy.example"\njwks_builtin = "cds-hooks-sandbox"\n',
+            {},
+            "sandbox = true",
+        ),
+        (
+            '[[auth.issuers]]\niss = "https://copy.example"\n'
+            'jku_allowed = ["https://sandbox.cds-hooks.org/.well-known/jwks.json"]\n',
+            {},
+            "sandbox = true",
+        ),
+        (
+            "[auth]\nsandbox = true\n" + SANDBOX_PINNED,
+            {"CDSS_SERVER__HOST": ALL_INTERFACES},
+            "[auth] synthetic_data_only = true",
+        ),
+        ('[server]\nhost = "10.0.0.5"\n[auth]\nsandbox = true\n', {}, "synthetic_data_only"),
+    ],
+)
+def test_sandbox_trust_is_an_explicit_local_opt_in(
+    tmp_path: Path, text: str, environ: dict[str, str], named: str
+) -> None:
+    config = tmp_path / "cdss.toml"
+    config.write_text(text)
+
+    with pytest.raises(ConfigurationError, match=re.escape(named)):
+        load_settings(config, environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("text", "environ"),
+    [
+        ("[auth]\nsandbox = true\n" + SANDBOX_PINNED, {}),
+        ("[auth]\nsandbox = true\n" + SANDBOX_PINNED, {"CDSS_SERVER__HOST": "localhost"}),
+        ("[auth]\nsandbox = true\n" + SANDBOX_PINNED, {"CDSS_SERVER__HOST": "::1"}),
+        (
+            "[auth]\nsandbox = true\nsynthetic_data_only = true\n" + SANDBOX_PINNED,
+            {"CDSS_SERVER__HOST": ALL_INTERFACES},
+        ),
+    ],
+)
+def test_sandbox_trust_opted_into_loads(tmp_path: Path, text: str, environ: dict[str, str]) -> None:
+    config = tmp_path / "cdss.toml"
+    config.write_text(text)
+
+    settings = load_settings(config, environ=environ)
+
+    assert settings.auth.sandbox is True
+    assert [issuer.iss for issuer in settings.auth.issuers] == ["https://sandbox.cds-hooks.org"]
+
+
+def test_the_shipped_configuration_does_not_trust_the_sandbox() -> None:
+    # scripts/serve.sh and the Docker image (listening on 0.0.0.0) start from this file.
+    shipped = Path(__file__).parents[2] / "config" / "cdss.toml"
+
+    for environ in ({}, {"CDSS_SERVER__HOST": ALL_INTERFACES}):
+        settings = load_settings(shipped, environ=environ)
+        assert settings.auth.sandbox is False
+        assert not any(issuer.trusts_sandbox_key for issuer in settings.auth.issuers)
