@@ -98,6 +98,8 @@ def write_config(folder: Path, port: int, embedder: str) -> Path:
         f"port = {port}\nworkers = {WORKERS}\n\n"
         f'[storage]\ndatabase_url = "sqlite:///{folder / "cdss.db"}"\n\n'
         f'[privacy]\npatient_key_file = "{folder / "cdss-patient.key"}"\n\n'
+        # The sandbox's published key, on loopback: the opt-in the service requires.
+        "[auth]\nsandbox = true\n\n"
         '[[auth.issuers]]\niss = "https://sandbox.cds-hooks.org"\n'
         'jwks_builtin = "cds-hooks-sandbox"\n\n'
         f'[notes]\nembedder = "{embedder}"\n',

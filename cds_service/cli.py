@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from cds_service.admin.access import token_digest
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
@@ -75,7 +76,12 @@ def serve(
             if value is not None
         }
     )
-    settings = settings.model_copy(update={"server": server})
+    try:
+        # Validated again: a command-line host is held to the same rules as a configured one
+        # (sandbox trust only on loopback, unless the data is synthetic).
+        settings = Settings.model_validate({**settings.model_dump(), "server": server.model_dump()})
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from None
     if not settings.auth.verify_jwt:
         log.warning(JWT_CHECKS_OFF_WARNING)
     try:

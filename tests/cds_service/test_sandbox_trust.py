@@ -172,11 +172,11 @@ def _serve(workdir: Path, database_url: str, host: str, auth: dict[str, Any]) ->
     )
 
 
-def _serve_and_exit(server: CdssServer) -> subprocess.CompletedProcess[str]:
+def _serve_and_exit(server: CdssServer, *options: str) -> subprocess.CompletedProcess[str]:
     server.workdir.mkdir(parents=True, exist_ok=True)
     server.write_config()
     return subprocess.run(
-        [str(CDSS), "serve", "--config", str(server.config_file)],
+        [str(CDSS), "serve", "--config", str(server.config_file), *options],
         cwd=server.workdir,
         capture_output=True,
         text=True,
@@ -205,6 +205,17 @@ def test_cdss_serve_refuses_sandbox_trust_that_was_not_opted_into(
 
     assert finished.returncode != 0
     assert complaint in finished.stderr
+
+
+def test_a_host_given_on_the_command_line_is_held_to_the_same_rule(
+    tmp_path: Path, new_database: Callable[[str], str]
+) -> None:
+    server = _serve(tmp_path, new_database("sqlite"), "127.0.0.1", {"sandbox": True})
+
+    finished = _serve_and_exit(server, "--host", ALL_INTERFACES)
+
+    assert finished.returncode != 0
+    assert "[auth] synthetic_data_only = true" in finished.stderr
 
 
 @pytest.mark.parametrize(
