@@ -7,6 +7,7 @@ does not read. Each reader here checks the types of exactly what it reads instea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -70,6 +71,18 @@ def concept_words(concept: object) -> str:
 def status_code(concept: object) -> str | None:
     """The first code of a status CodeableConcept (Condition.clinicalStatus and friends)."""
     return next((code for _, code, _ in codings(concept)), None)
+
+
+def finite_number(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else (text, booleans, NaN, and
+    integers such as 10**400 that no float can hold)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_date_time(value: object) -> datetime | None:

@@ -30,6 +30,7 @@ from fhir_adapters.fhir_values import (
     code_in,
     codings,
     concept_words,
+    finite_number,
     parse_date_time,
     period_start,
     reference_of,
@@ -101,6 +102,10 @@ def _is_of_interest(loinc: str) -> bool:
 def _read_one(observation: Resource, loinc: str, facts: ObservationFacts) -> None:
     source = reference_of(observation)
     status = observation.get("status")
+    if not isinstance(status, str):
+        # A list or an object where FHIR has a code: the sender's fault, set aside and said.
+        facts.issues.append(DataIssue(f"{source}.status", "status is not a code"))
+        return
     if status in WITHDRAWN_STATUSES:
         return
     if status not in USABLE_STATUSES:
@@ -134,6 +139,11 @@ def _quantity(element: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(quantity, dict):
         absent = concept_words(element.get("dataAbsentReason"))
         raise UnusableQuantity(f"no value ({absent})" if absent else "no quantity value")
+    value = quantity.get("value")
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number and finite_number(value) is None:
+        # 1 followed by 400 zeros is valid JSON, but no float (nor a measurement) holds it.
+        raise UnusableQuantity("value is not a finite number")
     return quantity
 
 
@@ -318,7 +328,8 @@ def _read_smoking(
 
 def _read_family_history_finding(observation: Resource, facts: ObservationFacts) -> None:
     # "Family history of diabetes" recorded as an Observation of the patient.
-    if observation.get("status") in WITHDRAWN_STATUSES:
+    status = observation.get("status")
+    if isinstance(status, str) and status in WITHDRAWN_STATUSES:
         return
     for code in code_in(observation.get("code"), SNOMED):
         kind = FAMILY_HISTORY_FINDINGS.get(code)

@@ -45,3 +45,30 @@ def test_a_derived_bmi_has_no_reported_value() -> None:
     (bmi,) = record.history(Measure.BMI)
     assert bmi.reported_value is None
     assert not bmi.converted
+
+
+@pytest.mark.parametrize(
+    ("members", "path", "reason"),
+    [
+        ({"status": []}, "lab-4548-4-5-9.status", "status is not a code"),
+        ({"status": {}}, "lab-4548-4-5-9.status", "status is not a code"),
+        (
+            {"valueQuantity": {"value": 10**400, "unit": "%", "code": "%",
+                               "system": "http://unitsofmeasure.org"}},
+            "lab-4548-4-5-9.valueQuantity",
+            "value is not a finite number",
+        ),
+    ],
+    ids=["status-list", "status-object", "value-beyond-float-range"],
+)  # fmt: skip
+def test_an_observation_that_cannot_be_read_is_a_data_issue_not_an_error(
+    members: dict[str, object], path: str, reason: str
+) -> None:
+    # Found by fuzzing a prefetch: these raised TypeError and OverflowError (a 500 for the call).
+    result = lab_result("4548-4", 6.1, "%", days=5)
+    result.update(members)
+    record = chart(result)
+    assert not list(record.history(Measure.HBA1C))
+    assert [(issue.path, issue.reason) for issue in record.data_issues] == [
+        (f"Observation/{path}", reason)
+    ]
