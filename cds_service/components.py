@@ -162,6 +162,9 @@ def build_components(
             executor,
             max_pages=settings.fhir.max_pages,
             observe=metrics.fhir_fetch,
+            max_response_bytes=settings.fhir.max_response_bytes,
+            max_call_bytes=settings.fhir.max_call_bytes,
+            max_fetches_per_server=settings.fhir.max_concurrent_fetches_per_server,
         ),
         max_attachments=settings.fhir.max_attachments,
     )

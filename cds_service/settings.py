@@ -196,6 +196,11 @@ class FhirSettings(_Section):
     # One budget for the whole call: every query, every further page, every attachment.
     fetch_budget_seconds: float = Field(default=0.8, gt=0, le=30)
     max_concurrent_fetches: int = Field(default=8, ge=1, le=64)
+    # Fetch threads one FHIR server may hold at once, so a slow server cannot starve the others.
+    max_concurrent_fetches_per_server: int = Field(default=4, ge=1, le=64)
+    # Bytes read (after decompression) per answer and per call, so no answer can exhaust memory.
+    max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_call_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Pages read per query (the first included); beyond it the record says the data is partial.
     max_pages: int = Field(default=10, ge=1, le=1000)
     # Note attachments given only as a URL, read per call.

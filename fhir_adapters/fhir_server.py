@@ -3,6 +3,7 @@
     FhirFetchError
     ├── FhirUnreachable        connection refused, DNS failure, TLS failure
     ├── FhirTimeout            no answer within the budget
+    ├── FhirTooLarge           an answer, or all of a call's answers, past the byte cap
     ├── FhirAccessDenied       401 or 403: the token is expired, revoked or lacks a scope
     ├── FhirNotFound           404
     ├── FhirServerFailed       5xx, or any other status the service cannot use
@@ -13,20 +14,29 @@ httpx's exceptions become these at exactly one place, `_translate_transport_erro
 never see an httpx type. The access token is sent to the FHIR server and nowhere else (a `next`
 link or attachment URL on another host is refused, not followed): it is never stored and never
 logged.
+
+Every answer is read as a stream against the call's deadline and byte caps, so a server that
+trickles or never ends its body holds a fetch thread no longer than the budget and no more memory
+than the cap; and each FHIR server has only so many fetch threads at once, so the calls of one
+slow server do not starve the calls naming another.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
+
+_Result = TypeVar("_Result")
 
 FHIR_JSON = "application/fhir+json"
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -49,6 +59,12 @@ class FhirTimeout(FhirFetchError):
     """The FHIR server did not answer within the time budget."""
 
     reason: ClassVar[str] = "timeout"
+
+
+class FhirTooLarge(FhirFetchError):
+    """The FHIR server's answer, or all the answers of one call, went past the byte cap."""
+
+    reason: ClassVar[str] = "too-large"
 
 
 class FhirAccessDenied(FhirFetchError):
@@ -110,21 +126,60 @@ def _translate_transport_errors() -> Iterator[None]:
         ) from exc
 
 
-def _resource_from(response: httpx.Response) -> dict[str, Any]:
-    status = response.status_code
+def _check_status(status: int) -> None:
     if status in (401, 403):
         raise FhirAccessDenied(f"the FHIR server refused the token ({status})")
     if status == 404:
         raise FhirNotFound("the FHIR server has no such resource (404)")
     if status != 200:
         raise FhirServerFailed(f"the FHIR server answered {status}")
+
+
+def _resource_in(body: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(response.content)
+        resource = json.loads(body)
     except ValueError as exc:
         raise FhirInvalidResponse("the FHIR server's answer is not JSON") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise FhirInvalidResponse("the FHIR server's answer is not a FHIR resource")
-    return body
+    return resource
+
+
+class CallAllowance:
+    """The bytes one hook call may still read from the FHIR server, over all its requests."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._remaining = max_bytes
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> None:
+        """Count `count` bytes read; `FhirTooLarge` once the call has read more than it may."""
+        with self._lock:
+            self._remaining -= count
+            if self._remaining < 0:
+                raise FhirTooLarge("the FHIR server's answers to this call passed the byte cap")
+
+
+def _read_body(
+    response: httpx.Response, deadline: float, max_bytes: int, allowance: CallAllowance
+) -> bytes:
+    """The body, read chunk by chunk so neither a trickle nor an endless stream outlasts the
+    deadline or the caps (httpx's timeout bounds each read, not the whole answer)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FhirTooLarge("the FHIR server's answer is larger than the byte cap")
+    chunks: list[bytes] = []
+    size = 0
+    # Decoded bytes are counted, so a compressed answer cannot expand past the cap.
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FhirTooLarge("the FHIR server's answer is larger than the byte cap")
+        allowance.take(len(chunk))
+        chunks.append(chunk)
+        if time.monotonic() >= deadline:
+            raise FhirTimeout("the FHIR server did not finish its answer within the budget")
+    return b"".join(chunks)
 
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -178,6 +233,11 @@ class SearchResult:
 FetchObserver = Callable[[float, str], None]
 FETCH_OK = "ok"
 
+# The defaults of `[fhir]` in the service's settings, for a fetcher built without them.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_CALL_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_FETCHES_PER_SERVER = 4
+
 
 class FhirFetcher:
     """Runs reads and searches at once, all answered (or failed) by the deadline each call gives."""
@@ -188,26 +248,49 @@ class FhirFetcher:
         executor: ThreadPoolExecutor,
         max_pages: int = 10,
         observe: FetchObserver | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_call_bytes: int = DEFAULT_MAX_CALL_BYTES,
+        max_fetches_per_server: int = DEFAULT_MAX_FETCHES_PER_SERVER,
     ) -> None:
         self._client = client
         self._executor = executor
         self._max_pages = max_pages
         self._observe = observe
+        self._max_response_bytes = max_response_bytes
+        self._max_call_bytes = max_call_bytes
+        self._max_fetches_per_server = max_fetches_per_server
+        self._server_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots_lock = threading.Lock()
+
+    def call_allowance(self) -> CallAllowance:
+        """A fresh byte allowance for one hook call, shared by all its requests."""
+        return CallAllowance(self._max_call_bytes)
 
     def search_all(
-        self, access: FhirAccess, requests: Mapping[str, SearchRequest], deadline: float
+        self,
+        access: FhirAccess,
+        requests: Mapping[str, SearchRequest],
+        deadline: float,
+        allowance: CallAllowance | None = None,
     ) -> dict[str, SearchResult]:
         """Each request's result, with partial pages kept when a later page fails."""
+        allowance = allowance or self.call_allowance()
         collected: dict[str, list[dict[str, Any]]] = {key: [] for key in requests}
         futures = {
-            key: self._executor.submit(self._search, access, request, deadline, collected[key])
+            key: self._submit(
+                access, deadline, self._search, access, request, deadline, allowance, collected[key]
+            )
             for key, request in requests.items()
         }
-        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        wait(
+            [f for f in futures.values() if f is not None],
+            timeout=max(0.0, deadline - time.monotonic()),
+        )
         results: dict[str, SearchResult] = {}
         for key, future in futures.items():
-            if not future.done():
-                future.cancel()
+            if future is None or not future.done():
+                if future is not None:
+                    future.cancel()
                 pages = list(collected[key])  # what arrived before the deadline
                 results[key] = SearchResult(
                     tuple(r for page in pages for r in _page_resources(page)),
@@ -232,6 +315,7 @@ class FhirFetcher:
         access: FhirAccess,
         request: SearchRequest,
         deadline: float,
+        allowance: CallAllowance,
         pages: list[dict[str, Any]],
     ) -> bool:
         """Read pages into `pages`; True when the page cap left some unread."""
@@ -239,7 +323,7 @@ class FhirFetcher:
         while url is not None:
             if len(pages) >= self._max_pages:
                 return True
-            page = self._get(access, url, deadline)
+            page = self._get(access, url, deadline, allowance)
             if page.get("resourceType") != request.expected_type:
                 raise FhirInvalidResponse(
                     f"the FHIR server answered with a {page.get('resourceType')}, "
@@ -256,15 +340,27 @@ class FhirFetcher:
         return False
 
     def read_all(
-        self, access: FhirAccess, urls: Iterable[str], deadline: float
+        self,
+        access: FhirAccess,
+        urls: Iterable[str],
+        deadline: float,
+        allowance: CallAllowance | None = None,
     ) -> dict[str, dict[str, Any] | FhirFetchError]:
         """Each URL's resource (e.g. a Binary an attachment points to), or why it was not read."""
-        futures = {url: self._executor.submit(self._get, access, url, deadline) for url in urls}
-        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        allowance = allowance or self.call_allowance()
+        futures = {
+            url: self._submit(access, deadline, self._get, access, url, deadline, allowance)
+            for url in urls
+        }
+        wait(
+            [f for f in futures.values() if f is not None],
+            timeout=max(0.0, deadline - time.monotonic()),
+        )
         results: dict[str, dict[str, Any] | FhirFetchError] = {}
         for url, future in futures.items():
-            if not future.done():
-                future.cancel()
+            if future is None or not future.done():
+                if future is not None:
+                    future.cancel()
                 results[url] = FhirTimeout("the FHIR server did not answer within the budget")
                 continue
             error = future.exception()
@@ -276,7 +372,40 @@ class FhirFetcher:
                 raise error
         return results
 
-    def _get(self, access: FhirAccess, url: str, deadline: float) -> dict[str, Any]:
+    def _submit(
+        self,
+        access: FhirAccess,
+        deadline: float,
+        task: Callable[..., _Result],
+        *args: Any,
+    ) -> Future[_Result] | None:
+        """The task running on a fetch thread once its server has a free slot; None when no slot
+        came free by the deadline. The slot is given back when the task ends or is cancelled."""
+        slots = self._slots_of(access.base_url)
+        if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return None
+        try:
+            future = self._executor.submit(task, *args)
+        except BaseException:
+            slots.release()
+            raise
+        future.add_done_callback(lambda _: slots.release())
+        return future
+
+    def _slots_of(self, base_url: str) -> threading.BoundedSemaphore:
+        # One FHIR server (scheme, host and port) shares its slots across every call naming it.
+        parts = urlsplit(base_url)
+        server = f"{parts.scheme}://{parts.netloc}".lower()
+        with self._slots_lock:
+            slots = self._server_slots.get(server)
+            if slots is None:
+                slots = threading.BoundedSemaphore(self._max_fetches_per_server)
+                self._server_slots[server] = slots
+            return slots
+
+    def _get(
+        self, access: FhirAccess, url: str, deadline: float, allowance: CallAllowance
+    ) -> dict[str, Any]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FhirTimeout("the time budget ran out before the request was sent")
@@ -289,11 +418,19 @@ class FhirFetcher:
         }
         started = time.monotonic()
         try:
-            with _translate_transport_errors():
-                response = self._client.get(
-                    url_on_server(access.base_url, url), headers=headers, timeout=remaining
-                )
-            resource = _resource_from(response)
+            with (
+                _translate_transport_errors(),
+                self._client.stream(
+                    "GET",
+                    url_on_server(access.base_url, url),
+                    headers=headers,
+                    timeout=remaining,
+                ) as response,
+            ):
+                # An error's body is not read: its status says all the service uses.
+                _check_status(response.status_code)
+                body = _read_body(response, deadline, self._max_response_bytes, allowance)
+            resource = _resource_in(body)
         except FhirFetchError as exc:
             if self._observe is not None:
                 self._observe(time.monotonic() - started, exc.reason)

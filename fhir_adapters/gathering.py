@@ -4,8 +4,8 @@ For each of a service's prefetch templates the data comes from the prefetch when
 and from `fhirServer` (with the request's bearer token) when the EHR sent nothing, or an
 OperationOutcome, for it. A prefetched searchset that has a `next` link is completed from the
 server. Attachments that are only a URL are read from the server last. All of it runs within one
-time budget; what could not be had is said per key, for the service to answer 412 or to say on
-its card what is missing.
+time budget and one byte allowance; what could not be had is said per key, for the service to
+answer 412 or to say on its card what is missing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_adapters.fhir_server import (
+    CallAllowance,
     FhirAccess,
     FhirFetcher,
     SearchRequest,
@@ -116,6 +117,7 @@ class PatientDataGatherer:
         """Every template's resources, fetched within `budget_seconds` of now; `InvalidPrefetch`
         when the EHR sent a malformed value."""
         deadline = time.monotonic() + budget_seconds
+        allowance = self._fetcher.call_allowance()
         items = read_prefetch(templates, prefetch)
         resources: dict[str, tuple[Resource, ...]] = {}
         unavailable: dict[str, str] = {}
@@ -145,7 +147,9 @@ class PatientDataGatherer:
                 else:
                     unavailable[key] = NO_ACCESS
         elif requests and access is not None:
-            for key, result in self._fetcher.search_all(access, requests, deadline).items():
+            for key, result in self._fetcher.search_all(
+                access, requests, deadline, allowance
+            ).items():
                 fetched = resources.get(key, ()) + result.resources
                 if result.error is not None and not fetched:
                     unavailable[key] = f"not prefetched, and fetching it failed: {result.error}"
@@ -170,10 +174,14 @@ class PatientDataGatherer:
         for issue in gathered.issues():
             # For the integrator: the service's own words and the server's status, no patient data.
             log.info("%s", issue.log_text)
-        return self._read_attachments(gathered, access, deadline)
+        return self._read_attachments(gathered, access, deadline, allowance)
 
     def _read_attachments(
-        self, gathered: GatheredData, access: FhirAccess | None, deadline: float
+        self,
+        gathered: GatheredData,
+        access: FhirAccess | None,
+        deadline: float,
+        allowance: CallAllowance,
     ) -> GatheredData:
         urls = sorted(
             {
@@ -192,7 +200,7 @@ class PatientDataGatherer:
         if access is None:
             errors.update(dict.fromkeys(to_read, "no FHIR server access was granted"))
         else:
-            for url, result in self._fetcher.read_all(access, to_read, deadline).items():
+            for url, result in self._fetcher.read_all(access, to_read, deadline, allowance).items():
                 if isinstance(result, Exception):
                     errors[url] = str(result)
                 elif result.get("resourceType") != "Binary":

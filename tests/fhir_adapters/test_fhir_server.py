@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -19,9 +20,11 @@ from fhir_adapters.fhir_server import (
     FhirNotFound,
     FhirServerFailed,
     FhirTimeout,
+    FhirTooLarge,
     FhirUnreachable,
     SearchRequest,
-    _resource_from,
+    _check_status,
+    _resource_in,
     _translate_transport_errors,
 )
 
@@ -72,13 +75,17 @@ def test_statuses_and_bodies_map_to_errors(
     status: int, body: bytes, error: type[FhirFetchError]
 ) -> None:
     with pytest.raises(error):
-        _resource_from(httpx.Response(status, content=body))
+        _answer_of(status, body)
+
+
+def _answer_of(status: int, body: bytes) -> dict[str, object]:
+    # The fetcher's order: the status first, the body only when it is 200.
+    _check_status(status)
+    return _resource_in(body)
 
 
 def test_a_resource_is_returned() -> None:
-    assert _resource_from(
-        httpx.Response(200, content=b'{"resourceType": "Patient", "id": "p"}')
-    ) == {
+    assert _resource_in(b'{"resourceType": "Patient", "id": "p"}') == {
         "resourceType": "Patient",
         "id": "p",
     }
@@ -104,3 +111,33 @@ def test_unreachable_server_is_reported_per_key() -> None:
 
 def test_the_token_stays_out_of_repr() -> None:
     assert "token-value" not in repr(FhirAccess("http://fhir.example.test", "token-value"))
+
+
+def _endless_bundle() -> Iterator[bytes]:
+    yield b'{"resourceType": "Bundle", "entry": ['
+    while True:
+        yield b" " * 4096
+
+
+@pytest.mark.parametrize(
+    ("max_response_bytes", "max_call_bytes"), [(16 * 1024, 1024 * 1024), (1024 * 1024, 16 * 1024)]
+)
+def test_an_endless_answer_is_cut_off_at_the_byte_cap(
+    max_response_bytes: int, max_call_bytes: int
+) -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, stream=_EndlessStream()))
+    access = FhirAccess("http://fhir.example.test/fhir", "token-value")
+    with httpx.Client(transport=transport) as client, ThreadPoolExecutor(2) as pool:
+        fetcher = FhirFetcher(
+            client, pool, max_response_bytes=max_response_bytes, max_call_bytes=max_call_bytes
+        )
+        results = fetcher.search_all(
+            access, {"a": SearchRequest("Condition?patient=1", "Bundle")}, time.monotonic() + 30
+        )
+
+    assert isinstance(results["a"].error, FhirTooLarge)
+
+
+class _EndlessStream(httpx.SyncByteStream):
+    def __iter__(self) -> Iterator[bytes]:
+        return _endless_bundle()

@@ -1,0 +1,261 @@
+"""A FHIR server that answers too much, or too slowly, cannot exhaust `cdss serve` (issue 18).
+
+Misbehaving FHIR servers on 127.0.0.1: one sends a body past the byte cap (declared, or endless),
+one trickles a byte every 0.3 s. The hook call is answered with the spec's 412 naming the data
+that could not be had, the service stops reading at the cap, and a caller whose FHIR server
+trickles does not take the fetch threads another caller's FHIR server needs.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Mint, patient_view_request
+from support import CdssServer
+
+BUDGET_SECONDS = 2.0
+# Generous: the call must come back, and with the right answer; how fast is not measured here.
+CLIENT_TIMEOUT_SECONDS = 30.0
+MAX_RESPONSE_BYTES = 64 * 1024
+MAX_CALL_BYTES = 256 * 1024
+FETCH_THREADS = 4
+FETCHES_PER_SERVER = 2
+# The most an unbounded reader would take before the server gives up by itself: well past
+# the cap plus what the sockets buffer, so reading it all is told apart from stopping at the cap.
+SERVER_GIVES_UP_AFTER_BYTES = 256 * 1024 * 1024
+# What may sit in the kernel's socket buffers beyond what the service read (the server's send
+# buffer is kept small; the service's receive buffer grows to a few MB per connection).
+SOCKET_BUFFER_SLACK_BYTES = 48 * 1024 * 1024
+SERVER_SEND_BUFFER_BYTES = 64 * 1024
+TRICKLE_INTERVAL_SECONDS = 0.3
+TRICKLE_GIVES_UP_AFTER_SECONDS = 60.0
+PATIENT_ID = "limits-patient-4711"
+ACCESS_TOKEN = "limits-token-secret-0815"
+REQUIRED_KEYS = ["prefetch.conditions", "prefetch.observations", "prefetch.patient"]
+
+
+class Behaviour(enum.Enum):
+    """How the FHIR server answers every request."""
+
+    DECLARED_TOO_LARGE = "declared-too-large"  # Content-Length past the cap, then the body
+    ENDLESS = "endless"  # no length, bytes until the server gives up
+    TRICKLE = "trickle"  # one byte every 0.3 s
+    WELL = "well"  # an empty searchset, or the Patient
+
+
+class MisbehavingFhirServer:
+    """A FHIR server on 127.0.0.1 that misbehaves one way, and gives up by itself."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.bytes_sent = 0
+        self.open_connections = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+
+    @property
+    def base_url(self) -> str:
+        """The FHIR base URL to hand to the service."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/fhir"
+
+    def start(self) -> MisbehavingFhirServer:
+        """Serve in a background thread."""
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and end every answer still being sent."""
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _send(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        handler.wfile.write(data)
+        handler.wfile.flush()
+        with self._lock:
+            self.bytes_sent += len(data)
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer one GET the way this server misbehaves."""
+        with self._lock:
+            self.open_connections += 1
+        try:
+            self._answer(handler)
+        except OSError:
+            pass  # the service hung up: what the tests expect of it
+        finally:
+            with self._lock:
+                self.open_connections -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/fhir+json")
+        if self.behaviour is Behaviour.WELL:
+            body = json.dumps(_well_answer(handler.path)).encode()
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            self._send(handler, body)
+            return
+        if self.behaviour is not Behaviour.ENDLESS:
+            handler.send_header("Content-Length", str(SERVER_GIVES_UP_AFTER_BYTES))
+        handler.end_headers()
+        self._send(handler, b'{"resourceType": "Bundle", "type": "searchset", "entry": [')
+        if self.behaviour is Behaviour.TRICKLE:
+            deadline = time.monotonic() + TRICKLE_GIVES_UP_AFTER_SECONDS
+            while time.monotonic() < deadline and not self._stopping.wait(TRICKLE_INTERVAL_SECONDS):
+                self._send(handler, b" ")
+            return
+        block = b" " * 65536
+        while self.bytes_sent < SERVER_GIVES_UP_AFTER_BYTES and not self._stopping.is_set():
+            self._send(handler, block)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.0: the connection's end is the end of an answer of no declared length.
+            protocol_version = "HTTP/1.0"
+
+            def setup(self) -> None:
+                self.request.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, SERVER_SEND_BUFFER_BYTES
+                )
+                super().setup()
+
+            def do_GET(self) -> None:
+                server.answer(self)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        return Handler
+
+
+def _well_answer(path: str) -> dict[str, Any]:
+    if "/Patient/" in path:
+        return {"resourceType": "Patient", "id": PATIENT_ID, "gender": "female"}
+    return {"resourceType": "Bundle", "type": "searchset", "total": 0}
+
+
+@pytest.fixture(scope="module")
+def service(start_server: Callable[..., CdssServer]) -> CdssServer:
+    server: CdssServer = start_server(
+        "sqlite",
+        # One worker: every call shares the fetch threads, as the calls on one worker do.
+        server={"workers": 1},
+        fhir={
+            "fetch_budget_seconds": BUDGET_SECONDS,
+            "max_response_bytes": MAX_RESPONSE_BYTES,
+            "max_call_bytes": MAX_CALL_BYTES,
+            "max_concurrent_fetches": FETCH_THREADS,
+            "max_concurrent_fetches_per_server": FETCHES_PER_SERVER,
+        },
+    )
+    return server
+
+
+@pytest.fixture
+def misbehaving() -> Iterator[Callable[[Behaviour], MisbehavingFhirServer]]:
+    started: list[MisbehavingFhirServer] = []
+
+    def start(behaviour: Behaviour) -> MisbehavingFhirServer:
+        server = MisbehavingFhirServer(behaviour).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def call_with_fhir_server(
+    service: CdssServer, mint: Mint, fhir_server: MisbehavingFhirServer
+) -> httpx.Response:
+    body = patient_view_request(PATIENT_ID)
+    body["prefetch"] = {}  # everything is fetched from the FHIR server
+    body["fhirServer"] = fhir_server.base_url
+    body["fhirAuthorization"] = {
+        "access_token": ACCESS_TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.rs",
+        "subject": "cds-service",
+        "patient": PATIENT_ID,
+    }
+    path = "/cds-services/diabetes-risk"
+    return httpx.post(
+        service.base_url + path,
+        json=body,
+        headers={"Authorization": f"Bearer {mint(service, path)}"},
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    )
+
+
+def missing_keys(response: httpx.Response) -> list[str]:
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    return sorted(loc for issue in outcome["issue"] for loc in issue.get("expression", []))
+
+
+def assert_no_patient_data(service: CdssServer, response: httpx.Response) -> None:
+    log = service.log_file.read_text()
+    for secret in (PATIENT_ID, ACCESS_TOKEN):
+        assert secret not in log
+        assert secret not in response.text
+
+
+@pytest.mark.parametrize("behaviour", [Behaviour.DECLARED_TOO_LARGE, Behaviour.ENDLESS])
+def test_an_answer_past_the_byte_cap_is_refused_with_412(
+    behaviour: Behaviour,
+    service: CdssServer,
+    mint: Mint,
+    misbehaving: Callable[[Behaviour], MisbehavingFhirServer],
+) -> None:
+    fhir_server = misbehaving(behaviour)
+
+    response = call_with_fhir_server(service, mint, fhir_server)
+
+    assert response.status_code == 412, response.text
+    assert missing_keys(response) == REQUIRED_KEYS
+    assert "byte cap" in response.text
+    # The service stopped reading at the cap instead of taking what the server would send.
+    assert fhir_server.bytes_sent < MAX_CALL_BYTES + SOCKET_BUFFER_SLACK_BYTES
+    assert_no_patient_data(service, response)
+
+
+def test_a_trickling_fhir_server_does_not_starve_another_callers_fetches(
+    service: CdssServer,
+    mint: Mint,
+    misbehaving: Callable[[Behaviour], MisbehavingFhirServer],
+) -> None:
+    trickling = misbehaving(Behaviour.TRICKLE)
+    well = misbehaving(Behaviour.WELL)
+
+    with ThreadPoolExecutor(2) as callers:
+        stuck = [callers.submit(call_with_fhir_server, service, mint, trickling) for _ in range(2)]
+        # Hold the second call until the trickling server has fetch threads stuck on it.
+        waited_until = time.monotonic() + CLIENT_TIMEOUT_SECONDS
+        while trickling.open_connections < FETCHES_PER_SERVER:
+            assert time.monotonic() < waited_until, "the service never fetched from it"
+            time.sleep(0.05)
+        served = call_with_fhir_server(service, mint, well)
+        stuck_answers = [future.result() for future in stuck]
+
+    assert served.status_code == 200, served.text
+    for response in stuck_answers:
+        assert response.status_code == 412, response.text
+        assert missing_keys(response) == REQUIRED_KEYS
+        assert_no_patient_data(service, response)
+    assert_no_patient_data(service, served)
