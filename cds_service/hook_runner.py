@@ -93,7 +93,7 @@ class HookRunner:
                 policy=config.policy,
             )
         )
-        self._record(service, request, pseudonym, now, issued)
+        self._record(service, request, caller.issuer, pseudonym, now, issued)
         return [item.card for item in issued]
 
     def _gather(
@@ -126,6 +126,7 @@ class HookRunner:
         self,
         service: CdsService,
         request: HookRequest,
+        issuer: str,
         pseudonym: str,
         issued_at: datetime,
         issued: Sequence[IssuedCard],
@@ -135,6 +136,7 @@ class HookRunner:
                 IssuedCardRecord(
                     card_uuid=item.card.uuid,
                     service_id=service.id,
+                    issuer=issuer,
                     hook_instance=request.hook_instance,
                     patient_pseudonym=pseudonym,
                     indicator=item.card.indicator.value,

@@ -1,6 +1,8 @@
 """How clinicians answered each kind of card: issued, accepted, overridden, and why.
 
-Counted per service and card type over the cards issued in a period, so every rate's numerator
+Counted per issuer (the EHR the cards were shown through, its JWT `iss`), service and card type
+over the cards issued in a period, so that one EHR's clinicians cannot move the rates another's
+are tuned by, and every rate's numerator
 is a subset of its denominator. A card counts once per outcome however many feedback entries it
 had (a clinician may accept two suggestions of one card in two entries). No patient
 pseudonym, card id or comment leaves this module: only counts and the EHR's reason codes.
@@ -9,6 +11,7 @@ pseudonym, card id or comment leaves this module: only counts and the EHR's reas
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +24,10 @@ from cds_service.storage.tables import feedback, issued_card
 
 # The card type of cards stored before card types were recorded.
 UNTYPED = "(untyped)"
+# The issuer of cards stored before issuers were recorded (revision 0007).
+UNRECORDED_ISSUER = "(not recorded)"
+# The issuer of a row that adds up every issuer's.
+ALL_ISSUERS = "(all issuers)"
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,9 @@ class OverrideReasonCount:
 
 @dataclass(frozen=True)
 class CardTypeFeedback:
-    """One service's cards of one type, over a period."""
+    """One service's cards of one type shown through one issuer, over a period."""
 
+    issuer: str
     service_id: str
     card_type: str
     issued: int
@@ -52,16 +60,19 @@ class CardTypeFeedback:
 
 
 def summarize_feedback(engine: Engine, since: datetime, until: datetime) -> list[CardTypeFeedback]:
-    """Every service and card type with cards issued in `[since, until)`."""
+    """Every issuer, service and card type with cards issued in `[since, until)`."""
     in_period = (issued_card.c.issued_at >= since, issued_card.c.issued_at < until)
     card_type = func.coalesce(issued_card.c.card_type, UNTYPED)
+    issuer = func.coalesce(issued_card.c.issuer, UNRECORDED_ISSUER)
     issued_query = (
-        select(issued_card.c.service_id, card_type.label("card_type"), func.count())
+        select(issuer.label("issuer"), issued_card.c.service_id, card_type.label("card_type"))
+        .add_columns(func.count())
         .where(*in_period)
-        .group_by(issued_card.c.service_id, card_type)
+        .group_by(issuer, issued_card.c.service_id, card_type)
     )
     outcome_query = (
         select(
+            issuer.label("issuer"),
             issued_card.c.service_id,
             card_type.label("card_type"),
             issued_card.c.card_uuid,
@@ -72,16 +83,16 @@ def summarize_feedback(engine: Engine, since: datetime, until: datetime) -> list
         .where(feedback.c.service_id == issued_card.c.service_id, *in_period)
     )
     with reading(engine).connect() as connection:
-        issued = {(row[0], row[1]): int(row[2]) for row in connection.execute(issued_query)}
+        issued = {(row[0], row[1], row[2]): int(row[3]) for row in connection.execute(issued_query)}
         outcomes = connection.execute(outcome_query).all()
 
-    accepted: dict[tuple[str, str], set[str]] = defaultdict(set)
-    overridden: dict[tuple[str, str], set[str]] = defaultdict(set)
-    reasons: dict[tuple[str, str], dict[tuple[Any, Any, Any], set[str]]] = defaultdict(
+    accepted: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    overridden: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    reasons: dict[tuple[str, str, str], dict[tuple[Any, Any, Any], set[str]]] = defaultdict(
         lambda: defaultdict(set)
     )
     for row in outcomes:
-        key = (row.service_id, row.card_type)
+        key = (row.issuer, row.service_id, row.card_type)
         if row.outcome == ACCEPTED:
             accepted[key].add(row.card_uuid)
         elif row.outcome == OVERRIDDEN:
@@ -91,20 +102,52 @@ def summarize_feedback(engine: Engine, since: datetime, until: datetime) -> list
             reasons[key][coding].add(row.card_uuid)
     return [
         CardTypeFeedback(
-            service_id=service_id,
-            card_type=kind,
+            issuer=key[0],
+            service_id=key[1],
+            card_type=key[2],
             issued=count,
-            accepted=len(accepted[(service_id, kind)]),
-            overridden=len(overridden[(service_id, kind)]),
-            override_reasons=tuple(
-                sorted(
-                    (
-                        OverrideReasonCount(system, code, display, len(cards))
-                        for (system, code, display), cards in reasons[(service_id, kind)].items()
-                    ),
-                    key=lambda item: (-item.cards, item.code or ""),
-                )
+            accepted=len(accepted[key]),
+            overridden=len(overridden[key]),
+            override_reasons=_ranked(
+                OverrideReasonCount(system, code, display, len(cards))
+                for (system, code, display), cards in reasons[key].items()
             ),
         )
-        for (service_id, kind), count in sorted(issued.items())
+        for key, count in sorted(issued.items())
     ]
+
+
+def across_issuers(summary: Sequence[CardTypeFeedback]) -> list[CardTypeFeedback]:
+    """Every issuer's rows of one service and card type added up (issuer `ALL_ISSUERS`).
+
+    Exact, not an estimate: a card is issued through one issuer only, so no card is counted in
+    two rows. For a glance; tune by the rows of each issuer.
+    """
+    groups: dict[tuple[str, str], list[CardTypeFeedback]] = defaultdict(list)
+    for row in summary:
+        groups[(row.service_id, row.card_type)].append(row)
+    totals = []
+    for (service_id, kind), rows in sorted(groups.items()):
+        reason_cards: dict[tuple[str | None, str | None, str | None], int] = defaultdict(int)
+        for row in rows:
+            for reason in row.override_reasons:
+                reason_cards[(reason.system, reason.code, reason.display)] += reason.cards
+        totals.append(
+            CardTypeFeedback(
+                issuer=ALL_ISSUERS,
+                service_id=service_id,
+                card_type=kind,
+                issued=sum(row.issued for row in rows),
+                accepted=sum(row.accepted for row in rows),
+                overridden=sum(row.overridden for row in rows),
+                override_reasons=_ranked(
+                    OverrideReasonCount(*coding, cards) for coding, cards in reason_cards.items()
+                ),
+            )
+        )
+    return totals
+
+
+def _ranked(reasons: Iterable[OverrideReasonCount]) -> tuple[OverrideReasonCount, ...]:
+    # Most frequent first; ties by code, so the order is stable.
+    return tuple(sorted(reasons, key=lambda item: (-item.cards, item.code or "")))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select
+from sqlalchemy import Connection, Engine, Table, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cards.policy import Band, FeedbackHistory
@@ -33,6 +33,8 @@ class IssuedCardRecord:
 
     card_uuid: str
     service_id: str
+    # The EHR (JWT `iss`) it was shown through, the only one whose feedback on it is accepted.
+    issuer: str
     hook_instance: str
     patient_pseudonym: str
     indicator: str
@@ -74,11 +76,15 @@ class FeedbackRecord:
 
 @dataclass(frozen=True)
 class FeedbackReceipt:
-    """What happened to a batch of feedback entries."""
+    """What happened to a batch of feedback entries.
+
+    `not_issued` holds the positions of entries whose card this service did not issue to the
+    caller; when there are any, the batch was refused whole and nothing was stored.
+    """
 
     stored: int
     duplicates: int
-    unknown_cards: int
+    not_issued: tuple[int, ...] = ()
 
 
 def _insert_ignoring_conflicts(
@@ -144,6 +150,7 @@ class IssuedCardStore:
             {
                 "card_uuid": card.card_uuid,
                 "service_id": card.service_id,
+                "issuer": card.issuer,
                 "hook_instance": card.hook_instance,
                 "issued_at": card.issued_at,
                 "patient_pseudonym": card.patient_pseudonym,
@@ -207,25 +214,39 @@ class FeedbackStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def store(self, service_id: str, entries: Sequence[FeedbackRecord]) -> FeedbackReceipt:
-        """Store a batch atomically; entries already stored are counted, not stored again."""
+    def store(
+        self, service_id: str, issuer: str, entries: Sequence[FeedbackRecord]
+    ) -> FeedbackReceipt:
+        """Store a batch atomically; entries already stored are counted, not stored again.
+
+        Only cards this service issued to `issuer` may have feedback (or, for cards issued before
+        issuers were recorded, any caller): feedback on other cards is what lets one caller fill
+        the database or move the override rates of cards shown through another EHR.
+        """
         received_at = datetime.now(UTC)
         card_uuids = sorted({entry.card_uuid for entry in entries})
         with self._engine.begin() as connection:
-            known = set(
+            issued = set(
                 connection.scalars(
                     select(issued_card.c.card_uuid).where(
                         issued_card.c.service_id == service_id,
                         issued_card.c.card_uuid.in_(card_uuids),
+                        or_(issued_card.c.issuer == issuer, issued_card.c.issuer.is_(None)),
                     )
                 )
             )
+            not_issued = tuple(
+                index for index, entry in enumerate(entries) if entry.card_uuid not in issued
+            )
+            if not_issued:
+                return FeedbackReceipt(stored=0, duplicates=0, not_issued=not_issued)
             rows = [
                 {
                     "entry_digest": entry.digest(service_id),
                     "service_id": service_id,
+                    "issuer": issuer,
                     "card_uuid": entry.card_uuid,
-                    "card_known": entry.card_uuid in known,
+                    "card_known": True,
                     "outcome": entry.outcome,
                     "outcome_timestamp": entry.outcome_timestamp.astimezone(UTC),
                     "accepted_suggestions": list(entry.accepted_suggestions) or None,
@@ -236,7 +257,4 @@ class FeedbackStore:
                 for entry in entries
             ]
             stored = _insert_ignoring_conflicts(connection, feedback, rows, ["entry_digest"])
-        unknown = sum(1 for entry in entries if entry.card_uuid not in known)
-        return FeedbackReceipt(
-            stored=stored, duplicates=len(entries) - stored, unknown_cards=unknown
-        )
+        return FeedbackReceipt(stored=stored, duplicates=len(entries) - stored)

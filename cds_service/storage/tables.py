@@ -24,6 +24,9 @@ issued_card = Table(
     metadata,
     Column("card_uuid", String(64), primary_key=True),
     Column("service_id", String(64), nullable=False),
+    # The EHR (JWT `iss`) it was shown through: only that EHR may send feedback on it.
+    # NULL for cards issued before issuers were recorded (revision 0007).
+    Column("issuer", String(255), nullable=True),
     Column("hook_instance", String(64), nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("patient_pseudonym", String(64), nullable=False),
@@ -45,7 +48,10 @@ feedback = Table(
     Column("entry_digest", String(64), nullable=False, unique=True),
     Column("service_id", String(64), nullable=False),
     Column("card_uuid", String(128), nullable=False),
+    # Always true since revision 0007 (feedback on a card not issued to its caller is refused).
     Column("card_known", Boolean, nullable=False),
+    # The EHR (JWT `iss`) that sent it; NULL for entries stored before revision 0007.
+    Column("issuer", String(255), nullable=True),
     Column("outcome", String(16), nullable=False),
     Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
     Column("accepted_suggestions", JSON, nullable=True),

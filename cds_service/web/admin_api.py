@@ -26,7 +26,11 @@ from cds_service.errors import InvalidRequest, Problem
 from cds_service.managed_config import ConfigInForce
 from cds_service.protocol import parse_json_body
 from cds_service.storage.admin_records import AuditEvent, ConfigVersion
-from cds_service.storage.feedback_summary import CardTypeFeedback, summarize_feedback
+from cds_service.storage.feedback_summary import (
+    CardTypeFeedback,
+    across_issuers,
+    summarize_feedback,
+)
 from cds_service.web.context import current_components
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/admin")
@@ -118,7 +122,8 @@ def rollback_config() -> Response:
 
 @blueprint.get("/feedback/summary")
 def feedback_summary() -> dict[str, Any]:
-    """Per service and card type: issued, accepted, overridden, reasons, acceptance rate."""
+    """Per issuer, service and card type (`byIssuer`), and every issuer added up (`cardTypes`):
+    issued, accepted, overridden, reasons, acceptance rate."""
     _administrator()
     until = _moment("to") or datetime.now(UTC)
     since = _moment("from") or until - DEFAULT_PERIOD
@@ -128,7 +133,8 @@ def feedback_summary() -> dict[str, Any]:
     return {
         "from": since.isoformat(),
         "to": until.isoformat(),
-        "cardTypes": [card_type_json(item) for item in summary],
+        "cardTypes": [card_type_json(item) for item in across_issuers(summary)],
+        "byIssuer": [{"issuer": item.issuer, **card_type_json(item)} for item in summary],
     }
 
 

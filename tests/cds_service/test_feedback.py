@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import BACKENDS, Mint
+from conftest import BACKENDS, TRUSTED_ISSUER, Mint
 from sqlalchemy import select
 from support import CdssServer
 
@@ -76,6 +76,7 @@ def _issue_card(server: CdssServer) -> str:
                 IssuedCardRecord(
                     card_uuid=card,
                     service_id=SERVICE,
+                    issuer=TRUSTED_ISSUER,
                     hook_instance=str(uuid.uuid4()),
                     patient_pseudonym=PatientPseudonymizer(b"k" * 32).pseudonym("iss", "pat-1"),
                     indicator="warning",
@@ -109,20 +110,19 @@ def test_feedback_is_stored_and_a_duplicate_is_idempotent(
     assert row.outcome_timestamp.replace(tzinfo=UTC) == datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
 
 
-def test_feedback_for_a_card_never_issued_is_accepted_and_marked(
+def test_feedback_for_a_card_never_issued_is_refused_and_not_stored(
     cdss_server: CdssServer, http: httpx.Client, mint: Mint
 ) -> None:
     card = str(uuid.uuid4())
 
     response = _send(http, cdss_server, mint, {"feedback": [_accepted(card, "suggestion-1")]})
 
-    assert response.json() == {"stored": 1, "duplicates": 0, "unknownCards": 1}
-    [row] = _stored_rows(cdss_server, card)
-    assert row.card_known is False
-    assert row.accepted_suggestions == ["suggestion-1"]
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["feedback[0].card"]
+    assert _stored_rows(cdss_server, card) == []
 
 
-def test_a_batch_mixes_new_duplicate_and_unknown(
+def test_a_batch_mixes_new_and_duplicate(
     cdss_server: CdssServer, http: httpx.Client, mint: Mint
 ) -> None:
     known = _issue_card(cdss_server)
@@ -132,16 +132,10 @@ def test_a_batch_mixes_new_duplicate_and_unknown(
         http,
         cdss_server,
         mint,
-        {
-            "feedback": [
-                _overridden(known),
-                _accepted(known, "s-2"),
-                _accepted(str(uuid.uuid4()), "s"),
-            ]
-        },
+        {"feedback": [_overridden(known), _accepted(known, "s-2")]},
     )
 
-    assert response.json() == {"stored": 2, "duplicates": 1, "unknownCards": 1}
+    assert response.json() == {"stored": 1, "duplicates": 1, "unknownCards": 0}
 
 
 NUL_IN_COMMENT = {"reason": {"code": "declined", "display": "Declined"}, "userComment": "a\x00b"}
@@ -283,7 +277,7 @@ def test_acknowledged_feedback_survives_a_crash(
     start_server: Callable[..., CdssServer], http: httpx.Client, mint: Mint, backend: str
 ) -> None:
     server = start_server(backend)
-    card = str(uuid.uuid4())
+    card = _issue_card(server)
     assert _send(http, server, mint, {"feedback": [_overridden(card)]}).json()["stored"] == 1
 
     server.crash()
@@ -292,6 +286,6 @@ def test_acknowledged_feedback_survives_a_crash(
     assert _send(http, server, mint, {"feedback": [_overridden(card)]}).json() == {
         "stored": 0,
         "duplicates": 1,
-        "unknownCards": 1,
+        "unknownCards": 0,
     }
     assert len(_stored_rows(server, card)) == 1
