@@ -6,10 +6,11 @@ Error messages name the field and the rule, never the value sent: bodies carry p
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -41,17 +42,25 @@ HOOK_REQUIRED_CONTEXT: Mapping[str, tuple[str, ...]] = {
 FHIR_ID_CONTEXT_FIELDS = ("patientId", "encounterId")
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 FHIR_REFERENCE = re.compile(r"[A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+# How much of a repeated member name a 400 quotes: names are the sender's, not patient data.
+MAX_NAME_SHOWN = 64
 
 
-def _without_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL characters; refusing them here keeps them a 400.
+def _storable_text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL characters, nor UTF-8 an unpaired surrogate ("\ud800" is
+    # valid JSON, but no character): refusing them here keeps them a 400.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must not contain unpaired UTF-16 surrogates") from None
     return value
 
 
 NonEmptyText = Annotated[
-    str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_without_nul)
+    str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_storable_text)
 ]
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -135,7 +144,7 @@ class FeedbackOverrideReason(_Body):
 
     reason: dict[str, Any] | None = None
     user_comment: (
-        Annotated[str, StringConstraints(max_length=4096), AfterValidator(_without_nul)] | None
+        Annotated[str, StringConstraints(max_length=4096), AfterValidator(_storable_text)] | None
     ) = Field(default=None, alias="userComment")
 
     @field_validator("reason")
@@ -148,6 +157,8 @@ class FeedbackOverrideReason(_Body):
         for member in ("system", "display"):
             if member in value and not isinstance(value[member], str):
                 raise ValueError(f"{member} must be a string")
+        for text in _strings_within(value):
+            _storable_text(text)
         return value
 
 
@@ -155,7 +166,7 @@ class FeedbackEntry(_Body):
     """What a clinician did with one card."""
 
     card: Annotated[
-        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_without_nul)
+        str, StringConstraints(min_length=1, max_length=128), AfterValidator(_storable_text)
     ]
     outcome: Literal["accepted", "overridden"]
     accepted_suggestions: list[AcceptedSuggestion] | None = Field(
@@ -199,17 +210,73 @@ def parse_timestamp(value: str) -> datetime:
     ):
         raise ValueError("must be an RFC 3339 date-time with a time zone")
     try:
-        return datetime.fromisoformat(value.upper())
+        moment = datetime.fromisoformat(value.upper())
+        # Stored in UTC: 0001-01-01T00:00:00+14:00 is a valid string but no UTC moment.
+        moment.astimezone(UTC)
     except ValueError:
         raise ValueError("must be a valid date-time") from None
+    except OverflowError:
+        raise ValueError("must be a date-time between the years 1 and 9999 in UTC") from None
+    return moment
+
+
+def _strings_within(value: Any) -> Iterator[str]:
+    # Every string of a JSON value, keys included, for the checks stored text must pass.
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, member in value.items():
+            yield key
+            yield from _strings_within(member)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_within(item)
+
+
+class _NotStrictJson(ValueError):
+    """JSON that Python's parser reads but RFC 8259 (or I-JSON, RFC 7493) does not allow."""
+
+
+def _refuse_duplicate_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 leaves the meaning of a repeated name open: parsers keep the first or the last,
+    # so a second `context` could name another patient than the one a proxy or log saw.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                shown = name if len(name) <= MAX_NAME_SHOWN else name[:MAX_NAME_SHOWN] + "..."
+                raise _NotStrictJson(f"member '{shown}' appears twice in one object")
+            seen.add(name)
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; PostgreSQL's json type refuses them (a DataError, once).
+    raise _NotStrictJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        # I-JSON (RFC 7493): numbers beyond a double's range are not interoperable.
+        raise _NotStrictJson("a number is beyond the range of a double")
+    return number
 
 
 def parse_json_body(raw: bytes) -> Any:
-    """The body as JSON, or `InvalidRequest`."""
+    """The body as JSON, or `InvalidRequest`; a repeated member name, NaN or Infinity included."""
     if not raw.strip():
         raise InvalidRequest("empty body", [Problem("body", "a JSON object is required")])
     try:
-        return json.loads(raw)
+        return json.loads(
+            raw,
+            object_pairs_hook=_refuse_duplicate_members,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
+    except _NotStrictJson as exc:
+        raise InvalidRequest("malformed JSON", [Problem("body", str(exc))]) from None
     except (ValueError, RecursionError):
         raise InvalidRequest(
             "malformed JSON", [Problem("body", "not valid JSON (UTF-8)")]

@@ -52,6 +52,8 @@ class ConfigChange(Protocol):
 
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_LIMIT = 1000
+# The largest audit entry id any backend stores (a signed 64-bit integer key).
+MAX_ENTRY_ID = 2**63 - 1
 
 
 def _administrator() -> AdminActor:
@@ -159,7 +161,11 @@ def audit_log() -> dict[str, Any]:
     """The audit log, newest first."""
     _administrator()
     before = request.args.get("before")
-    if before is not None and not before.isdigit():
+    # isascii: "²" is a digit to str.isdigit but not to int(); an id past the largest a database
+    # key holds would overflow the driver (SQLite) or the column's type (PostgreSQL).
+    if before is not None and not (
+        before.isascii() and before.isdigit() and int(before) <= MAX_ENTRY_ID
+    ):
         raise InvalidRequest("invalid query", [Problem("before", "must be an entry id")])
     events = current_components().audit_log.recent(
         _limit(), None if before is None else int(before)
@@ -242,7 +248,7 @@ def _if_match() -> int | None:
 
 def _limit() -> int:
     raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest("invalid query", [Problem("limit", f"must be 1 to {MAX_LIMIT}")])
     return int(raw)
 
