@@ -15,6 +15,7 @@ import jwt
 import pytest
 from conftest import ALLOWED_TENANT, TENANT_ISSUER, TRUSTED_ISSUER, Mint, patient_view_request
 from cryptography.hazmat.primitives import serialization
+from hook_calls import HIGH_BMI, diabetes_cards
 from support import CdssServer, KeySetPublisher
 
 from cds_service.auth.signing import generate_signing_key, sign_cds_token
@@ -219,10 +220,12 @@ def test_feedback_requires_a_token_for_its_own_url(
     cdss_server: CdssServer, http: httpx.Client, mint: Mint
 ) -> None:
     feedback_path = HOOK_PATH + "/feedback"
+    # A card issued to this caller: feedback is taken only for those.
+    (card, *_) = diabetes_cards(cdss_server, mint, "pat-auth-feedback", HIGH_BMI)
     body = {
         "feedback": [
             {
-                "card": str(uuid.uuid4()),
+                "card": card["uuid"],
                 "outcome": "overridden",
                 "outcomeTimestamp": "2026-01-02T03:04:05Z",
             }
