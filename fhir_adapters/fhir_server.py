@@ -1,100 +1,66 @@
 """Reading the EHR's FHIR server with the token the EHR handed over, within one time budget.
 
-    FhirFetchError
-    ├── FhirUnreachable        connection refused, DNS failure, TLS failure
-    ├── FhirTimeout            no answer within the budget
-    ├── FhirTooLarge           an answer, or all of a call's answers, past the byte cap
-    ├── FhirAccessDenied       401 or 403: the token is expired, revoked or lacks a scope
-    ├── FhirNotFound           404
-    ├── FhirServerFailed       5xx, or any other status the service cannot use
-    ├── FhirInvalidResponse    the body is not the FHIR resource asked for, in JSON
-    └── FhirForeignUrl         a link (`next`, attachment) points off the FHIR server
-
-httpx's exceptions become these at exactly one place, `_translate_transport_errors`; callers
-never see an httpx type. The access token is sent to the FHIR server and nowhere else (a `next`
-link or attachment URL on another host is refused, not followed): it is never stored and never
-logged.
-
-Every answer is read as a stream against the call's deadline and byte caps, so a server that
-trickles or never ends its body holds a fetch thread no longer than the budget and no more memory
-than the cap; and each FHIR server has only so many fetch threads at once, so the calls of one
-slow server do not starve the calls naming another.
+The errors, and the reading of one answer against the deadline and byte caps, are in
+`fhir_adapters.fhir_fetch_errors` (re-exported here). The access token is sent to the FHIR
+server and nowhere else (a `next` link or attachment URL on another host is refused, not
+followed): it is never stored and never logged. Each FHIR server has only so many fetch
+threads at once, so the calls of one slow server do not starve the calls naming another.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+
+from fhir_adapters.fhir_fetch_errors import (
+    CallAllowance,
+    FhirAccessDenied,
+    FhirFetchError,
+    FhirForeignUrl,
+    FhirInvalidResponse,
+    FhirNotFound,
+    FhirServerFailed,
+    FhirTimeout,
+    FhirTooLarge,
+    FhirUnreachable,
+    check_status,
+    read_body,
+    resource_in,
+    translate_transport_errors,
+)
+
+__all__ = [
+    "CallAllowance",
+    "FhirAccess",
+    "FhirAccessDenied",
+    "FhirFetchError",
+    "FhirFetcher",
+    "FhirForeignUrl",
+    "FhirInvalidResponse",
+    "FhirNotFound",
+    "FhirServerFailed",
+    "FhirTimeout",
+    "FhirTooLarge",
+    "FhirUnreachable",
+    "SearchRequest",
+    "SearchResult",
+    "bundle_resources",
+    "next_page",
+    "url_on_server",
+]
 
 _Result = TypeVar("_Result")
 
 FHIR_JSON = "application/fhir+json"
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-
-
-class FhirFetchError(Exception):
-    """The FHIR server could not give the data; the message never holds the token."""
-
-    # A short name for metrics and logs.
-    reason: ClassVar[str] = "failed"
-
-
-class FhirUnreachable(FhirFetchError):
-    """The FHIR server could not be reached."""
-
-    reason: ClassVar[str] = "unreachable"
-
-
-class FhirTimeout(FhirFetchError):
-    """The FHIR server did not answer within the time budget."""
-
-    reason: ClassVar[str] = "timeout"
-
-
-class FhirTooLarge(FhirFetchError):
-    """The FHIR server's answer, or all the answers of one call, went past the byte cap."""
-
-    reason: ClassVar[str] = "too-large"
-
-
-class FhirAccessDenied(FhirFetchError):
-    """The FHIR server refused the token (401 or 403)."""
-
-    reason: ClassVar[str] = "access-denied"
-
-
-class FhirNotFound(FhirFetchError):
-    """The FHIR server has no such resource (404)."""
-
-    reason: ClassVar[str] = "not-found"
-
-
-class FhirServerFailed(FhirFetchError):
-    """The FHIR server answered with an error the service cannot use."""
-
-    reason: ClassVar[str] = "server-failed"
-
-
-class FhirInvalidResponse(FhirFetchError):
-    """The FHIR server's answer is not the FHIR resource asked for, in JSON."""
-
-    reason: ClassVar[str] = "invalid-response"
-
-
-class FhirForeignUrl(FhirFetchError):
-    """A link points somewhere other than the FHIR server the request named."""
-
-    reason: ClassVar[str] = "foreign-url"
 
 
 @dataclass(frozen=True)
@@ -108,78 +74,6 @@ class FhirAccess:
     def __repr__(self) -> str:
         # Keeps the token out of tracebacks and debug output.
         return f"FhirAccess(base_url={self.base_url!r}, access_token='***', patient=...)"
-
-
-@contextmanager
-def _translate_transport_errors() -> Iterator[None]:
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise FhirTimeout("the FHIR server did not answer in time") from exc
-    except httpx.TransportError as exc:
-        raise FhirUnreachable(
-            f"the FHIR server could not be reached ({type(exc).__name__})"
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise FhirServerFailed(
-            f"the request to the FHIR server failed ({type(exc).__name__})"
-        ) from exc
-
-
-def _check_status(status: int) -> None:
-    if status in (401, 403):
-        raise FhirAccessDenied(f"the FHIR server refused the token ({status})")
-    if status == 404:
-        raise FhirNotFound("the FHIR server has no such resource (404)")
-    if status != 200:
-        raise FhirServerFailed(f"the FHIR server answered {status}")
-
-
-def _resource_in(body: bytes) -> dict[str, Any]:
-    try:
-        resource = json.loads(body)
-    except ValueError as exc:
-        raise FhirInvalidResponse("the FHIR server's answer is not JSON") from exc
-    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-        raise FhirInvalidResponse("the FHIR server's answer is not a FHIR resource")
-    return resource
-
-
-class CallAllowance:
-    """The bytes one hook call may still read from the FHIR server, over all its requests."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._remaining = max_bytes
-        self._lock = threading.Lock()
-
-    def take(self, count: int) -> None:
-        """Count `count` bytes read; `FhirTooLarge` once the call has read more than it may."""
-        with self._lock:
-            self._remaining -= count
-            if self._remaining < 0:
-                raise FhirTooLarge("the FHIR server's answers to this call passed the byte cap")
-
-
-def _read_body(
-    response: httpx.Response, deadline: float, max_bytes: int, allowance: CallAllowance
-) -> bytes:
-    """The body, read chunk by chunk so neither a trickle nor an endless stream outlasts the
-    deadline or the caps (httpx's timeout bounds each read, not the whole answer)."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FhirTooLarge("the FHIR server's answer is larger than the byte cap")
-    chunks: list[bytes] = []
-    size = 0
-    # Decoded bytes are counted, so a compressed answer cannot expand past the cap.
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise FhirTooLarge("the FHIR server's answer is larger than the byte cap")
-        allowance.take(len(chunk))
-        chunks.append(chunk)
-        if time.monotonic() >= deadline:
-            raise FhirTimeout("the FHIR server did not finish its answer within the budget")
-    return b"".join(chunks)
 
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -419,7 +313,7 @@ class FhirFetcher:
         started = time.monotonic()
         try:
             with (
-                _translate_transport_errors(),
+                translate_transport_errors(),
                 self._client.stream(
                     "GET",
                     url_on_server(access.base_url, url),
@@ -428,9 +322,9 @@ class FhirFetcher:
                 ) as response,
             ):
                 # An error's body is not read: its status says all the service uses.
-                _check_status(response.status_code)
-                body = _read_body(response, deadline, self._max_response_bytes, allowance)
-            resource = _resource_in(body)
+                check_status(response.status_code)
+                body = read_body(response, deadline, self._max_response_bytes, allowance)
+            resource = resource_in(body)
         except FhirFetchError as exc:
             if self._observe is not None:
                 self._observe(time.monotonic() - started, exc.reason)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from support import free_port
 
+from fhir_adapters.fhir_fetch_errors import check_status, resource_in, translate_transport_errors
 from fhir_adapters.fhir_server import (
     FhirAccess,
     FhirAccessDenied,
@@ -23,9 +24,6 @@ from fhir_adapters.fhir_server import (
     FhirTooLarge,
     FhirUnreachable,
     SearchRequest,
-    _check_status,
-    _resource_in,
-    _translate_transport_errors,
 )
 
 HTTPX_ERRORS = sorted(
@@ -50,7 +48,7 @@ def test_every_httpx_error_is_translated(error_class: type[httpx.HTTPError]) -> 
     else:
         error = error_class("failed", request=request)
 
-    with pytest.raises(FhirFetchError) as raised, _translate_transport_errors():
+    with pytest.raises(FhirFetchError) as raised, translate_transport_errors():
         raise error
 
     assert raised.value.__cause__ is error
@@ -80,12 +78,12 @@ def test_statuses_and_bodies_map_to_errors(
 
 def _answer_of(status: int, body: bytes) -> dict[str, object]:
     # The fetcher's order: the status first, the body only when it is 200.
-    _check_status(status)
-    return _resource_in(body)
+    check_status(status)
+    return resource_in(body)
 
 
 def test_a_resource_is_returned() -> None:
-    assert _resource_in(b'{"resourceType": "Patient", "id": "p"}') == {
+    assert resource_in(b'{"resourceType": "Patient", "id": "p"}') == {
         "resourceType": "Patient",
         "id": "p",
     }
