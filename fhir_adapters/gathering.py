@@ -187,7 +187,7 @@ class PatientDataGatherer:
             {
                 url
                 for resource in gathered.all_resources()
-                if resource.get("resourceType") in _NOTE_TYPES
+                if str(resource.get("resourceType")) in _NOTE_TYPES
                 for url in attachment_urls(resource)
             }
         )

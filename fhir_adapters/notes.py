@@ -78,7 +78,11 @@ def read_notes(
     `fetched` maps attachment URLs to the Binary resources read from the FHIR server, and
     `fetch_errors` those that could not be read to the reason.
     """
-    if resource.get("status") in _WITHDRAWN or resource.get("docStatus") == "entered-in-error":
+    status = resource.get("status")
+    # A status that is not a code (a list, an object) cannot be looked up: not withdrawn.
+    if (isinstance(status, str) and status in _WITHDRAWN) or resource.get(
+        "docStatus"
+    ) == "entered-in-error":
         return [], []
     source = reference_of(resource)
     notes: list[ClinicalNote] = []

@@ -88,3 +88,12 @@ def test_a_report_is_dated_by_its_clinically_relevant_time(
     resource: dict[str, Any], expected: datetime | None
 ) -> None:
     assert note_date(resource) == expected
+
+
+@pytest.mark.parametrize("status", [[], {}, ["current"]])
+def test_a_status_that_is_not_a_code_is_read_not_raised(status: Any) -> None:
+    # A list or an object cannot be looked up among the withdrawn statuses (a TypeError, a 500
+    # before): the note is read, as one whose status says nothing.
+    notes, _ = read_notes(document(status=status), {}, {})
+
+    assert [note.text for note in notes] == ["No fever."]
