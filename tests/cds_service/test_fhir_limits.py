@@ -22,6 +22,7 @@ import httpx
 import pytest
 from conftest import Mint, patient_view_request
 from support import CdssServer
+from test_hooks_fhir_server import locations
 
 BUDGET_SECONDS = 2.0
 # Generous: the call must come back, and with the right answer; how fast is not measured here.
@@ -203,12 +204,6 @@ def call_with_fhir_server(
     )
 
 
-def missing_keys(response: httpx.Response) -> list[str]:
-    outcome = response.json()
-    assert outcome["resourceType"] == "OperationOutcome"
-    return sorted(loc for issue in outcome["issue"] for loc in issue.get("expression", []))
-
-
 def assert_no_patient_data(service: CdssServer, response: httpx.Response) -> None:
     log = service.log_file.read_text()
     for secret in (PATIENT_ID, ACCESS_TOKEN):
@@ -228,7 +223,7 @@ def test_an_answer_past_the_byte_cap_is_refused_with_412(
     response = call_with_fhir_server(service, mint, fhir_server)
 
     assert response.status_code == 412, response.text
-    assert missing_keys(response) == REQUIRED_KEYS
+    assert locations(response) == REQUIRED_KEYS
     assert "byte cap" in response.text
     # The service stopped reading at the cap instead of taking what the server would send.
     assert fhir_server.bytes_sent < MAX_CALL_BYTES + SOCKET_BUFFER_SLACK_BYTES
@@ -256,6 +251,6 @@ def test_a_trickling_fhir_server_does_not_starve_another_callers_fetches(
     assert served.status_code == 200, served.text
     for response in stuck_answers:
         assert response.status_code == 412, response.text
-        assert missing_keys(response) == REQUIRED_KEYS
+        assert locations(response) == REQUIRED_KEYS
         assert_no_patient_data(service, response)
     assert_no_patient_data(service, served)
