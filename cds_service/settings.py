@@ -22,29 +22,41 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from cds_service.access_settings import (
+    SANDBOX_ISSUER,
+    SANDBOX_KEY_SET,
+    SIGNING_ALGORITHMS,
+    AdminSettings,
+    AuthSettings,
+    IssuerSettings,
+)
+from cds_service.settings_base import Section
 
 ENV_PREFIX = "CDSS_"
 ENV_CONFIG_FILE = "CDSS_CONFIG"
 ENV_NESTING = "__"
 
-# The algorithms the CDS Hooks specification allows: asymmetric only, never `none` or HMAC.
-SIGNING_ALGORITHMS = ("ES384", "RS384", "ES256", "RS256", "ES512", "RS512")
-# The public CDS Hooks sandbox: its issuer, and the name of its key set shipped in the package.
-# Its private key is published with its source, so trusting it is an explicit opt-in.
-SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
-SANDBOX_KEY_SET = "cds-hooks-sandbox"
+__all__ = [
+    "SANDBOX_ISSUER",
+    "SANDBOX_KEY_SET",
+    "SIGNING_ALGORITHMS",
+    "AdminSettings",
+    "AuthSettings",
+    "ConfigurationError",
+    "IssuerSettings",
+    "Settings",
+    "is_loopback_host",
+    "load_settings",
+]
 
 
 class ConfigurationError(Exception):
     """The configuration cannot be used; the message says which key and why."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerSettings(_Section):
+class ServerSettings(Section):
     """How the service is reached and run."""
 
     public_base_url: str = "http://127.0.0.1:8080"
@@ -68,129 +80,20 @@ class ServerSettings(_Section):
         return value.rstrip("/")
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     """Where feedback, issued cards and the token replay store live."""
 
     database_url: str = "sqlite:///cdss.db"
 
 
-class IssuerSettings(_Section):
-    """One EHR (or sandbox) whose CDS Hooks JWTs the service trusts."""
-
-    iss: str = Field(min_length=1)
-    jwks: dict[str, Any] | None = None
-    jwks_file: Path | None = None
-    jwks_url: str | None = None
-    # A key set shipped inside the package, pinned rather than fetched (e.g. "cds-hooks-sandbox").
-    jwks_builtin: str | None = None
-    jku_allowed: tuple[str, ...] = ()
-    # When not empty, the `tenant` claim must be one of these.
-    tenants: tuple[str, ...] = ()
-
-    @property
-    def trusts_sandbox_key(self) -> bool:
-        """Whether this issuer is the public CDS Hooks sandbox, or takes keys from it."""
-        sandbox_urls = [self.jwks_url, *self.jku_allowed]
-        return (
-            self.iss.rstrip("/") == SANDBOX_ISSUER
-            or self.jwks_builtin == SANDBOX_KEY_SET
-            or any(url is not None and url.startswith(SANDBOX_ISSUER + "/") for url in sandbox_urls)
-        )
-
-    @model_validator(mode="after")
-    def _key_source_given(self) -> IssuerSettings:
-        sources = [self.jwks, self.jwks_file, self.jwks_url, self.jwks_builtin]
-        if sum(source is not None for source in sources) > 1:
-            raise ValueError("give one of jwks, jwks_file, jwks_url, jwks_builtin")
-        if all(source is None for source in sources) and not self.jku_allowed:
-            raise ValueError(
-                "needs a key set: jwks, jwks_file, jwks_url, jwks_builtin or jku_allowed"
-            )
-        return self
-
-
-class AuthSettings(_Section):
-    """How callers are authenticated."""
-
-    # Off only for local sandbox play; the service warns at every start when it is off.
-    verify_jwt: bool = True
-    # Trusting the public CDS Hooks sandbox (whose private key anyone can read) must be asked
-    # for here; the service warns at every start while it is on, and beyond loopback it also
-    # needs `synthetic_data_only`, the operator's word that no real patient's data is there.
-    sandbox: bool = False
-    synthetic_data_only: bool = False
-    issuers: tuple[IssuerSettings, ...] = ()
-    clock_skew_seconds: int = Field(default=60, ge=0, le=600)
-    # EHRs sign one short-lived token per call (typically 5 minutes); longer ones are refused.
-    max_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86400)
-    jwks_cache_seconds: int = Field(default=3600, ge=0)
-    # An unknown `kid` makes the service fetch the key set again, but no more often than this.
-    jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
-    jwks_fetch_timeout_seconds: float = Field(default=2.0, gt=0)
-
-    @model_validator(mode="after")
-    def _unique_issuers(self) -> AuthSettings:
-        names = [issuer.iss for issuer in self.issuers]
-        if len(names) != len(set(names)):
-            raise ValueError("each issuer may appear once")
-        return self
-
-    @model_validator(mode="after")
-    def _sandbox_trust_asked_for(self) -> AuthSettings:
-        sandbox_issuers = [issuer.iss for issuer in self.issuers if issuer.trusts_sandbox_key]
-        if sandbox_issuers and not self.sandbox:
-            raise ValueError(
-                f"issuer {sandbox_issuers[0]} trusts the public CDS Hooks sandbox's key, whose "
-                "private half is published: anyone could call this service. Set "
-                "[auth] sandbox = true to trust it (synthetic data only), or remove the issuer"
-            )
-        return self
-
-
-def _is_sha256_hex(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value.lower())
-
-
-class AdminSettings(_Section):
-    """Who may use the admin endpoints (`/admin`), and how hard guessing a token is made.
-
-    Tokens are given only as SHA-256 digests (`cdss admin-token` makes a token and its digest);
-    the tokens themselves are never stored.
-    """
-
-    token_sha256: tuple[str, ...] = ()
-    # The audit log's name for each token's holder, by digest; unnamed: "token <first 8>".
-    token_names: dict[str, str] = Field(default_factory=dict)
-    # Refused attempts from one client address within the window, after which it is refused
-    # outright (429) until the window has passed.
-    max_refusals: int = Field(default=10, ge=1, le=1000)
-    refusal_window_seconds: int = Field(default=900, ge=1, le=86400)
-    # How long an admin page sign-in lasts.
-    session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
-
-    @field_validator("token_sha256")
-    @classmethod
-    def _hex_digests(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        if not all(_is_sha256_hex(value) for value in values):
-            raise ValueError("each entry must be a hex SHA-256 digest (64 characters)")
-        return tuple(v.lower() for v in values)
-
-    @field_validator("token_names")
-    @classmethod
-    def _named_digests(cls, names: dict[str, str]) -> dict[str, str]:
-        if not all(_is_sha256_hex(digest) for digest in names):
-            raise ValueError("each key must be a hex SHA-256 digest (64 characters)")
-        return {digest.lower(): name for digest, name in names.items()}
-
-
-class PrivacySettings(_Section):
+class PrivacySettings(Section):
     """The key that turns patient ids into pseudonyms before anything is stored."""
 
     patient_key_file: Path = Path("cdss-patient.key")
     patient_key: str | None = Field(default=None, min_length=32)
 
 
-class FhirSettings(_Section):
+class FhirSettings(Section):
     """How the service reads the EHR's FHIR server when prefetch is incomplete."""
 
     # One budget for the whole call: every query, every further page, every attachment.
@@ -207,7 +110,7 @@ class FhirSettings(_Section):
     max_attachments: int = Field(default=20, ge=0, le=500)
 
 
-class ModelSettings(_Section):
+class ModelSettings(Section):
     """Where the risk models' artifacts are (verified by content hash at every start)."""
 
     # None: the artifacts shipped in the package (models/shipped), rebuilt by `cdss train`.
@@ -217,7 +120,7 @@ class ModelSettings(_Section):
 CardIndicatorSetting = Literal["none", "info", "warning", "critical"]
 
 
-class IndicatorSettings(_Section):
+class IndicatorSettings(Section):
     """The card each band of a risk gets; "none" shows no card."""
 
     low: CardIndicatorSetting = "none"
@@ -225,7 +128,7 @@ class IndicatorSettings(_Section):
     high: CardIndicatorSetting = "warning"
 
 
-class BandSettings(_Section):
+class BandSettings(Section):
     """One risk: moderate from `moderate_from`, high from `high_from`, and each band's card."""
 
     moderate_from: float = Field(gt=0, lt=1)
@@ -239,7 +142,7 @@ class BandSettings(_Section):
         return self
 
 
-class CardSettings(_Section):
+class CardSettings(Section):
     """When a risk becomes a card: the one home of the bands, their cards and their defaults.
 
     The file gives the starting values; the admin endpoint (`/admin/config`) changes them while
@@ -277,7 +180,7 @@ class CardSettings(_Section):
         return self
 
 
-class NoteSettings(_Section):
+class NoteSettings(Section):
     """How the note summary chooses its excerpts."""
 
     # "minilm": sentence embeddings (PyTorch, a base dependency); when MiniLM cannot load,
@@ -307,7 +210,7 @@ SMART_READ_SCOPES = (
 )
 
 
-class SmartSettings(_Section):
+class SmartSettings(Section):
     """The SMART on FHIR detail app (`/smart/`): who may launch it and what it asks for."""
 
     client_id: str = Field(default="cdss-detail", min_length=1)
@@ -328,13 +231,13 @@ class SmartSettings(_Section):
         return tuple(value.rstrip("/") for value in values)
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     """Log verbosity."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
-class Settings(_Section):
+class Settings(Section):
     """The whole configuration."""
 
     server: ServerSettings = ServerSettings()
