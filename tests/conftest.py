@@ -120,10 +120,13 @@ def start_server(
     """Starts a `cdss serve` process; every server started is stopped at the end."""
     started: list[CdssServer] = []
 
-    def start(backend: str = "sqlite", **config: dict[str, Any]) -> CdssServer:
+    def start(
+        backend: str = "sqlite", *, database_url: str | None = None, **config: dict[str, Any]
+    ) -> CdssServer:
+        # `database_url`: another replica's database, as replicas behind one load balancer share.
         server = CdssServer(
             workdir=tmp_path_factory.mktemp(f"cdss-{backend}"),
-            database_url=new_database(backend),
+            database_url=database_url or new_database(backend),
             config={
                 "auth": {"clock_skew_seconds": 30},
                 "fhir": {"fetch_budget_seconds": 0.5},
