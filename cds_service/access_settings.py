@@ -108,9 +108,12 @@ class AdminSettings(Section):
     token_sha256: tuple[str, ...] = ()
     # The audit log's name for each token's holder, by digest; unnamed: "token <first 8>".
     token_names: dict[str, str] = Field(default_factory=dict)
-    # Refused attempts from one client address within the window, after which it is refused
-    # outright (429) until the window has passed.
+    # Refused attempts from one client address within the window, after which its wrong tokens
+    # are refused outright (429) until the window has passed; a valid token is always let in.
     max_refusals: int = Field(default=10, ge=1, le=1000)
+    # The same for every address together (guessing spread over many addresses), counted by
+    # each worker process: the service-wide cap is this many times `[server] workers`.
+    max_refusals_all_addresses: int = Field(default=100, ge=1, le=100_000)
     refusal_window_seconds: int = Field(default=900, ge=1, le=86400)
     # How long an admin page sign-in lasts.
     session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 
 from cds_service.access_settings import (
     SANDBOX_ISSUER,
@@ -66,6 +66,9 @@ class ServerSettings(Section):
     threads: int = Field(default=4, ge=1, le=64)
     # Browsers (the public CDS Hooks sandbox) need CORS; "*" allows any origin.
     cors_allowed_origins: tuple[str, ...] = ("https://sandbox.cds-hooks.org",)
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto
+    # are believed; from any other peer, those headers are anyone's word and change nothing.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     request_timeout_seconds: int = Field(default=30, ge=1)
     # Where the workers share their Prometheus samples; `cdss serve` makes a fresh one when
