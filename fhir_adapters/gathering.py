@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fhir_adapters.fhir_server import (
@@ -24,8 +24,15 @@ from fhir_adapters.fhir_server import (
     bundle_resources,
     next_page,
 )
-from fhir_adapters.fhir_values import Resource, reference_of
+from fhir_adapters.fhir_values import Resource
 from fhir_adapters.notes import attachment_urls
+from fhir_adapters.patient_links import (
+    PatientScope,
+    PatientSorting,
+    SetAside,
+    patient_urns,
+    set_aside_issues,
+)
 from fhir_adapters.patient_record import DataIssue
 from fhir_adapters.prefetch import (
     InvalidPrefetch,
@@ -57,6 +64,9 @@ class GatheredData:
     other_patients: tuple[str, ...] = ()
     # Each key's data in a clinician's words ("family history"), for the card's plain note.
     subjects: dict[str, str] = field(default_factory=dict)
+    # Resources left out because they are linked to no patient the service can check
+    # (`patient_links` says which links count).
+    unlinked: tuple[SetAside, ...] = ()
 
     def all_resources(self) -> Iterator[Resource]:
         """Every resource gathered, from every key."""
@@ -96,6 +106,7 @@ class GatheredData:
             )
             for reference in self.other_patients
         )
+        issues.extend(set_aside_issues(self.unlinked))
         return issues
 
 
@@ -113,10 +124,19 @@ class PatientDataGatherer:
         context: Mapping[str, Any],
         access: FhirAccess | None,
         budget_seconds: float,
+        fhir_server: str | None = None,
     ) -> GatheredData:
         """Every template's resources, fetched within `budget_seconds` of now; `InvalidPrefetch`
-        when the EHR sent a malformed value."""
+        when the EHR sent a malformed value. `fhir_server` (the request's, else the access's)
+        is where an absolute reference to the patient may point."""
         deadline = time.monotonic() + budget_seconds
+        patient_id = context.get("patientId")
+        # Without a patient id nothing can be linked to the patient: everything is set aside.
+        scope = PatientScope(
+            patient_id if isinstance(patient_id, str) and patient_id else None,
+            fhir_server or (access.base_url if access is not None else None),
+        )
+        urns: dict[str, frozenset[str]] = {}
         allowance = self._fetcher.call_allowance()
         items = read_prefetch(templates, prefetch)
         resources: dict[str, tuple[Resource, ...]] = {}
@@ -127,6 +147,7 @@ class PatientDataGatherer:
             item = items[template.key]
             if item.state is PrefetchState.PROVIDED and item.resource is not None:
                 resources[template.key] = _provided_resources(template.key, item.resource)
+                urns[template.key] = patient_urns(item.resource, scope.patient_id)
                 following = next_page(item.resource) if template.all_pages else None
                 if following is not None:
                     requests[template.key] = SearchRequest(following, "Bundle")
@@ -159,17 +180,20 @@ class PatientDataGatherer:
                     incomplete[key] = f"a later page could not be read: {result.error}"
                 elif result.truncated:
                     incomplete[key] = "more pages than the page cap allows"
-        patient_id = context.get("patientId")
-        other_patients: list[str] = []
-        if isinstance(patient_id, str):
-            for key, found in resources.items():
-                resources[key] = _of_patient(found, patient_id, other_patients)
+        # A server that ignores a search parameter it does not support (as FHIR allows, unless
+        # asked for strict handling) answers with every patient's resources, and an EHR may
+        # attach a result by an identifier alone: neither may reach this record.
+        sorting = PatientSorting([], [])
+        for key, found in resources.items():
+            key_scope = replace(scope, patient_urns=urns.get(key, frozenset()))
+            resources[key] = sorting.keep_this_patients(found, key_scope)
         gathered = GatheredData(
             resources,
             unavailable,
             incomplete,
-            other_patients=tuple(sorted(other_patients)),
+            other_patients=tuple(sorted(sorting.other_patients)),
             subjects={template.key: template.subject for template in templates},
+            unlinked=tuple(sorted(sorting.unlinked, key=lambda item: item.reference)),
         )
         for issue in gathered.issues():
             # For the integrator: the service's own words and the server's status, no patient data.
@@ -207,15 +231,7 @@ class PatientDataGatherer:
                     errors[url] = "the server answered with something other than a Binary"
                 else:
                     attachments[url] = result
-        return GatheredData(
-            gathered.resources,
-            gathered.unavailable,
-            gathered.incomplete,
-            attachments,
-            errors,
-            gathered.other_patients,
-            gathered.subjects,
-        )
+        return replace(gathered, attachments=attachments, attachment_errors=errors)
 
 
 def _provided_resources(key: str, value: Mapping[str, Any]) -> tuple[Resource, ...]:
@@ -225,33 +241,3 @@ def _provided_resources(key: str, value: Mapping[str, Any]) -> tuple[Resource, .
         return tuple(bundle_resources(value))
     except ValueError as exc:
         raise InvalidPrefetch(key, str(exc)) from None
-
-
-def _of_patient(
-    resources: tuple[Resource, ...], patient_id: str, other_patients: list[str]
-) -> tuple[Resource, ...]:
-    """The resources that are this patient's; the references of those of another go to the list.
-
-    A server that ignores a search parameter it does not support (as FHIR allows, unless asked
-    for strict handling) answers with every patient's resources: they must not reach this record.
-    """
-    kept = []
-    for resource in resources:
-        owner = _patient_named(resource)
-        if owner is None or owner == patient_id:
-            kept.append(resource)
-        else:
-            other_patients.append(reference_of(resource))
-    return tuple(kept)
-
-
-def _patient_named(resource: Resource) -> str | None:
-    if resource.get("resourceType") == "Patient":
-        resource_id = resource.get("id")
-        return resource_id if isinstance(resource_id, str) else None
-    for element in ("subject", "patient"):
-        reference = resource.get(element)
-        target = reference.get("reference") if isinstance(reference, Mapping) else None
-        if isinstance(target, str) and "Patient/" in target:
-            return target.split("/_history/")[0].rsplit("Patient/", 1)[1]
-    return None

@@ -30,7 +30,11 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def observation(number: int) -> dict[str, Any]:
-    return {"resourceType": "Observation", "id": f"o{number}"}
+    return {
+        "resourceType": "Observation",
+        "id": f"o{number}",
+        "subject": {"reference": "Patient/p1"},
+    }
 
 
 def page(numbers: range, next_url: str | None = None) -> dict[str, Any]:
@@ -239,6 +243,7 @@ def test_url_attachments_are_read_from_the_server_only(
 
     def note(nid: str, url: str) -> dict[str, Any]:
         return {"resourceType": "DocumentReference", "id": nid,
+                "subject": {"reference": "Patient/p1"},
                 "content": [{"attachment": {"contentType": "text/plain", "url": url}}]}  # fmt: skip
 
     prefetch = {
