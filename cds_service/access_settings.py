@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -33,6 +34,13 @@ class IssuerSettings(Section):
     jku_allowed: tuple[str, ...] = ()
     # When not empty, the `tenant` claim must be one of these.
     tenants: tuple[str, ...] = ()
+    # The FHIR server base URLs this issuer's calls may name as `fhirServer` (compared with
+    # scheme and host in lower case, default port and trailing slash left out). Any other is
+    # never contacted: the call is answered as if the data could not be fetched (412 when it
+    # is required). Empty, the default: no FHIR server is contacted for this issuer, and its
+    # calls must prefetch what the services need (fail closed; an EHR's token is not sent,
+    # nor the service used as a scanner, before someone has named where it may go).
+    fhir_servers: tuple[str, ...] = ()
 
     @property
     def trusts_sandbox_key(self) -> bool:
@@ -43,6 +51,24 @@ class IssuerSettings(Section):
             or self.jwks_builtin == SANDBOX_KEY_SET
             or any(url is not None and url.startswith(SANDBOX_ISSUER + "/") for url in sandbox_urls)
         )
+
+    @field_validator("fhir_servers")
+    @classmethod
+    def _fhir_base_urls(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        # Entries are named by position: one may hold a password, which must not be echoed.
+        for index, value in enumerate(values):
+            parts = urlsplit(value)
+            if parts.username is not None or parts.password is not None:
+                raise ValueError(f"[{index}]: no credentials in the URL (the EHR's token is sent)")
+            try:
+                parts.port  # noqa: B018 - a port that is not a number in range raises
+            except ValueError:
+                raise ValueError(f"[{index}]: the port is not a port number") from None
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"[{index}]: not the absolute http(s) base URL of a server")
+            if "?" in value or "#" in value:
+                raise ValueError(f"[{index}]: a base URL has no query or fragment")
+        return values
 
     @model_validator(mode="after")
     def _key_source_given(self) -> IssuerSettings:

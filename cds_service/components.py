@@ -14,7 +14,7 @@ from cds_service.admin.configuration import ConfigAdministration
 from cds_service.auth.cds_jwt import CdsJwtVerifier, TrustedIssuer
 from cds_service.auth.key_sets import KeySetError, KeySource, PinnedKeySet, RemoteKeySet
 from cds_service.catalog import ServiceCatalog
-from cds_service.hook_runner import HookRunner
+from cds_service.hook_runner import FhirServerAllowList, HookRunner
 from cds_service.managed_config import LiveConfig, file_config
 from cds_service.metrics import ServiceMetrics
 from cds_service.privacy import PatientPseudonymizer, load_or_create_patient_key
@@ -174,7 +174,11 @@ def build_components(
         catalog=catalog,
         verifier=verifier,
         hook_runner=HookRunner(
-            gatherer, IssuedCardStore(engine), PatientPseudonymizer(key), metrics
+            gatherer,
+            IssuedCardStore(engine),
+            PatientPseudonymizer(key),
+            metrics,
+            FhirServerAllowList.from_settings(settings.auth),
         ),
         feedback_store=FeedbackStore(engine),
         risk_models=risk_models,

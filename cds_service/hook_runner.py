@@ -1,11 +1,18 @@
 """Answering one hook call: gather the data, build the patient's record, ask the service for
-advice, and record the cards shown."""
+advice, and record the cards shown.
+
+`fhirServer` is the caller's word, so the service reads only the FHIR servers the caller's
+issuer lists (`[[auth.issuers]] fhir_servers`): any other is never contacted, and the call is
+answered as if the data could not be fetched, in the same words as any fault of a listed
+server, so the answers cannot be used to map what listens at an address.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from cards.card_parts import IssuedCard
 from cards.cds_card import Card
@@ -16,8 +23,9 @@ from cds_service.metrics import ServiceMetrics
 from cds_service.privacy import PatientPseudonymizer
 from cds_service.protocol import HookRequest
 from cds_service.services.definition import CdsService, ServiceInput
+from cds_service.settings import AuthSettings, is_loopback_host
 from cds_service.storage.stores import IssuedCardRecord, IssuedCardStore
-from fhir_adapters.fhir_server import FhirAccess
+from fhir_adapters.fhir_server import FhirAccess, normalised_base_url
 from fhir_adapters.gathering import GatheredData, PatientDataGatherer
 from fhir_adapters.prefetch import InvalidPrefetch
 from fhir_adapters.record_builder import record_from_gathered
@@ -25,6 +33,39 @@ from fhir_adapters.record_builder import record_from_gathered
 log = logging.getLogger(__name__)
 
 NO_PATIENT = ""
+# How much of a refused fhirServer's host a log line quotes.
+LOGGED_HOST_LIMIT = 100
+
+
+class FhirServerAllowList:
+    """The FHIR servers each trusted issuer's calls may name as `fhirServer`.
+
+    An issuer that lists none may name none: its calls are answered from prefetch alone. With
+    JWT checks off (`[auth] verify_jwt = false`, local play) the caller is nobody in
+    particular, so only a FHIR server on this machine (`localhost`, 127.0.0.0/8, ::1) is read.
+    """
+
+    def __init__(self, by_issuer: Mapping[str, Iterable[str]], verify_jwt: bool = True) -> None:
+        self._by_issuer = {
+            issuer: frozenset(normalised_base_url(url) for url in urls)
+            for issuer, urls in by_issuer.items()
+        }
+        self._verify_jwt = verify_jwt
+
+    @classmethod
+    def from_settings(cls, auth: AuthSettings) -> FhirServerAllowList:
+        """The lists of the configured issuers."""
+        return cls({issuer.iss: issuer.fhir_servers for issuer in auth.issuers}, auth.verify_jwt)
+
+    def allows(self, issuer: str, base_url: str) -> bool:
+        """Whether a call of this (verified) issuer may have this FHIR server read."""
+        try:
+            server = normalised_base_url(base_url)
+        except ValueError:
+            return False
+        if not self._verify_jwt:
+            return is_loopback_host(urlsplit(server).hostname or "")
+        return server in self._by_issuer.get(issuer, frozenset())
 
 
 class HookRunner:
@@ -36,8 +77,10 @@ class HookRunner:
         issued_cards: IssuedCardStore,
         pseudonymizer: PatientPseudonymizer,
         metrics: ServiceMetrics,
+        fhir_servers: FhirServerAllowList,
     ) -> None:
         self._gatherer = gatherer
+        self._fhir_servers = fhir_servers
         self._issued_cards = issued_cards
         self._pseudonymizer = pseudonymizer
         self._metrics = metrics
@@ -50,7 +93,7 @@ class HookRunner:
         config: ConfigInForce,
     ) -> Sequence[Card]:
         """The cards for this call; `PrefetchUnavailable` when required data cannot be had."""
-        gathered = self._gather(service, request, config.config.fhir.fetch_budget_seconds)
+        gathered = self._gather(service, request, caller, config.config.fhir.fetch_budget_seconds)
         missing_required = [
             template.key
             for template in service.prefetch
@@ -97,15 +140,33 @@ class HookRunner:
         return [item.card for item in issued]
 
     def _gather(
-        self, service: CdsService, request: HookRequest, budget_seconds: float
+        self,
+        service: CdsService,
+        request: HookRequest,
+        caller: VerifiedCaller,
+        budget_seconds: float,
     ) -> GatheredData:
+        refused = request.fhir_server is not None and not self._fhir_servers.allows(
+            caller.issuer, request.fhir_server
+        )
+        if refused and request.fhir_server is not None:
+            # The server's origin only: the caller's word, not patient data, never a token.
+            origin = urlsplit(request.fhir_server)
+            log.warning(
+                "fhirServer %s://%s is not among the FHIR servers of issuer %r; not contacted",
+                origin.scheme,
+                origin.netloc[:LOGGED_HOST_LIMIT],
+                caller.issuer,
+            )
         try:
             return self._gatherer.gather(
                 service.prefetch,
                 request.prefetch,
                 request.context,
-                self._fhir_access(request),
+                None if refused else self._fhir_access(request, caller),
                 budget_seconds,
+                request.fhir_server,
+                access_refused=refused,
             )
         except InvalidPrefetch as exc:
             raise InvalidRequest(
@@ -113,14 +174,19 @@ class HookRunner:
             ) from None
 
     @staticmethod
-    def _fhir_access(request: HookRequest) -> FhirAccess | None:
+    def _fhir_access(request: HookRequest, caller: VerifiedCaller) -> FhirAccess | None:
         authorization = request.fhir_authorization
         if request.fhir_server is None or authorization is None:
             return None
         # A token limited to another patient cannot read this one's chart.
         if authorization.patient is not None and authorization.patient != request.patient_id:
             return None
-        return FhirAccess(request.fhir_server, authorization.access_token, authorization.patient)
+        return FhirAccess(
+            request.fhir_server,
+            authorization.access_token,
+            authorization.patient,
+            caller=caller.issuer,
+        )
 
     def _record(
         self,

@@ -41,9 +41,23 @@ HOOK_REQUIRED_CONTEXT: Mapping[str, tuple[str, ...]] = {
 # Context fields that name a FHIR resource id; they end up in FHIR query URLs.
 FHIR_ID_CONTEXT_FIELDS = ("patientId", "encounterId")
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-FHIR_REFERENCE = re.compile(r"[A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+FHIR_REFERENCE = re.compile(r"[A-Za-z]+/([A-Za-z0-9\-.]{1,64})")
+# The FHIR id grammar allows them, but in a URL path they are dot segments: "Patient/.." reads
+# the server's base, not a patient.
+DOT_SEGMENTS = frozenset({".", ".."})
 # How much of a repeated member name a 400 quotes: names are the sender's, not patient data.
 MAX_NAME_SHOWN = 64
+
+
+def is_fhir_id(value: object) -> bool:
+    """Whether `value` is a FHIR resource id that stays inside its URL path segment."""
+    return isinstance(value, str) and bool(FHIR_ID.fullmatch(value)) and value not in DOT_SEGMENTS
+
+
+def is_fhir_reference(value: object) -> bool:
+    """Whether `value` is a relative reference (`Practitioner/123`) whose id is a FHIR id."""
+    match = FHIR_REFERENCE.fullmatch(value) if isinstance(value, str) else None
+    return match is not None and is_fhir_id(match.group(1))
 
 
 def _storable_text(value: str) -> str:
@@ -88,7 +102,7 @@ class FhirAuthorization(_Body):
     @field_validator("patient")
     @classmethod
     def _fhir_id(cls, value: str | None) -> str | None:
-        if value is not None and not FHIR_ID.fullmatch(value):
+        if value is not None and not is_fhir_id(value):
             raise ValueError("must be a FHIR resource id")
         return value
 
@@ -118,6 +132,9 @@ class HookRequest(_Body):
     def _base_url(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
             raise ValueError("must be the absolute http(s) base URL of a FHIR server")
+        # The HTTP client would send them as Basic credentials instead of the bearer token.
+        if value is not None and "@" in value.split("/", 3)[2]:
+            raise ValueError("must not hold credentials (user:password@)")
         return value
 
     @model_validator(mode="after")
@@ -310,10 +327,10 @@ def check_hook_context(request: HookRequest, expected_hook: str) -> None:
             problems.append(Problem(f"context.{name}", "required by the hook"))
     for name in FHIR_ID_CONTEXT_FIELDS:
         value = request.context.get(name)
-        if value is not None and not (isinstance(value, str) and FHIR_ID.fullmatch(value)):
+        if value is not None and not is_fhir_id(value):
             problems.append(Problem(f"context.{name}", "must be a FHIR resource id"))
     user = request.context.get("userId")
-    if user is not None and not (isinstance(user, str) and FHIR_REFERENCE.fullmatch(user)):
+    if user is not None and not is_fhir_reference(user):
         problems.append(Problem("context.userId", "must be a reference such as Practitioner/123"))
     if problems:
         raise InvalidRequest("invalid hook context", problems)

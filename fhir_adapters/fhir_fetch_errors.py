@@ -11,9 +11,12 @@
     └── FhirForeignUrl         a link (`next`, attachment) points off the FHIR server
 
 httpx's exceptions become these at exactly one place, `translate_transport_errors`; callers
-never see an httpx type. Every answer is read as a stream against the call's deadline and byte
-caps (`read_body`), so a server that trickles or never ends its body holds a fetch thread no
-longer than the budget and no more memory than the cap.
+never see an httpx type. Their messages are for the service's log: the EHR calling the service
+is told only `FHIR_SERVER_UNREADABLE`, whatever the fault, so its answers cannot map what
+listens at an address (refused connection, garbage, 401, redirect all read the same).
+Every answer is read as a stream against the call's deadline and byte caps (`read_body`), so a
+server that trickles or never ends its body holds a fetch thread no longer than the budget and
+no more memory than the cap.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import httpx
+
+# What a caller of the service is told of any fault of the FHIR server, and of a `fhirServer`
+# its issuer may not name (never contacted): one sentence, so no answer says what is there.
+FHIR_SERVER_UNREADABLE = "the FHIR server could not be read"
 
 
 class FhirFetchError(Exception):

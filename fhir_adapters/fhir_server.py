@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from fhir_adapters.fhir_fetch_errors import (
+    FHIR_SERVER_UNREADABLE,
     CallAllowance,
     FhirAccessDenied,
     FhirFetchError,
@@ -38,6 +39,7 @@ from fhir_adapters.fhir_fetch_errors import (
 )
 
 __all__ = [
+    "FHIR_SERVER_UNREADABLE",
     "CallAllowance",
     "FhirAccess",
     "FhirAccessDenied",
@@ -54,6 +56,7 @@ __all__ = [
     "SearchResult",
     "bundle_resources",
     "next_page",
+    "normalised_base_url",
     "url_on_server",
 ]
 
@@ -61,6 +64,7 @@ _Result = TypeVar("_Result")
 
 FHIR_JSON = "application/fhir+json"
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_DOT_SEGMENTS = frozenset({".", ".."})
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,32 @@ class FhirAccess:
     base_url: str
     access_token: str
     patient: str | None = None
+    # Who asked (the verified issuer, "" when JWT checks are off): each caller has its own
+    # fetch slots on a server, so one caller's slow calls cannot starve another's.
+    caller: str = ""
 
     def __repr__(self) -> str:
         # Keeps the token out of tracebacks and debug output.
         return f"FhirAccess(base_url={self.base_url!r}, access_token='***', patient=...)"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalised_base_url(url: str) -> str:
+    """A FHIR base URL as compared against a list of allowed ones: scheme and host in lower
+    case, the scheme's default port left out, no trailing slash; the path kept as written
+    (paths are case-sensitive). `ValueError` for a URL that names no host."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise ValueError("not an absolute http(s) URL")
+    port = parts.port  # ValueError for a port that is not a number in range
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
+    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -153,7 +179,7 @@ class FhirFetcher:
         self._max_response_bytes = max_response_bytes
         self._max_call_bytes = max_call_bytes
         self._max_fetches_per_server = max_fetches_per_server
-        self._server_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._server_slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()
 
     def call_allowance(self) -> CallAllowance:
@@ -275,7 +301,7 @@ class FhirFetcher:
     ) -> Future[_Result] | None:
         """The task running on a fetch thread once its server has a free slot; None when no slot
         came free by the deadline. The slot is given back when the task ends or is cancelled."""
-        slots = self._slots_of(access.base_url)
+        slots = self._slots_of(access.base_url, access.caller)
         if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
             return None
         try:
@@ -286,10 +312,11 @@ class FhirFetcher:
         future.add_done_callback(lambda _: slots.release())
         return future
 
-    def _slots_of(self, base_url: str) -> threading.BoundedSemaphore:
-        # One FHIR server (scheme, host and port) shares its slots across every call naming it.
+    def _slots_of(self, base_url: str, caller: str) -> threading.BoundedSemaphore:
+        # One FHIR server (scheme, host and port) shares its slots across every call one caller
+        # makes naming it; another caller naming the same server has slots of its own.
         parts = urlsplit(base_url)
-        server = f"{parts.scheme}://{parts.netloc}".lower()
+        server = (caller, f"{parts.scheme}://{parts.netloc}".lower())
         with self._slots_lock:
             slots = self._server_slots.get(server)
             if slots is None:
@@ -341,12 +368,20 @@ def _page_resources(page: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def url_on_server(base_url: str, url: str) -> str:
-    """An absolute URL for a relative query, or `FhirForeignUrl` for a URL off the server."""
+    """An absolute URL for a relative query, or `FhirForeignUrl` for a URL off the server (or
+    one whose path climbs out of the base with a `.` or `..` segment)."""
     base = base_url.rstrip("/")
     # A query's parameters may hold URLs ("code=http://loinc.org|4548-4"): only a scheme at
     # the very start makes a URL absolute.
     if not _ABSOLUTE_URL.match(url):
-        return f"{base}/{url.lstrip('/')}"
-    if url.startswith(f"{base}/") or url.startswith(f"{base}?"):
-        return url
-    raise FhirForeignUrl("a link points outside the FHIR server; the token is not sent there")
+        absolute = f"{base}/{url.lstrip('/')}"
+    elif url.startswith(f"{base}/") or url.startswith(f"{base}?"):
+        absolute = url
+    else:
+        raise FhirForeignUrl("a link points outside the FHIR server; the token is not sent there")
+    # The HTTP client resolves dot segments ("Patient/.." reads the base itself), also when
+    # percent-encoded ("%2e%2e").
+    path = urlsplit(absolute).path
+    if any(unquote(segment) in _DOT_SEGMENTS for segment in path.split("/")):
+        raise FhirForeignUrl("a path leaves the resource it names; it is not requested")
+    return absolute

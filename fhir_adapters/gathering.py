@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fhir_adapters.fhir_server import (
+    FHIR_SERVER_UNREADABLE,
     CallAllowance,
     FhirAccess,
     FhirFetcher,
@@ -44,6 +45,9 @@ from fhir_adapters.prefetch import (
 log = logging.getLogger(__name__)
 
 NO_ACCESS = "not prefetched, and the request grants no FHIR server access to fetch it"
+# Every fault of the FHIR server, and a server the caller may not name, read the same to the
+# caller (`FHIR_SERVER_UNREADABLE`); what went wrong goes to the log.
+FETCH_FAILED = f"not prefetched, and {FHIR_SERVER_UNREADABLE}"
 NO_CONTEXT = "the hook context lacks what the query needs"
 _NOTE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
 
@@ -53,7 +57,8 @@ class GatheredData:
     """The resources found for each prefetch key, and what could not be had."""
 
     resources: dict[str, tuple[Resource, ...]]
-    # Keys with no data at all because it could not be obtained, and why.
+    # Keys with no data at all because it could not be obtained, and why, in the words the
+    # caller may be told (`FETCH_FAILED` for every fault of the FHIR server).
     unavailable: dict[str, str] = field(default_factory=dict)
     # Keys with some of their pages only, and why not all.
     incomplete: dict[str, str] = field(default_factory=dict)
@@ -64,6 +69,8 @@ class GatheredData:
     other_patients: tuple[str, ...] = ()
     # Each key's data in a clinician's words ("family history"), for the card's plain note.
     subjects: dict[str, str] = field(default_factory=dict)
+    # Keys whose fetch failed, and the fault ("the FHIR server answered 401"): for the log only.
+    fetch_faults: dict[str, str] = field(default_factory=dict)
     # Resources left out because they are linked to no patient the service can check
     # (`patient_links` says which links count).
     unlinked: tuple[SetAside, ...] = ()
@@ -79,12 +86,14 @@ class GatheredData:
         issues = []
         for key, reason in self.unavailable.items():
             subject = self.subjects.get(key, key)
+            fault = self.fetch_faults.get(key)
+            detail = reason if fault is None else f"{reason}: {fault}"
             issues.append(
                 DataIssue(
                     f"prefetch.{key}",
-                    reason,
+                    detail,
                     clinician=f"{subject[0].upper()}{subject[1:]} could not be read",
-                    log_note=f"prefetch.{key} unavailable: {reason}",
+                    log_note=f"prefetch.{key} unavailable: {detail}",
                 )
             )
         for key, reason in self.incomplete.items():
@@ -125,10 +134,13 @@ class PatientDataGatherer:
         access: FhirAccess | None,
         budget_seconds: float,
         fhir_server: str | None = None,
+        *,
+        access_refused: bool = False,
     ) -> GatheredData:
         """Every template's resources, fetched within `budget_seconds` of now; `InvalidPrefetch`
         when the EHR sent a malformed value. `fhir_server` (the request's, else the access's)
-        is where an absolute reference to the patient may point."""
+        is where an absolute reference to the patient may point. `access_refused`: the request
+        named a FHIR server its caller may not name; what is missing reads as a failed fetch."""
         deadline = time.monotonic() + budget_seconds
         patient_id = context.get("patientId")
         # Without a patient id nothing can be linked to the patient: everything is set aside.
@@ -142,6 +154,7 @@ class PatientDataGatherer:
         resources: dict[str, tuple[Resource, ...]] = {}
         unavailable: dict[str, str] = {}
         incomplete: dict[str, str] = {}
+        fetch_faults: dict[str, str] = {}
         requests: dict[str, SearchRequest] = {}
         for template in templates:
             item = items[template.key]
@@ -166,14 +179,16 @@ class PatientDataGatherer:
                 if key in resources:
                     incomplete[key] = "only the first page was prefetched; " + NO_ACCESS
                 else:
-                    unavailable[key] = NO_ACCESS
+                    unavailable[key] = FETCH_FAILED if access_refused else NO_ACCESS
         elif requests and access is not None:
             for key, result in self._fetcher.search_all(
                 access, requests, deadline, allowance
             ).items():
                 fetched = resources.get(key, ()) + result.resources
                 if result.error is not None and not fetched:
-                    unavailable[key] = f"not prefetched, and fetching it failed: {result.error}"
+                    unavailable[key] = FETCH_FAILED
+                    # The error's words are the service's own: no patient data, no token.
+                    fetch_faults[key] = str(result.error)
                     continue
                 resources[key] = fetched
                 if result.error is not None:
@@ -193,6 +208,7 @@ class PatientDataGatherer:
             incomplete,
             other_patients=tuple(sorted(sorting.other_patients)),
             subjects={template.key: template.subject for template in templates},
+            fetch_faults=fetch_faults,
             unlinked=tuple(sorted(sorting.unlinked, key=lambda item: item.reference)),
         )
         for issue in gathered.issues():

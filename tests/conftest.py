@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -121,9 +121,19 @@ def start_server(
     started: list[CdssServer] = []
 
     def start(
-        backend: str = "sqlite", *, database_url: str | None = None, **config: dict[str, Any]
+        backend: str = "sqlite",
+        *,
+        database_url: str | None = None,
+        fhir_servers: Sequence[str] = (),
+        **config: dict[str, Any],
     ) -> CdssServer:
         # `database_url`: another replica's database, as replicas behind one load balancer share.
+        # `fhir_servers`: what the trusted issuers' calls may name as `fhirServer`; by default
+        # none, so no FHIR server is contacted (the service's fail-closed default).
+        issuers = [
+            {**issuer, "fhir_servers": list(fhir_servers)} if fhir_servers else issuer
+            for issuer in trusted_issuers
+        ]
         server = CdssServer(
             workdir=tmp_path_factory.mktemp(f"cdss-{backend}"),
             database_url=database_url or new_database(backend),
@@ -134,7 +144,7 @@ def start_server(
                 "notes": {"answer_within_seconds": 30},
                 **config,
             },
-            issuers=trusted_issuers,
+            issuers=issuers,
         )
         started.append(server)
         return server.start()

@@ -7,6 +7,7 @@ These tests hand the fetcher an in-process transport to shape pages and failures
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from fhir_adapters.fhir_server import FhirAccess, FhirFetcher
-from fhir_adapters.gathering import NO_ACCESS, PatientDataGatherer
+from fhir_adapters.gathering import FETCH_FAILED, NO_ACCESS, PatientDataGatherer
 from fhir_adapters.prefetch import InvalidPrefetch, PrefetchTemplate
 
 BASE = "http://fhir.example.test/r4"
@@ -192,14 +193,31 @@ def test_a_next_link_off_the_server_is_not_followed_with_the_token(
     ],
 )
 def test_server_failures_make_a_key_unavailable(
-    gatherer_for: Callable[..., PatientDataGatherer], response: httpx.Response, reason: str
+    gatherer_for: Callable[..., PatientDataGatherer],
+    response: httpx.Response,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="fhir_adapters.gathering")
     gathered = gatherer_for(lambda _: response).gather(
         (OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET
     )
     assert "observations" not in gathered.resources
-    assert gathered.unavailable["observations"].startswith("not prefetched, and fetching it")
-    assert reason in gathered.unavailable["observations"]
+    # Every fault reads the same to the caller (what listens at an address is not told); the
+    # reason is for the integrator, in the log.
+    assert gathered.unavailable["observations"] == FETCH_FAILED
+    assert reason in caplog.text
+
+
+def test_a_refused_fhir_server_reads_as_a_failed_fetch(
+    gatherer_for: Callable[..., PatientDataGatherer],
+) -> None:
+    handler, asked = paged_server(pages=1)
+    gathered = gatherer_for(handler).gather(
+        (PATIENT,), {}, CONTEXT, None, BUDGET, access_refused=True
+    )
+    assert gathered.unavailable == {"patient": FETCH_FAILED}
+    assert asked == []
 
 
 def test_no_access_means_unavailable_with_no_request(
