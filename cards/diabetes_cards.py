@@ -105,7 +105,7 @@ def diabetes_cards(
         card = lab_card(record, finding, history, hook_instance)
         return () if card is None else (card,)
     if isinstance(dysglycemia, NoEstimate):
-        return _not_estimated(dysglycemia, policy, history, hook_instance)
+        return _not_estimated(record, dysglycemia, policy, history, hook_instance)
     band = policy.diabetes.band(dysglycemia.probability)
     indicator = policy.diabetes.indicator(band)
     if indicator is None or history.holds_back(RISK, band):
@@ -190,7 +190,11 @@ def _risk_card(
 
 
 def _not_estimated(
-    result: NoEstimate, policy: CardPolicy, history: FeedbackHistory, hook_instance: str
+    record: PatientRecord,
+    result: NoEstimate,
+    policy: CardPolicy,
+    history: FeedbackHistory,
+    hook_instance: str,
 ) -> tuple[IssuedCard, ...]:
     # Only a missing measurement is worth a card; a child or a diagnosed patient is not.
     needs = [reason for reason in result.reasons if reason.startswith("needs ")]
@@ -210,14 +214,20 @@ def _not_estimated(
                 "Diabetes risk not estimated: a required input is not recorded",
             ),
             indicator=Indicator.INFO,
-            detail=(
-                f"An estimate of undiagnosed prediabetes or diabetes needs: {wanted}. None "
-                "usable is in the chart (body measures and laboratory values older than 3 "
-                "years are not used). "
-                "No number is given rather than one resting on too little.\n\n"
-                + POPULATION
-                + "\n\n"
-                + model_card_markdown(policy.model_cards_url, DYSGLYCEMIA.name)
+            # What was in the chart but not used (a BMI in an unknown unit, a result not
+            # linked to this patient) says why an input counts as not recorded.
+            detail="\n".join(
+                [
+                    f"An estimate of undiagnosed prediabetes or diabetes needs: {wanted}. None "
+                    "usable is in the chart (body measures and laboratory values older than 3 "
+                    "years are not used). "
+                    "No number is given rather than one resting on too little.",
+                    "",
+                    *data_issue_lines(record.data_issues),
+                    POPULATION,
+                    "",
+                    model_card_markdown(policy.model_cards_url, DYSGLYCEMIA.name),
+                ]
             ),
             source=source(LABEL, TOPIC, policy.model_cards_url, DYSGLYCEMIA.name),
             links=risk_links(policy, DYSGLYCEMIA.name, NOT_ESTIMATED),
