@@ -151,9 +151,23 @@ def _well_answer(path: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def service(start_server: Callable[..., CdssServer]) -> CdssServer:
+def fhir_servers() -> Iterator[dict[Behaviour, MisbehavingFhirServer]]:
+    """One FHIR server per behaviour, each used by one test; listening before the service
+    starts, so that the service's trusted issuers can list them."""
+    servers = {behaviour: MisbehavingFhirServer(behaviour).start() for behaviour in Behaviour}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def service(
+    start_server: Callable[..., CdssServer],
+    fhir_servers: dict[Behaviour, MisbehavingFhirServer],
+) -> CdssServer:
     server: CdssServer = start_server(
         "sqlite",
+        fhir_servers=[server.base_url for server in fhir_servers.values()],
         # One worker: every call shares the fetch threads, as the calls on one worker do.
         server={"workers": 1},
         fhir={
@@ -168,17 +182,11 @@ def service(start_server: Callable[..., CdssServer]) -> CdssServer:
 
 
 @pytest.fixture
-def misbehaving() -> Iterator[Callable[[Behaviour], MisbehavingFhirServer]]:
-    started: list[MisbehavingFhirServer] = []
-
-    def start(behaviour: Behaviour) -> MisbehavingFhirServer:
-        server = MisbehavingFhirServer(behaviour).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+def misbehaving(
+    fhir_servers: dict[Behaviour, MisbehavingFhirServer],
+) -> Callable[[Behaviour], MisbehavingFhirServer]:
+    """The module's FHIR server that behaves this way."""
+    return fhir_servers.__getitem__
 
 
 def call_with_fhir_server(
@@ -224,7 +232,9 @@ def test_an_answer_past_the_byte_cap_is_refused_with_412(
 
     assert response.status_code == 412, response.text
     assert locations(response) == REQUIRED_KEYS
-    assert "byte cap" in response.text
+    # The caller is told that the server could not be read; the log says why.
+    assert "byte cap" not in response.text
+    assert "byte cap" in service.log_file.read_text()
     # The service stopped reading at the cap instead of taking what the server would send.
     assert fhir_server.bytes_sent < MAX_CALL_BYTES + SOCKET_BUFFER_SLACK_BYTES
     assert_no_patient_data(service, response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -286,21 +286,7 @@ def _with_fhir_access(fhir_server: str, patient: str | None = None) -> dict[str,
     return body
 
 
-def test_unreachable_fhir_server_gives_412(
-    cdss_server: CdssServer, http: httpx.Client, mint: Mint
-) -> None:
-    closed_port = free_port()
-
-    response = _post(
-        http, cdss_server, mint, _with_fhir_access(f"http://127.0.0.1:{closed_port}/fhir")
-    )
-
-    assert response.status_code == 412
-    assert _issue_locations(response) == ["prefetch.observations"]
-    assert "secret-access-token-4f9a" not in cdss_server.log_file.read_text()
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def silent_fhir_server() -> Iterator[str]:
     """A server that accepts connections and never answers: a hung FHIR server."""
     listener = socket.socket()
@@ -327,15 +313,44 @@ def silent_fhir_server() -> Iterator[str]:
     listener.close()
 
 
-def test_hung_fhir_server_gives_412_within_the_budget(
-    cdss_server: CdssServer, http: httpx.Client, mint: Mint, silent_fhir_server: str
+@pytest.fixture(scope="module")
+def closed_fhir_server() -> str:
+    """A FHIR base URL where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}/fhir"
+
+
+@pytest.fixture(scope="module")
+def fhir_service(
+    start_server: Callable[..., CdssServer], silent_fhir_server: str, closed_fhir_server: str
+) -> CdssServer:
+    """`cdss serve` whose trusted issuers may name the hung and the closed FHIR server."""
+    server: CdssServer = start_server(
+        "sqlite", fhir_servers=[silent_fhir_server, closed_fhir_server]
+    )
+    return server
+
+
+def test_unreachable_fhir_server_gives_412(
+    fhir_service: CdssServer, http: httpx.Client, mint: Mint, closed_fhir_server: str
 ) -> None:
-    headers = {"Authorization": f"Bearer {mint(cdss_server, SERVICE_PATH)}"}
+    response = _post(http, fhir_service, mint, _with_fhir_access(closed_fhir_server))
+
+    assert response.status_code == 412
+    assert _issue_locations(response) == ["prefetch.observations"]
+    log = fhir_service.log_file.read_text()
+    assert "could not be reached" in log
+    assert "secret-access-token-4f9a" not in log
+
+
+def test_hung_fhir_server_gives_412_within_the_budget(
+    fhir_service: CdssServer, http: httpx.Client, mint: Mint, silent_fhir_server: str
+) -> None:
+    headers = {"Authorization": f"Bearer {mint(fhir_service, SERVICE_PATH)}"}
 
     # The service's budget is 0.5 s here; a call that waited on the hung server would outlast
     # this client timeout and fail the test with a timeout error, not an answer.
     response = http.post(
-        cdss_server.base_url + SERVICE_PATH,
+        fhir_service.base_url + SERVICE_PATH,
         json=_with_fhir_access(silent_fhir_server),
         headers=headers,
         timeout=5,
@@ -346,15 +361,15 @@ def test_hung_fhir_server_gives_412_within_the_budget(
 
 
 def test_token_limited_to_another_patient_is_not_used(
-    cdss_server: CdssServer, http: httpx.Client, mint: Mint
+    fhir_service: CdssServer, http: httpx.Client, mint: Mint, closed_fhir_server: str
 ) -> None:
     # With fhirAuthorization.patient naming someone else the service may not fetch, so the
     # missing data is a 412 rather than a request to the FHIR server.
     response = _post(
         http,
-        cdss_server,
+        fhir_service,
         mint,
-        _with_fhir_access("http://127.0.0.1:9/fhir", patient="someone-else"),
+        _with_fhir_access(closed_fhir_server, patient="someone-else"),
     )
 
     assert response.status_code == 412

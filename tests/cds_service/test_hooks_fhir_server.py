@@ -17,6 +17,8 @@ from conftest import Mint, patient_view_request
 from fhir_servers import Fault, FaultyFhirServer, SekmetServer, resolve_prefetch_as_an_ehr
 from support import CdssServer
 
+from fhir_adapters.fhir_server import FHIR_SERVER_UNREADABLE
+
 BUDGET_SECONDS = 0.8  # the service's default
 # A call that waited on a slow server past the budget fails the test with a client timeout.
 CLIENT_TIMEOUT_SECONDS = BUDGET_SECONDS + 4
@@ -31,8 +33,33 @@ FAST_PATIENTS = (
 
 
 @pytest.fixture(scope="module")
-def service(start_server: Callable[..., CdssServer]) -> CdssServer:
-    server: CdssServer = start_server("sqlite", fhir={"fetch_budget_seconds": BUDGET_SECONDS})
+def faulty_front(fhir_server: SekmetServer) -> Iterator[FaultyFhirServer]:
+    """A faulty front of the FHIR server, for the whole module: the service lists it."""
+    front = FaultyFhirServer(fhir_server, slow_seconds=BUDGET_SECONDS + 10).start()
+    yield front
+    front.stop()
+
+
+@pytest.fixture(scope="module")
+def stopped_front(fhir_server: SekmetServer) -> str:
+    """The base URL of a faulty front that has stopped (the service lists it)."""
+    front = FaultyFhirServer(fhir_server).start()
+    front.stop()
+    return front.base_url
+
+
+@pytest.fixture(scope="module")
+def service(
+    start_server: Callable[..., CdssServer],
+    fhir_server: SekmetServer,
+    faulty_front: FaultyFhirServer,
+    stopped_front: str,
+) -> CdssServer:
+    server: CdssServer = start_server(
+        "sqlite",
+        fhir_servers=[fhir_server.base_url, faulty_front.base_url, stopped_front],
+        fhir={"fetch_budget_seconds": BUDGET_SECONDS},
+    )
     return server
 
 
@@ -131,10 +158,12 @@ def test_an_ehr_that_only_hands_over_its_fhir_server_gets_the_same_answer(
 
 
 @pytest.fixture
-def faulty(fhir_server: SekmetServer) -> Iterator[FaultyFhirServer]:
-    front = FaultyFhirServer(fhir_server, slow_seconds=BUDGET_SECONDS + 10).start()
-    yield front
-    front.stop()
+def faulty(faulty_front: FaultyFhirServer) -> Iterator[FaultyFhirServer]:
+    """The module's faulty front, with no faults and no requests seen when a test starts."""
+    yield faulty_front
+    faulty_front.faults.clear()
+    faulty_front.fail_after_first_page.clear()
+    faulty_front.requests.clear()
 
 
 REQUIRED_KEYS = ["prefetch.conditions", "prefetch.observations", "prefetch.patient"]
@@ -181,14 +210,13 @@ def test_a_failing_fhir_server_is_answered_within_the_budget(
 
 
 def test_a_stopped_fhir_server_gives_412(
-    faulty: FaultyFhirServer,
+    stopped_front: str,
     service: CdssServer,
     loaded_patients: dict[str, str],
     fhir_server: SekmetServer,
     mint: Mint,
 ) -> None:
-    faulty.stop()
-    body = hook_call(loaded_patients["carebundle-healthy"], faulty.base_url,
+    body = hook_call(loaded_patients["carebundle-healthy"], stopped_front,
                      fhir_server.access_token)  # fmt: skip
 
     response = post(service, mint, "hypertension-risk", body)
@@ -205,7 +233,10 @@ def test_an_expired_token_gives_412(
     response = post(service, mint, "diabetes-risk", body)
 
     assert response.status_code == 412
-    assert "refused the token (401)" in response.text
+    # The caller is told that the server could not be read, as for any fault; the log says why.
+    assert FHIR_SERVER_UNREADABLE in response.text
+    assert "401" not in response.text
+    assert "refused the token (401)" in service.log_file.read_text()
 
 
 def test_a_token_for_another_patient_is_not_used(

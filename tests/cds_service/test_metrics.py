@@ -38,7 +38,9 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def test_metrics_parse_and_move_with_calls(
     start_server: Callable[..., CdssServer], mint: Mint
 ) -> None:
-    server = start_server("sqlite")
+    # A FHIR server the trusted issuers may name, where nobody listens.
+    closed_fhir_server = f"http://127.0.0.1:{free_port()}/fhir"
+    server = start_server("sqlite", fhir_servers=[closed_fhir_server])
     before, _ = scrape(server)
     patient = f"met-{uuid.uuid4().hex[:12]}"
     calls = 4
@@ -48,7 +50,7 @@ def test_metrics_parse_and_move_with_calls(
     # No prefetch and a FHIR server nobody listens on: one failed fetch per query.
     body = patient_view_request(patient)
     body["prefetch"] = {}
-    body["fhirServer"] = f"http://127.0.0.1:{free_port()}/fhir"
+    body["fhirServer"] = closed_fhir_server
     body["fhirAuthorization"] = {
         "access_token": "opaque-token-value",
         "token_type": "Bearer",
