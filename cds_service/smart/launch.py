@@ -2,14 +2,22 @@
 
     EHR:      GET /smart/launch?iss=<FHIR base>&launch=<opaque>
     app:      iss on the allow-list? -> GET {iss}/.well-known/smart-configuration
-              -> 302 to its authorization_endpoint with state, PKCE S256 challenge, scopes, aud
-    EHR:      GET /smart/callback?code=...&state=...
-    app:      state known and unused? -> POST token_endpoint with the code and the PKCE verifier
+              -> 302 to its authorization_endpoint with state, PKCE S256 challenge, scopes, aud;
+                 the browser gets a launch cookie (its binding) the state is bound to
+    EHR:      GET /smart/callback?code=...&state=...   (the launch cookie comes along)
+    app:      state known, unused and bound to this browser's launch cookie?
+              -> POST token_endpoint with the code and the PKCE verifier
               -> the access token and the patient, kept server-side; the browser gets a cookie
 
 The token, the verifier and the code never reach the page or a URL the app makes; `state` and
-the verifier are single use. Anything that does not fit is refused with `SmartLaunchRefused`,
-whose message says why without echoing what was sent.
+the verifier are single use. A launch is kept under its state joined to a digest of the browser
+binding (RFC 6749 10.12, RFC 9700 4.7.1: the state ties the callback to the user agent), so a
+callback link opened in another browser finds no launch: it is refused, opens no session and
+leaves the launch for the browser that started it. The raw binding is never stored.
+The app asks for no `openid` scope, so no ID token comes back and no OIDC nonce is needed;
+PKCE (S256) binds the code to this launch's verifier.
+Anything that does not fit is refused with `SmartLaunchRefused`, whose message says why
+without echoing what was sent.
 """
 
 from __future__ import annotations
@@ -17,9 +25,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import string
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlencode
 
 import httpx
@@ -35,12 +44,39 @@ EHR_LAUNCH_SCOPE = "launch"
 STANDALONE_LAUNCH_SCOPE = "launch/patient"
 # The app only reads a card type from `appContext`; anything longer is cut, not stored whole.
 APP_CONTEXT_MAX = 256
+# The launch cookie's value: 32 random bytes, base64url without padding (43 characters).
+BROWSER_BINDING_BYTES = 32
+BROWSER_BINDING_LENGTH = 43
+BASE64URL_ALPHABET = frozenset(string.ascii_letters + string.digits + "-_")
 
 
 def code_challenge(verifier: str) -> str:
     """The PKCE S256 challenge of a verifier (RFC 7636 4.2)."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def browser_binding(presented: str | None) -> str:
+    """The launch cookie's value for a new launch: the browser's own if it has a well-formed
+    one (so two launches in two tabs both come back), else a new random one."""
+    if _is_binding(presented):
+        return presented
+    return secrets.token_urlsafe(BROWSER_BINDING_BYTES)
+
+
+def _is_binding(value: str | None) -> TypeGuard[str]:
+    return (
+        value is not None
+        and len(value) == BROWSER_BINDING_LENGTH
+        and set(value) <= BASE64URL_ALPHABET
+    )
+
+
+def _launch_key(state: str, binding: str) -> str:
+    # Only a digest of the binding goes into the key (which the records hash once more): the
+    # database never holds the cookie's value, and no state finds its launch without it.
+    binding_digest = hashlib.sha256(binding.encode("ascii")).hexdigest()
+    return f"{state}.{binding_digest}"
 
 
 class SmartLauncher:
@@ -52,8 +88,9 @@ class SmartLauncher:
         self._records = records
         self._allowed = frozenset(settings.allowed_issuers)
 
-    def begin(self, iss: str, launch: str | None, redirect_uri: str) -> str:
-        """The authorize URL to send the browser to; refused for an issuer not allowed."""
+    def begin(self, iss: str, launch: str | None, redirect_uri: str, binding: str) -> str:
+        """The authorize URL to send the browser to, its state bound to the browser's launch
+        cookie value `binding`; refused for an issuer not allowed."""
         iss = iss.rstrip("/")
         if iss not in self._allowed:
             raise SmartLaunchRefused("this FHIR server (iss) is not allowed to launch the app")
@@ -61,7 +98,7 @@ class SmartLauncher:
         state = secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)  # 86 characters, within RFC 7636's 43-128
         self._records.remember_launch(
-            state,
+            _launch_key(state, binding),
             PendingLaunch(iss, configuration["token_endpoint"], verifier),
             datetime.now(UTC) + timedelta(minutes=self._settings.launch_minutes),
         )
@@ -82,11 +119,17 @@ class SmartLauncher:
         separator = "&" if "?" in endpoint else "?"
         return f"{endpoint}{separator}{urlencode(parameters)}"
 
-    def complete(self, state: str, code: str, redirect_uri: str) -> str:
-        """Exchange the code for a token; the new session's id. Refused for an unknown state."""
-        pending = self._records.take_launch(state)
+    def complete(self, state: str, code: str, redirect_uri: str, binding: str | None) -> str:
+        """Exchange the code for a token; the new session's id. Refused, before anything is
+        used up, when the state is unknown, old, used or not this browser's (`binding`)."""
+        if not _is_binding(binding):
+            raise SmartLaunchRefused("this browser did not start this launch (no launch cookie)")
+        # A binding that is not this state's finds no launch and so removes none.
+        pending = self._records.take_launch(_launch_key(state, binding))
         if pending is None:
-            raise SmartLaunchRefused("unknown or expired state: start the launch again")
+            raise SmartLaunchRefused(
+                "this launch was not started in this browser, or it has expired or been used"
+            )
         form = {
             "grant_type": "authorization_code",
             "code": code,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request
@@ -11,13 +12,19 @@ from cds_service.errors import SmartLaunchRefused, UnknownDocument
 from cds_service.managed_config import MODEL_CARDS_PATH
 from cds_service.smart.chart_geometry import FRAME
 from cds_service.smart.detail import detail_page, note_view
+from cds_service.smart.launch import browser_binding
 from cds_service.storage.smart_records import SmartSession
 from cds_service.web.context import current_components
 from cds_service.web.page_headers import send_page_headers
 
 blueprint = Blueprint("smart", __name__, url_prefix="/smart", template_folder="templates")
 
+log = logging.getLogger(__name__)
+
 SESSION_COOKIE = "cdss_smart"
+# The launch cookie: the browser binding a launch's `state` is bound to, from launch to callback.
+LAUNCH_COOKIE = "cdss_smart_launch"
+LAUNCH_COOKIE_PATH = "/smart/"
 CALLBACK_PATH = "/smart/callback"
 NOTE_RESOURCE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
 # Elements are short paths like "content[0].attachment"; nothing longer is looked for.
@@ -44,32 +51,74 @@ def launch() -> BaseResponse:
     iss = request.args.get("iss")
     if not iss:
         raise SmartLaunchRefused("a launch needs the FHIR server's address (iss)")
-    launcher = current_components().smart_launcher
-    return redirect(launcher.begin(iss, request.args.get("launch"), _redirect_uri()), code=302)
+    components = current_components()
+    binding = browser_binding(request.cookies.get(LAUNCH_COOKIE))
+    authorize = components.smart_launcher.begin(
+        iss, request.args.get("launch"), _redirect_uri(), binding
+    )
+    response = redirect(authorize, code=302)
+    response.set_cookie(
+        LAUNCH_COOKIE,
+        binding,
+        # As long as the launch it binds waits for the EHR, no longer.
+        max_age=components.settings.smart.launch_minutes * 60,
+        path=LAUNCH_COOKIE_PATH,
+        httponly=True,
+        # Lax, not Strict: it must come back on the authorization server's redirect, a
+        # top-level GET from another site.
+        samesite="Lax",
+        secure=_secure_cookies(),
+    )
+    return response
 
 
 @blueprint.get("/callback")
-def callback() -> BaseResponse:
-    """The EHR sends the clinician back with a code: exchange it, open the session."""
+def callback() -> BaseResponse | tuple[str, int]:
+    """The EHR sends the clinician back with a code: exchange it, open the session.
+
+    A clinician's browser lands here, so a refusal is a page that says to launch again (the
+    refusal's message quotes nothing sent), not the JSON the API's errors are."""
+    try:
+        session_id = _complete_launch()
+    except SmartLaunchRefused as refusal:
+        log.info("refused a SMART callback: %s", refusal.message)
+        return render_template("smart/refused.html", reason=refusal.message), refusal.status
+    response = redirect("/smart/app", code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=current_components().settings.smart.session_minutes * 60,
+        path="/smart",
+        httponly=True,
+        # Lax, not Strict: the clinician arrives here from the EHR's authorization server.
+        samesite="Lax",
+        secure=_secure_cookies(),
+    )
+    # Its launch is used up; the binding has nothing left to bind.
+    response.delete_cookie(
+        LAUNCH_COOKIE,
+        path=LAUNCH_COOKIE_PATH,
+        httponly=True,
+        samesite="Lax",
+        secure=_secure_cookies(),
+    )
+    return response
+
+
+def _complete_launch() -> str:
     if request.args.get("error"):
         raise SmartLaunchRefused("the EHR did not authorize the app")
     state, code = request.args.get("state"), request.args.get("code")
     if not state or not code:
         raise SmartLaunchRefused("the EHR's answer has no state or no code")
-    components = current_components()
-    session_id = components.smart_launcher.complete(state, code, _redirect_uri())
-    response = redirect("/smart/app", code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_id,
-        max_age=components.settings.smart.session_minutes * 60,
-        path="/smart",
-        httponly=True,
-        # Lax, not Strict: the clinician arrives here from the EHR's authorization server.
-        samesite="Lax",
-        secure=components.settings.server.public_base_url.startswith("https://"),
+    return current_components().smart_launcher.complete(
+        state, code, _redirect_uri(), request.cookies.get(LAUNCH_COOKIE)
     )
-    return response
+
+
+def _secure_cookies() -> bool:
+    # Behind TLS (the public base URL says so) the cookies never go out over plain http.
+    return current_components().settings.server.public_base_url.startswith("https://")
 
 
 def _session() -> SmartSession:

@@ -122,9 +122,12 @@ def test_a_wrong_or_reused_state_is_refused(
         forged = browser.get(
             "/smart/callback", params={"code": query["code"][0], "state": "not-the-state"}
         )
+        # The browser is sent to a page, not given JSON: it says to launch again.
         assert forged.status_code == 400
-        assert "state" in forged.json()["issue"][0]["diagnostics"]
-        assert "cdss_smart" not in forged.headers.get("Set-Cookie", "")
+        assert forged.headers["Content-Type"].startswith("text/html")
+        assert "not started in this browser" in forged.text
+        assert "Launch the app again from the EHR" in forged.text
+        assert "Set-Cookie" not in forged.headers
         assert browser.get(callback).status_code == 303  # the right state, once
         assert browser.get(callback).status_code == 400  # and never again
 
