@@ -13,6 +13,9 @@ from sqlalchemy.engine import make_url
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # An execution option marking connections that only read (see `reading`).
 READ_ONLY = "cdss_read_only"
+# The PostgreSQL advisory lock key that serialises schema migrations (any fixed 64-bit number
+# no other program on the database uses; these are the bytes of "cdss-mig").
+MIGRATION_LOCK = int.from_bytes(b"cdss-mig", "big")
 
 
 def normalise_database_url(url: str) -> str:
@@ -65,10 +68,16 @@ def reading(engine: Engine) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent; safe for replicas starting at once)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas on one database migrate as they start, and a Deployment starts them
+            # together: unserialised, both create `alembic_version` and one fails. The lock is
+            # the transaction's, so it is released at commit; the next replica then finds the
+            # schema at head. (SQLite's BEGIN IMMEDIATE already serialises the writers.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
