@@ -2,9 +2,17 @@
 
 Admin tokens are separate from the EHRs' JWTs: an EHR's token opens nothing here, and an admin
 token calls no hook. A presented token is hashed and compared with every configured digest in
-constant time. Every refused attempt is audited, and an address with too many refused attempts
-in the window is refused outright (429) before its token is looked at, so guessing is slow
-across every worker (the count is read from the shared audit log).
+constant time, always first: a valid token is let in whatever its address did, so no one can
+lock the administrators out by failing on purpose (behind a proxy, every client shares an
+address unless the proxy is trusted, `[server] trusted_proxies`).
+
+Only refusals are throttled. A refused attempt is audited; once its address has been refused
+`max_refusals` times within the window (read from the shared audit log, so across every
+worker), or every address together `max_refusals_all_addresses` times (counted by each
+worker), a wrong token is refused outright (429) and no longer audited, which bounds the
+audit log's growth. The answer still tells a valid token from a wrong one: what defeats
+guessing is the token's 256 random bits (`cdss admin-token`); the throttle bounds the cost of
+trying and makes the trying visible (the audit log, the `cdss_admin_refused` metric, the log).
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +51,25 @@ class AdminActor:
     name: str
 
 
+class RecentRefusals:
+    """When this worker refused its latest admin attempts, to cap them from every address."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._moments: deque[datetime] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def add(self, moment: datetime) -> None:
+        """Count a refusal."""
+        with self._lock:
+            self._moments.append(moment)
+
+    def at_limit(self, since: datetime) -> bool:
+        """Whether the limit's worth of refusals were made since this moment."""
+        with self._lock:
+            return len(self._moments) == self._limit and self._moments[0] >= since
+
+
 class AdminGate:
     """Checks admin tokens, audits refusals and slows guessing down."""
 
@@ -49,6 +78,7 @@ class AdminGate:
         self._names = settings.token_names
         self._max_refusals = settings.max_refusals
         self._window = timedelta(seconds=settings.refusal_window_seconds)
+        self._everyones_refusals = RecentRefusals(settings.max_refusals_all_addresses)
         self._audit = audit
         self._metrics = metrics
         if not self._digests:
@@ -65,25 +95,26 @@ class AdminGate:
             return None
         return AdminActor(self._names.get(found, f"token {found[:8]}"))
 
-    def check_not_throttled(self, source: str | None) -> None:
-        """`TooManyAttempts` when this address was refused too often within the window."""
-        since = datetime.now(UTC) - self._window
-        if self._audit.refusals_since(source, since) >= self._max_refusals:
+    def refuse(self, source: str | None, reason: str, path: str) -> AuthenticationFailed:
+        """Audit a refused attempt and give the error to raise for it; `TooManyAttempts` is
+        raised instead when this address, or every address together, was refused too often."""
+        now = datetime.now(UTC)
+        since = now - self._window
+        if self._everyones_refusals.at_limit(since) or (
+            self._audit.refusals_since(source, since) >= self._max_refusals
+        ):
             self._metrics.admin_refused.labels(THROTTLED).inc()
-            log.warning("admin request refused: too many refused attempts from one address")
+            log.warning("admin request refused outright: too many refused attempts of late")
             raise TooManyAttempts(
                 "too many refused attempts; try again later", int(self._window.total_seconds())
             )
-
-    def refuse(self, source: str | None, reason: str, path: str) -> AuthenticationFailed:
-        """Audit a refused attempt; the error to raise for it."""
         self._audit.record(ADMIN_REFUSED, source=source, detail={"reason": reason, "path": path})
+        self._everyones_refusals.add(now)
         self._metrics.admin_refused.labels(reason).inc()
         return AuthenticationFailed(f"admin request refused: {reason}")
 
     def authenticate(self, authorization: str, source: str | None, path: str) -> AdminActor:
         """The administrator of an `Authorization: Bearer` header, or an error to answer with."""
-        self.check_not_throttled(source)
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise self.refuse(source, NO_TOKEN, path)

@@ -72,10 +72,10 @@ def sign_in() -> BaseResponse | tuple[str, int]:
     """Check the token; open a session."""
     components = current_components()
     gate = components.admin_gate
-    gate.check_not_throttled(request.remote_addr)
+    # The token first: a valid one signs in whatever its address did (`cds_service.admin.access`).
     actor = gate.actor_for(request.form.get("token", "").strip())
     if actor is None:
-        gate.refuse(request.remote_addr, WRONG_TOKEN, request.path)
+        gate.refuse(request.remote_addr, WRONG_TOKEN, request.path)  # 429 once throttled
         return render_template("admin/sign_in.html", error="That token is not valid."), 401
     lifetime = timedelta(minutes=components.settings.admin.session_minutes)
     session_id, _ = components.admin_sessions.open(actor.name, lifetime, request.remote_addr)
@@ -205,9 +205,9 @@ def _session() -> AdminSession | None:
 
 
 def _form_session() -> AdminSession | None:
-    """The session of a form post (None: signed out); a wrong CSRF token is refused, audited."""
+    """The session of a form post (None: signed out); a wrong CSRF token is refused, audited
+    (429 once the address is throttled). A valid session and token pass whatever the address did."""
     components = current_components()
-    components.admin_gate.check_not_throttled(request.remote_addr)
     session = _session()
     if session is None:
         return None
