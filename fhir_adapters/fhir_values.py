@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 Resource = Mapping[str, Any]
+# What a reference says in place of the id of a resource that has none.
+NO_ID = "(no id)"
 
 
 def reference_of(resource: Resource) -> str:
@@ -21,7 +23,7 @@ def reference_of(resource: Resource) -> str:
     resource_type = resource.get("resourceType", "Resource")
     if isinstance(resource_id, str) and resource_id:
         return f"{resource_type}/{resource_id}"
-    return f"{resource_type}/(no id)"
+    return f"{resource_type}/{NO_ID}"
 
 
 def codings(concept: object) -> Iterator[tuple[str | None, str, str]]:

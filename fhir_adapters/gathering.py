@@ -198,7 +198,7 @@ class PatientDataGatherer:
         # A server that ignores a search parameter it does not support (as FHIR allows, unless
         # asked for strict handling) answers with every patient's resources, and an EHR may
         # attach a result by an identifier alone: neither may reach this record.
-        sorting = PatientSorting([], [])
+        sorting = PatientSorting()
         for key, found in resources.items():
             key_scope = replace(scope, patient_urns=urns.get(key, frozenset()))
             resources[key] = sorting.keep_this_patients(found, key_scope)

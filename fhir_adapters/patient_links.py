@@ -24,10 +24,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_adapters.fhir_values import Resource, reference_of
+from fhir_adapters.fhir_values import NO_ID, Resource, reference_of
 from fhir_adapters.patient_record import DataIssue
 
 # The element that names a resource's patient, by resource type, as FHIR R4 defines it.
@@ -105,8 +105,8 @@ class PatientSorting:
     """The outcome of sorting gathered resources by patient: what names another patient (by
     reference), and what is linked to no patient the service can check."""
 
-    other_patients: list[str]
-    unlinked: list[SetAside]
+    other_patients: list[str] = field(default_factory=list)
+    unlinked: list[SetAside] = field(default_factory=list)
 
     def keep_this_patients(
         self, resources: Iterable[Resource], scope: PatientScope
@@ -179,7 +179,12 @@ def set_aside_issues(unlinked: Sequence[SetAside]) -> list[DataIssue]:
     """One data issue per resource type set aside: a count in the clinician's words, the
     references and reasons for the integrator, and a log note with neither."""
     by_type: dict[str, list[SetAside]] = defaultdict(list)
+    seen: set[str] = set()
     for item in unlinked:
+        if item.reference in seen:
+            continue  # the same resource from two queries, or from pages that overlapped
+        if not item.reference.endswith(NO_ID):
+            seen.add(item.reference)
         by_type[item.resource_type].append(item)
     issues = []
     for resource_type, items in sorted(by_type.items()):

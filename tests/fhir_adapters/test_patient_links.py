@@ -333,3 +333,19 @@ def test_a_linked_hba1c_reaches_the_record(gatherer: PatientDataGatherer) -> Non
 
     assert [m.value for m in record.measurements if m.measure is Measure.HBA1C] == [7.2]
     assert record.data_issues == ()
+
+
+def test_a_resource_in_two_keys_is_counted_once_and_resources_without_id_each(
+    gatherer: PatientDataGatherer,
+) -> None:
+    unlinked = resource("Observation", 1, {"reference": "Group/1"})
+    without_id = {"resourceType": "Observation", "subject": {"reference": "Group/1"}}
+    other = PrefetchTemplate("recent", "Observation?patient={{context.patientId}}&_count=5")
+    prefetch = {
+        "chart": bundle(unlinked, without_id, dict(without_id)),
+        "recent": bundle(unlinked),
+    }
+
+    gathered = gatherer.gather((TEMPLATE, other), prefetch, CONTEXT, None, BUDGET)
+
+    assert notes(gathered) == ["Set aside: 3 observations not linked to this patient"]
