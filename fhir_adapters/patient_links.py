@@ -115,6 +115,8 @@ class PatientSorting:
         kept = []
         for resource in resources:
             resource_type = resource.get("resourceType")
+            if not isinstance(resource_type, str):
+                continue  # not a FHIR resource: nothing the record could read
             if resource_type in SHARED_RESOURCES:
                 kept.append(resource)
             elif resource_type == PATIENT:
@@ -122,10 +124,8 @@ class PatientSorting:
                     kept.append(resource)
                 else:
                     self.other_patients.append(reference_of(resource))
-            elif (
-                isinstance(resource_type, str)
-                and resource_type in PATIENT_ELEMENT
-                and self._is_this_patients(resource, resource_type, scope)
+            elif resource_type in PATIENT_ELEMENT and self._is_this_patients(
+                resource, resource_type, scope
             ):
                 kept.append(resource)
         return tuple(kept)
