@@ -106,16 +106,7 @@ class GatheredData:
                     log_note=f"prefetch.{key} incomplete: {reason}",
                 )
             )
-        issues.extend(
-            DataIssue(
-                reference,
-                "belongs to another patient; not used",
-                clinician="An entry naming another patient was sent with the chart and left out",
-                log_note="a resource of another patient was left out",
-            )
-            for reference in self.other_patients
-        )
-        issues.extend(set_aside_issues(self.unlinked))
+        issues.extend(set_aside_issues(self.unlinked, self.other_patients))
         return issues
 
 

@@ -49,6 +49,9 @@ URN_UUID = "urn:uuid:"
 _FHIR_ID = r"[^/?#\s]+"
 _PATIENT_REFERENCE = re.compile(rf"Patient/(?P<id>{_FHIR_ID})(?:/_history/{_FHIR_ID})?")
 _ABSOLUTE_PATIENT = re.compile(rf"(?P<base>https?://\S+)/{_PATIENT_REFERENCE.pattern}")
+# Why resources were set aside, as the card and the log say it.
+NOT_LINKED = "not linked to this patient"
+ANOTHER_PATIENTS = "naming another patient"
 # How much of an unusable reference the integrator's note repeats.
 _SHOWN = 100
 # What a clinician calls one and several resources of a type, for the card's data notes.
@@ -175,29 +178,47 @@ def patient_urns(bundle: Mapping[str, Any], patient_id: str | None) -> frozenset
     )
 
 
-def set_aside_issues(unlinked: Sequence[SetAside]) -> list[DataIssue]:
-    """One data issue per resource type set aside: a count in the clinician's words, the
-    references and reasons for the integrator, and a log note with neither."""
-    by_type: dict[str, list[SetAside]] = defaultdict(list)
+def set_aside_issues(
+    unlinked: Sequence[SetAside], other_patients: Sequence[str] = ()
+) -> list[DataIssue]:
+    """One data issue per resource type set aside and why: a count in the clinician's words,
+    the references (and reasons) for the integrator, and a log note with neither.
+
+    The path is the resource type alone, so a note set aside is not read as a note that could
+    not be read (`cards.note_card.unread_notes`).
+    """
+    unlinked_by_type: dict[str, list[str]] = defaultdict(list)
     seen: set[str] = set()
     for item in unlinked:
         if item.reference in seen:
             continue  # the same resource from two queries, or from pages that overlapped
         if not item.reference.endswith(NO_ID):
             seen.add(item.reference)
-        by_type[item.resource_type].append(item)
+        unlinked_by_type[item.resource_type].append(f"{item.reference} ({item.why})")
+    others_by_type: dict[str, list[str]] = defaultdict(list)
+    for reference in other_patients:
+        others_by_type[reference.split("/", 1)[0]].append(reference)
+    return [
+        *_counted(unlinked_by_type, NOT_LINKED),
+        *_counted(others_by_type, ANOTHER_PATIENTS),
+    ]
+
+
+def _counted(by_type: Mapping[str, list[str]], why: str) -> list[DataIssue]:
     issues = []
-    for resource_type, items in sorted(by_type.items()):
-        count = len(items)
-        one, several = _CLINICAL_NOUNS[resource_type]
+    for resource_type, notes in sorted(by_type.items()):
+        count = len(notes)
+        if resource_type == PATIENT:
+            words = f"the details of {count} other patient{'s' if count != 1 else ''}"
+        else:
+            one, several = _CLINICAL_NOUNS[resource_type]
+            words = f"{count} {one if count == 1 else several} {why}"
         issues.append(
             DataIssue(
                 resource_type,
-                "not linked to this patient, set aside: "
-                + "; ".join(f"{item.reference} ({item.why})" for item in items),
-                clinician=f"Set aside: {count} {one if count == 1 else several} "
-                "not linked to this patient",
-                log_note=f"{count} {resource_type} set aside: not linked to this patient",
+                f"{why}, set aside: " + "; ".join(notes),
+                clinician=f"Set aside: {words}",
+                log_note=f"{count} {resource_type} set aside: {why}",
             )
         )
     return issues

@@ -305,7 +305,10 @@ def test_resources_of_another_patient_are_left_out(
     )
     assert ids(gathered.resources["observations"]) == ["o1", "o2"]
     assert gathered.other_patients == ("Observation/o3", "Observation/o4")
-    assert "belongs to another patient" in gathered.issues()[0].reason
+    assert [issue.for_clinician for issue in gathered.issues()] == [
+        "Set aside: 2 observations naming another patient"
+    ]
+    assert "naming another patient" in gathered.issues()[0].reason
 
 
 def test_searches_ask_for_strict_handling(

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cards.note_card import unread_notes
 from fhir_adapters.codes import LOINC, UCUM, Measure
 from fhir_adapters.fhir_server import FhirAccess, FhirFetcher
 from fhir_adapters.gathering import GatheredData, PatientDataGatherer
@@ -182,6 +183,26 @@ def test_another_patient_on_the_request_server_is_another_patient(
     assert kept_ids(gathered) == []
     assert gathered.other_patients == ("Observation/r1", "Observation/r2")
     assert gathered.unlinked == ()
+    assert notes(gathered) == ["Set aside: 2 observations naming another patient"]
+
+
+def test_a_note_of_another_patient_is_not_a_note_that_could_not_be_read(
+    gatherer: PatientDataGatherer,
+) -> None:
+    chart = bundle(
+        {"resourceType": "Patient", "id": "p2"},
+        resource("DocumentReference", 1, {"reference": "Patient/p2"}),
+        resource("DiagnosticReport", 2, None),
+    )
+
+    gathered = gather_chart(gatherer, chart)
+
+    assert notes(gathered) == [
+        "Set aside: 1 report not linked to this patient",
+        "Set aside: 1 note naming another patient",
+        "Set aside: the details of 1 other patient",
+    ]
+    assert unread_notes(gathered.issues()) == []
 
 
 def test_without_a_patient_id_nothing_is_the_patients(gatherer: PatientDataGatherer) -> None:
