@@ -96,6 +96,17 @@ def page(description: str) -> dict[str, Any]:
     return {"description": description, **body(HTML, {"type": "string"})}
 
 
+def page_or_outcome(status: int) -> dict[str, Any]:
+    """An error answered with a page where a browser is refused, else an OperationOutcome."""
+    return {
+        "description": ERROR_MEANINGS[status],
+        "content": {
+            HTML: {"schema": {"type": "string"}},
+            JSON: {"schema": ref("OperationOutcome")},
+        },
+    }
+
+
 def redirect(description: str) -> dict[str, Any]:
     """A redirect response."""
     return answer(description, Location="Where to go next.")

@@ -12,8 +12,6 @@ from cds_service.web.openapi_operations import (
     ADMIN_TOKEN,
     CDS_HOOKS,
     CDS_HOOKS_JWT,
-    ERROR_MEANINGS,
-    HTML,
     JSON,
     OPERATIONS,
     PROMETHEUS_TEXT,
@@ -24,6 +22,7 @@ from cds_service.web.openapi_operations import (
     form,
     operation,
     page,
+    page_or_outcome,
     parameter,
     query_parameters,
     redirect,
@@ -183,22 +182,13 @@ def _admin_api_paths() -> dict[str, Any]:
 def _admin_form(operation_id: str, summary: str, *fields: str) -> dict[str, Any]:
     # A form always carries the session's CSRF token. A change the configuration refuses is
     # answered with the dashboard page and the error's status; a malformed form, with JSON.
-    refused = {
-        "content": {
-            HTML: {"schema": {"type": "string"}},
-            JSON: {"schema": ref("OperationOutcome")},
-        }
-    }
     return operation(
         operation_id,
         summary,
         ADMIN_PAGE,
         {
             "303": redirect("Done, or no session: to the next page."),
-            **{
-                str(status): {"description": ERROR_MEANINGS[status], **refused}
-                for status in (400, 409, 412)
-            },
+            **{str(status): page_or_outcome(status) for status in (400, 409, 412)},
         },
         (401, 429),
         security=ADMIN_SESSION,
@@ -257,8 +247,8 @@ def _smart_paths() -> dict[str, Any]:
                 "smartCallback",
                 "The EHR's authorization answer: the code is exchanged, a session opened.",
                 SMART_APP,
-                {"303": redirect("To the app.")},
-                (400,),
+                # A clinician's browser lands here: a refusal is a page saying to launch again.
+                {"303": redirect("To the app."), "400": page_or_outcome(400)},
                 parameters=query_parameters("state", "code", "error"),
             )
         },
