@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import select
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Mint, patient_view_request
+from conftest import ALLOWED_TENANT, TENANT_ISSUER, Mint, patient_view_request
 from support import CdssServer
 from test_hooks_fhir_server import locations
 
@@ -52,6 +53,8 @@ class Behaviour(enum.Enum):
     ENDLESS = "endless"  # no length, bytes until the server gives up
     TRICKLE = "trickle"  # one byte every 0.3 s
     WELL = "well"  # an empty searchset, or the Patient
+    # Trickles to ACCESS_TOKEN, answers well to any other: one server, two callers.
+    TRICKLE_TO_ONE_CALLER = "trickle-to-one-caller"
 
 
 class MisbehavingFhirServer:
@@ -61,6 +64,10 @@ class MisbehavingFhirServer:
         self.behaviour = behaviour
         self.bytes_sent = 0
         self.open_connections = 0
+        # TRICKLE_TO_ONE_CALLER: the connections trickled to, and how many of them the service
+        # still held open when each request of the other caller came in.
+        self.trickled_to: list[socket.socket] = []
+        self.held_when_the_other_caller_asked: list[int] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -103,24 +110,47 @@ class MisbehavingFhirServer:
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/fhir+json")
-        if self.behaviour is Behaviour.WELL:
+        behaviour = self.behaviour
+        if behaviour is Behaviour.TRICKLE_TO_ONE_CALLER:
+            trickled = handler.headers.get("Authorization") == f"Bearer {ACCESS_TOKEN}"
+            behaviour = Behaviour.TRICKLE if trickled else Behaviour.WELL
+            with self._lock:
+                if trickled:
+                    self.trickled_to.append(handler.connection)
+                else:
+                    held = sum(not _hung_up(connection) for connection in self.trickled_to)
+                    self.held_when_the_other_caller_asked.append(held)
+            if trickled:
+                self._trickle(handler)
+                return
+        if behaviour is Behaviour.WELL:
             body = json.dumps(_well_answer(handler.path)).encode()
             handler.send_header("Content-Length", str(len(body)))
             handler.end_headers()
             self._send(handler, body)
             return
-        if self.behaviour is not Behaviour.ENDLESS:
+        # Only the answer that declares its size does: a trickle that declared 256 MB would be
+        # refused at its headers, not held until the deadline.
+        if behaviour is Behaviour.DECLARED_TOO_LARGE:
             handler.send_header("Content-Length", str(SERVER_GIVES_UP_AFTER_BYTES))
         handler.end_headers()
         self._send(handler, b'{"resourceType": "Bundle", "type": "searchset", "entry": [')
-        if self.behaviour is Behaviour.TRICKLE:
-            deadline = time.monotonic() + TRICKLE_GIVES_UP_AFTER_SECONDS
-            while time.monotonic() < deadline and not self._stopping.wait(TRICKLE_INTERVAL_SECONDS):
-                self._send(handler, b" ")
+        if behaviour is Behaviour.TRICKLE:
+            self._trickle_body(handler)
             return
         block = b" " * 65536
         while self.bytes_sent < SERVER_GIVES_UP_AFTER_BYTES and not self._stopping.is_set():
             self._send(handler, block)
+
+    def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.end_headers()
+        self._send(handler, b'{"resourceType": "Bundle", "type": "searchset", "entry": [')
+        self._trickle_body(handler)
+
+    def _trickle_body(self, handler: BaseHTTPRequestHandler) -> None:
+        deadline = time.monotonic() + TRICKLE_GIVES_UP_AFTER_SECONDS
+        while time.monotonic() < deadline and not self._stopping.wait(TRICKLE_INTERVAL_SECONDS):
+            self._send(handler, b" ")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -142,6 +172,20 @@ class MisbehavingFhirServer:
                 pass
 
         return Handler
+
+
+def _hung_up(connection: socket.socket) -> bool:
+    # The service sends nothing after its request: a readable socket is one it has closed (on
+    # loopback, its close arrives before any request it sends afterwards).
+    if connection.fileno() < 0:
+        return True
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _well_answer(path: str) -> dict[str, Any]:
@@ -190,13 +234,18 @@ def misbehaving(
 
 
 def call_with_fhir_server(
-    service: CdssServer, mint: Mint, fhir_server: MisbehavingFhirServer
+    service: CdssServer,
+    mint: Mint,
+    fhir_server: MisbehavingFhirServer,
+    access_token: str = ACCESS_TOKEN,
+    **token: str,
 ) -> httpx.Response:
+    """A hook call naming this FHIR server, by the trusted issuer unless `token` says another."""
     body = patient_view_request(PATIENT_ID)
     body["prefetch"] = {}  # everything is fetched from the FHIR server
     body["fhirServer"] = fhir_server.base_url
     body["fhirAuthorization"] = {
-        "access_token": ACCESS_TOKEN,
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 300,
         "scope": "patient/*.rs",
@@ -207,7 +256,7 @@ def call_with_fhir_server(
     return httpx.post(
         service.base_url + path,
         json=body,
-        headers={"Authorization": f"Bearer {mint(service, path)}"},
+        headers={"Authorization": f"Bearer {mint(service, path, **token)}"},
         timeout=CLIENT_TIMEOUT_SECONDS,
     )
 
@@ -264,3 +313,35 @@ def test_a_trickling_fhir_server_does_not_starve_another_callers_fetches(
         assert locations(response) == REQUIRED_KEYS
         assert_no_patient_data(service, response)
     assert_no_patient_data(service, served)
+
+
+def test_a_caller_stuck_on_a_fhir_server_does_not_take_another_callers_slots_on_it(
+    service: CdssServer,
+    mint: Mint,
+    misbehaving: Callable[[Behaviour], MisbehavingFhirServer],
+) -> None:
+    shared = misbehaving(Behaviour.TRICKLE_TO_ONE_CALLER)
+
+    with ThreadPoolExecutor(2) as callers:
+        stuck = [callers.submit(call_with_fhir_server, service, mint, shared) for _ in range(2)]
+        # Hold the other caller's call until the first caller holds all its slots on the server.
+        waited_until = time.monotonic() + CLIENT_TIMEOUT_SECONDS
+        while len(shared.trickled_to) < FETCHES_PER_SERVER:
+            assert time.monotonic() < waited_until, "the service never fetched from it"
+            time.sleep(0.05)
+        other_caller = call_with_fhir_server(
+            service,
+            mint,
+            shared,
+            access_token="other-callers-token-4242",
+            issuer=TENANT_ISSUER,
+            tenant=ALLOWED_TENANT,
+        )
+        stuck_answers = [future.result() for future in stuck]
+
+    assert other_caller.status_code == 200, other_caller.text
+    # The other caller was read at once, beside every slot the first caller held on the server,
+    # not in a slot the first caller gave up.
+    assert shared.held_when_the_other_caller_asked[0] == FETCHES_PER_SERVER
+    for response in stuck_answers:
+        assert response.status_code == 412, response.text
