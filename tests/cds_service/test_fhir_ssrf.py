@@ -362,3 +362,27 @@ def test_other_fhir_server_urls_stay_apart(one: str, other: str) -> None:
 def test_a_query_whose_path_climbs_out_is_not_requested(url: str) -> None:
     with pytest.raises(fhir_server_module.FhirForeignUrl):
         fhir_server_module.url_on_server("http://fhir.example.test/fhir", url)
+
+
+def test_with_jwt_checks_off_only_a_fhir_server_on_this_machine_is_read(
+    start_server: Callable[..., CdssServer], listed: RecordingListener
+) -> None:
+    # Anyone may call a service with JWT checks off: no issuer's list can apply to them.
+    cdss = start_server("sqlite", auth={"verify_jwt": False})
+    before = listed.connections
+    remote = "http://fhir.example.test/fhir"
+
+    on_this_machine = httpx.post(
+        cdss.base_url + SERVICE_PATH,
+        json=hook_body(listed.base_url.replace("127.0.0.1", "localhost")),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+    )
+    elsewhere = httpx.post(
+        cdss.base_url + SERVICE_PATH, json=hook_body(remote), timeout=CLIENT_TIMEOUT_SECONDS
+    )
+
+    assert on_this_machine.status_code == 200, on_this_machine.text
+    assert listed.connections > before
+    assert elsewhere.status_code == 412, elsewhere.text
+    assert "fhirServer http://fhir.example.test is not among" in cdss.log_file.read_text()
+    cdss.stop()
