@@ -1,13 +1,15 @@
 """The SMART launch's `state` belongs to the browser that started the launch (issue 18 item 7):
 a callback link opened in another browser is refused with a page saying to launch again, opens
-no session there and leaves the launch to its own browser; the launch cookie's attributes; a
-launch in headless Chromium still lands on the page."""
+no session there and leaves the launch to its own browser; the launch cookie's attributes; the
+launch record keeps neither the cookie nor the state; a launch in headless Chromium still lands
+on the page."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from http.cookies import Morsel, SimpleCookie
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from accessibility import assert_accessible
@@ -16,11 +18,13 @@ from demo_servers import DemoEhrServer
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
+from sqlalchemy import create_engine, select
 from support import CdssServer
 from test_smart_launch import follow, launch
 
 from cds_service.errors import SmartLaunchRefused
 from cds_service.settings import SmartSettings
+from cds_service.storage.tables import smart_launch
 
 PATIENT = "carebundle-hypertension"
 OTHER_PATIENT = "synthea-1"
@@ -135,6 +139,24 @@ def test_the_launch_cookie_is_http_only_lax_under_smart_and_lives_as_long_as_the
         # The state is good once, even with the launch cookie it was bound to sent again.
         with httpx.Client(timeout=30, cookies={LAUNCH_COOKIE: binding.value}) as replay:
             assert_refused_with_a_page(replay.get(callback))
+
+
+def test_the_launch_record_holds_neither_the_launch_cookie_nor_a_key_the_state_alone_opens(
+    smart_service: CdssServer, demo_ehr: DemoEhrServer, loaded_patients: dict[str, str]
+) -> None:
+    with httpx.Client(timeout=30) as browser:
+        started, _ = start_launch(browser, smart_service, demo_ehr, loaded_patients[PATIENT])
+    binding = set_cookies(started)[LAUNCH_COOKIE].value
+    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    engine = create_engine(smart_service.database_url)
+    with engine.connect() as connection:
+        stored = " ".join(
+            str(value) for row in connection.execute(select(smart_launch)) for value in row
+        )
+    engine.dispose()
+    for secret in (binding, state):
+        assert secret not in stored
+        assert hashlib.sha256(secret.encode()).hexdigest() not in stored
 
 
 def test_the_launch_cookie_is_secure_when_the_public_base_url_is_https(
