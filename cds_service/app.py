@@ -22,6 +22,7 @@ from cds_service.web import (
 from cds_service.web import smart as smart_views
 from cds_service.web.context import EXTENSION_KEY
 from cds_service.web.error_responses import render_error
+from cds_service.web.forwarded import TrustedProxies
 from cds_service.web.request_metrics import time_requests
 
 # The HTTP client logs every request's URL at INFO, and a FHIR search URL names the patient
@@ -81,4 +82,9 @@ def create_app(
     cors.init_app(app, settings.server.cors_allowed_origins)
     time_requests(app, components.metrics, [service.id for service in components.catalog.all()])
     app.register_error_handler(Exception, render_error)
+    # Outermost, so every reader of the client's address (the admin throttle, the audit log,
+    # the logs) and of the scheme sees what the trusted proxies say, and no one else.
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app, settings.server.trusted_proxies
+    )
     return app
