@@ -58,7 +58,8 @@ def code_challenge(verifier: str) -> str:
 
 def browser_binding(presented: str | None) -> str:
     """The launch cookie's value for a new launch: the browser's own if it has a well-formed
-    one (so two launches in two tabs both come back), else a new random one."""
+    one (a second tab's launch then does not orphan the first's while both are pending), else
+    a new random one."""
     if _is_binding(presented):
         return presented
     return secrets.token_urlsafe(BROWSER_BINDING_BYTES)
