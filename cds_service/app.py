@@ -18,6 +18,7 @@ from cds_service.web import (
     health,
     hooks,
     model_cards,
+    openapi,
 )
 from cds_service.web import smart as smart_views
 from cds_service.web.context import EXTENSION_KEY
@@ -65,7 +66,8 @@ def create_app(
     )
     quieten_http_client_logs()
     quieten_root_logger()
-    app = Flask("cds_service")
+    # No static files: the pages carry their styles inline, so there is no `/static` route.
+    app = Flask("cds_service", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     components = build_components(settings, http_client, shared)
@@ -79,6 +81,12 @@ def create_app(
     app.register_blueprint(admin_api.blueprint)
     app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(smart_views.blueprint)
+    app.register_blueprint(openapi.blueprint)
+    openapi.publish(
+        app,
+        settings.server.public_base_url,
+        [service.id for service in components.catalog.all()],
+    )
     cors.init_app(app, settings.server.cors_allowed_origins)
     time_requests(app, components.metrics, [service.id for service in components.catalog.all()])
     app.register_error_handler(Exception, render_error)
