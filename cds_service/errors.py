@@ -10,7 +10,7 @@
     ├── PreconditionFailed (412)    `If-Match` names a configuration version no longer in force
     ├── PrefetchUnavailable (412)   data the service needs was neither prefetched nor fetchable
     ├── RequestTooLarge (413)
-    └── TooManyAttempts (429)       too many refused admin attempts from one address
+    └── TooManyAttempts (429)       too many refused admin attempts of late, from one address or all
 
 They are rendered in one place, `cds_service.web.error_responses.render_error` (registered by
 the app factory): JSON, an OperationOutcome for every status except 401, never a stack trace,
@@ -97,7 +97,8 @@ class PreconditionFailed(CdssError):
 
 
 class TooManyAttempts(CdssError):
-    """Refused outright: this address made too many refused admin attempts of late."""
+    """Refused outright: too many refused admin attempts of late, from this address or from all
+    addresses together. A valid admin token is never refused for them."""
 
     status = 429
     issue_code = "throttled"

@@ -53,6 +53,10 @@ class _CdsGunicornApp(BaseApplication):  # type: ignore[misc]
             "accesslog": "-",
             # Method, path, status, size, duration: no query string, headers or client details.
             "access_log_format": '"%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+            # gunicorn would believe X-Forwarded-Proto from 127.0.0.1 on its own; the scheme
+            # and the client address come only from `[server] trusted_proxies`
+            # (cds_service.web.forwarded), so that every request reads them one way.
+            "secure_scheme_headers": {},
         }
         # gunicorn 24+ opens a control socket at one fixed path per user; two services on one
         # machine (or a test run) would fight over it, and nothing here uses it.
