@@ -123,6 +123,8 @@ def _write_service_config(
         "[[auth.issuers]]",
         f"iss = {json.dumps(DEMO_ISSUER)}",
         f"jwks_file = {json.dumps(str(jwks))}",
+        "# The one FHIR server the demo EHR's calls may name as fhirServer: its own FHIR front.",
+        f"fhir_servers = [{json.dumps(ehr_base + '/fhir')}]",
     ]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config
