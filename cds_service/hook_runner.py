@@ -146,13 +146,18 @@ class HookRunner:
         caller: VerifiedCaller,
         budget_seconds: float,
     ) -> GatheredData:
-        refused = request.fhir_server is not None and not self._fhir_servers.allows(
-            caller.issuer, request.fhir_server
+        # Only a request that grants access could have the server read; without a token the
+        # data is simply not fetchable (NO_ACCESS), whatever the server.
+        refused = (
+            request.fhir_server is not None
+            and request.fhir_authorization is not None
+            and not self._fhir_servers.allows(caller.issuer, request.fhir_server)
         )
         if refused and request.fhir_server is not None:
             # The server's origin only: the caller's word, not patient data, never a token.
+            # Info, not a warning: an EHR may send fhirServer on every call and prefetch all.
             origin = urlsplit(request.fhir_server)
-            log.warning(
+            log.info(
                 "fhirServer %s://%s is not among the FHIR servers of issuer %r; not contacted",
                 origin.scheme,
                 origin.netloc[:LOGGED_HOST_LIMIT],
