@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Mint, patient_view_request
+from pydantic import ValidationError
 from support import CdssServer, free_port
 from test_hooks_fhir_server import locations
 
+from cds_service.access_settings import IssuerSettings
 from fhir_adapters import fhir_server as fhir_server_module
 
 CLIENT_TIMEOUT_SECONDS = 30.0
@@ -386,3 +388,25 @@ def test_with_jwt_checks_off_only_a_fhir_server_on_this_machine_is_read(
     assert elsewhere.status_code == 412, elsewhere.text
     assert "fhirServer http://fhir.example.test is not among" in cdss.log_file.read_text()
     cdss.stop()
+
+
+@pytest.mark.parametrize(
+    ("fhir_server", "refused_for"),
+    [
+        ("https://reader:hunter2@fhir.example.org/r4", "no credentials"),
+        ("https://fhir.example.org/r4?_format=json", "no query"),
+        ("ftp://fhir.example.org/r4", "not the absolute http(s) base URL"),
+        ("https://fhir.example.org:99999/r4", "port"),
+    ],
+)
+def test_an_issuer_cannot_list_a_fhir_server_the_service_would_misuse(
+    fhir_server: str, refused_for: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        IssuerSettings(
+            iss="https://ehr.example.org", jwks={"keys": []}, fhir_servers=(fhir_server,)
+        )
+    # What the service says of a bad configuration: the messages, not the values given.
+    said = [error["msg"] for error in refused.value.errors(include_input=False)]
+    assert refused_for in " ".join(said)
+    assert "hunter2" not in " ".join(said)
