@@ -27,6 +27,7 @@ from cds_service.storage.database import create_database_engine
 from cds_service.storage.note_summaries import NoteSummaryStore
 from cds_service.storage.smart_records import SmartRecords
 from cds_service.storage.stores import FeedbackStore, IssuedCardStore, ReplayStore
+from fhir_adapters.exchange_deadline import DeadlineTransport
 from fhir_adapters.fhir_server import FhirFetcher
 from fhir_adapters.gathering import PatientDataGatherer
 from fhir_adapters.value_sets import load_vocabulary
@@ -116,7 +117,9 @@ def build_components(
     risk_models = shared.risk_models
     metrics = ServiceMetrics(settings.server.metrics_directory)
     engine = create_database_engine(settings.storage.database_url)
-    client = http_client or httpx.Client(follow_redirects=False, headers={"User-Agent": "cdss"})
+    client = http_client or httpx.Client(
+        transport=DeadlineTransport(), follow_redirects=False, headers={"User-Agent": "cdss"}
+    )
     executor = ThreadPoolExecutor(
         max_workers=settings.fhir.max_concurrent_fetches, thread_name_prefix="fhir-fetch"
     )

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from fhir_adapters.exchange_deadline import exchange_deadline
 from fhir_adapters.fhir_fetch_errors import (
     FHIR_SERVER_UNREADABLE,
     CallAllowance,
@@ -340,6 +341,7 @@ class FhirFetcher:
         started = time.monotonic()
         try:
             with (
+                exchange_deadline(deadline),
                 translate_transport_errors(),
                 self._client.stream(
                     "GET",

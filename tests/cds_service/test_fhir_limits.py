@@ -1,9 +1,10 @@
 """A FHIR server that answers too much, or too slowly, cannot exhaust `cdss serve` (issue 18).
 
 Misbehaving FHIR servers on 127.0.0.1: one sends a body past the byte cap (declared, or endless),
-one trickles a byte every 0.3 s. The hook call is answered with the spec's 412 naming the data
-that could not be had, the service stops reading at the cap, and a caller whose FHIR server
-trickles does not take the fetch threads another caller's FHIR server needs.
+one trickles a byte every 0.3 s, of its body or of its headers. The hook call is answered with
+the spec's 412 naming the data that could not be had, the service stops reading at the cap and
+hangs up at the deadline, and a caller whose FHIR server trickles does not take the fetch threads
+another caller's FHIR server needs.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Behaviour(enum.Enum):
     DECLARED_TOO_LARGE = "declared-too-large"  # Content-Length past the cap, then the body
     ENDLESS = "endless"  # no length, bytes until the server gives up
     TRICKLE = "trickle"  # one byte every 0.3 s
+    TRICKLE_HEADERS = "trickle-headers"  # a status line, then one header byte every 0.3 s
     WELL = "well"  # an empty searchset, or the Patient
     # Trickles to ACCESS_TOKEN, answers well to any other: one server, two callers.
     TRICKLE_TO_ONE_CALLER = "trickle-to-one-caller"
@@ -64,6 +66,10 @@ class MisbehavingFhirServer:
         self.behaviour = behaviour
         self.bytes_sent = 0
         self.open_connections = 0
+        # Answers the service hung up on (the server's next write failed), and answers the
+        # server ended by itself.
+        self.hung_up_on = 0
+        self.answered_to_the_end = 0
         # TRICKLE_TO_ONE_CALLER: the connections trickled to, and how many of them the service
         # still held open when each request of the other caller came in.
         self.trickled_to: list[socket.socket] = []
@@ -102,12 +108,21 @@ class MisbehavingFhirServer:
         try:
             self._answer(handler)
         except OSError:
-            pass  # the service hung up: what the tests expect of it
+            # The service hung up: what the tests expect of it.
+            with self._lock:
+                self.hung_up_on += 1
+        else:
+            with self._lock:
+                self.answered_to_the_end += 1
         finally:
             with self._lock:
                 self.open_connections -= 1
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.behaviour is Behaviour.TRICKLE_HEADERS:
+            self._send(handler, b"HTTP/1.0 200 OK\r\nX-Slow: ")
+            self._trickle_body(handler)
+            return
         handler.send_response(200)
         handler.send_header("Content-Type", "application/fhir+json")
         behaviour = self.behaviour
@@ -286,6 +301,27 @@ def test_an_answer_past_the_byte_cap_is_refused_with_412(
     assert "byte cap" in service.log_file.read_text()
     # The service stopped reading at the cap instead of taking what the server would send.
     assert fhir_server.bytes_sent < MAX_CALL_BYTES + SOCKET_BUFFER_SLACK_BYTES
+    assert_no_patient_data(service, response)
+
+
+def test_a_fhir_server_trickling_its_headers_is_hung_up_on_at_the_deadline(
+    service: CdssServer,
+    mint: Mint,
+    misbehaving: Callable[[Behaviour], MisbehavingFhirServer],
+) -> None:
+    trickling = misbehaving(Behaviour.TRICKLE_HEADERS)
+
+    response = call_with_fhir_server(service, mint, trickling)
+
+    assert response.status_code == 412, response.text
+    assert locations(response) == REQUIRED_KEYS
+    # The fetch threads let go of the server by the call's deadline instead of reading its
+    # headers until it gave up by itself (per-read timeouts never fire on a trickle).
+    waited_until = time.monotonic() + TRICKLE_GIVES_UP_AFTER_SECONDS + CLIENT_TIMEOUT_SECONDS
+    while trickling.open_connections and time.monotonic() < waited_until:
+        time.sleep(0.1)
+    assert trickling.hung_up_on >= 1
+    assert trickling.answered_to_the_end == 0
     assert_no_patient_data(service, response)
 
 
