@@ -5,6 +5,10 @@ the notes do hold (findings to watch for, then past ones) rather than claiming n
 named. The detail quotes each excerpt verbatim (escaped only so Markdown shows it as written),
 grouped by section, with the note's title, date and id, then lists every problem mentioned by
 how the notes assert it, each once, with the note whose statement decided it.
+Notes the gathering set aside as not this patient's (`fhir_adapters.patient_links`) are counted
+in the data notes' own words ("Set aside: 1 note not linked to this patient"), never quoted; when
+every note was set aside, the card says so rather than being left out as for a chart without
+notes. The count is this call's, not the summary's: it is passed in per call and never stored.
 Like the risk cards, a summary a clinician overrode is held back for the site's
 `suppress_overridden_days` (90 by default), as the README promises: an override says "not for
 this patient", and showing it again on every chart opening would teach clinicians to ignore it.
@@ -17,13 +21,17 @@ from collections.abc import Sequence
 
 from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import SUMMARY_MAX_CHARACTERS, Indicator
+from cards.explanation import data_issue_lines
 from cards.policy import FeedbackHistory
 from fhir_adapters.patient_record import DataIssue
 from models.note_analysis import MAX_NOTE_CHARACTERS
 from models.note_summary import Excerpt, NoteSummary, ProblemMentions
 
 NOTE_SUMMARY = "note-summary"
-NOTE_RESOURCES = ("DocumentReference/", "DiagnosticReport/")
+NOTE_TYPES = ("DocumentReference", "DiagnosticReport")
+# An unread note's issue path names the note ("DocumentReference/9.content[0]"); a set-aside
+# issue's path is its resource type alone (`fhir_adapters.patient_links.set_aside_issues`).
+NOTE_RESOURCES = tuple(f"{note_type}/" for note_type in NOTE_TYPES)
 TOPIC = "note-summary"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+|!~])")
 _PROBLEM_LISTS = (
@@ -116,37 +124,80 @@ def unread_notes(issues: Sequence[DataIssue]) -> list[DataIssue]:
     return [issue for issue in issues if issue.path.startswith(NOTE_RESOURCES)]
 
 
+def set_aside_notes(issues: Sequence[DataIssue]) -> list[DataIssue]:
+    """The record's issues that are notes or reports set aside as not this patient's."""
+    return [issue for issue in issues if issue.path in NOTE_TYPES]
+
+
+def _not_read_lines(unread: Sequence[DataIssue]) -> list[str]:
+    # Plain words for the clinician; the path and the reason are the integrator's (the log).
+    count = len(unread)
+    if not count:
+        return []
+    return [
+        f"**Not read:** {count} note{'s' if count != 1 else ''} in the chart could not be read "
+        f"here (format or address); open {'them' if count != 1 else 'it'} in the EHR."
+    ]
+
+
+def _unsummarised_line(set_aside: Sequence[DataIssue], unread: Sequence[DataIssue]) -> str:
+    """ "Set aside: 2 notes not linked to this patient; 1 note could not be read", under 140."""
+    count = len(unread)
+    said = [issue.for_clinician for issue in set_aside]
+    if count:
+        said.append(f"{count} note{'s' if count != 1 else ''} could not be read")
+    line, shown = "; ".join(said), len(said)
+    while len(line) > SUMMARY_MAX_CHARACTERS and shown > 1:
+        shown -= 1
+        line = "; ".join(said[:shown]) + "; and more"
+    return line
+
+
+def notes_not_summarised_card(
+    unread: Sequence[DataIssue],
+    set_aside: Sequence[DataIssue],
+    history: FeedbackHistory,
+    hook_instance: str,
+) -> tuple[IssuedCard, ...]:
+    """The card of a chart with no note to summarise: what was set aside or could not be read,
+    or none when there was nothing (or while an override of the summary is in force)."""
+    if history.holds_back(NOTE_SUMMARY, None) or not (unread or set_aside):
+        return ()
+    detail = [
+        *(["**No note was summarised** for this patient.", ""] if set_aside else []),
+        *data_issue_lines(set_aside),
+        *_not_read_lines(unread),
+    ]
+    return (
+        build_card(
+            hook_instance=hook_instance,
+            card_type=NOTE_SUMMARY,
+            band=None,
+            summary=_unsummarised_line(set_aside, unread),
+            indicator=Indicator.INFO,
+            detail="\n".join(detail).strip(),
+            source=source("Note summary (cdss, extractive)", TOPIC),
+        ),
+    )
+
+
 def note_summary_card(
     summary: NoteSummary,
     unread: Sequence[DataIssue],
     history: FeedbackHistory,
     hook_instance: str,
+    set_aside: Sequence[DataIssue] = (),
 ) -> tuple[IssuedCard, ...]:
-    """The card, or none without notes or while an override of it is in force (see the module)."""
+    """The card, or none without notes or while an override of it is in force (see the module).
+
+    `set_aside`: this call's notes set aside as not this patient's (`set_aside_notes`); said on
+    the card, never part of `summary`, which is shared by every call that reads the same notes.
+    """
     if history.holds_back(NOTE_SUMMARY, None):
         return ()
-    count = len(unread)
-    # Plain words for the clinician; the path and the reason are the integrator's (the log).
-    not_read = (
-        [f"**Not read:** {count} note{'s' if count != 1 else ''} in the chart could not be read "
-         f"here (format or address); open {'them' if count != 1 else 'it'} in the EHR."]
-        if unread
-        else []
-    )  # fmt: skip
     if summary.note_count == 0:
-        if not not_read:
-            return ()
-        return (
-            build_card(
-                hook_instance=hook_instance,
-                card_type=NOTE_SUMMARY,
-                band=None,
-                summary=f"{count} note{'s' if count != 1 else ''} could not be read",
-                indicator=Indicator.INFO,
-                detail="\n".join(not_read),
-                source=source("Note summary (cdss, extractive)", TOPIC),
-            ),
-        )
+        return notes_not_summarised_card(unread, set_aside, history, hook_instance)
+    not_read = _not_read_lines(unread)
     detail = [f"**Quoted from the notes** (excerpts chosen by {summary.method}):", ""]
     current = None
     for excerpt in summary.excerpts:
@@ -159,6 +210,8 @@ def note_summary_card(
         concepts = getattr(summary.problems, attribute)
         if concepts:
             detail.append(f"- {title}: {_problem_list(summary.problems, concepts)}")
+    if set_aside:
+        detail += ["", *data_issue_lines(set_aside)[:-1]]
     if not_read:
         detail += ["", *not_read]
     if summary.partly_read:

@@ -23,7 +23,12 @@ from pathlib import Path
 
 import models
 from cards.card_parts import IssuedCard
-from cards.note_card import note_summary_card, unread_notes
+from cards.note_card import (
+    note_summary_card,
+    notes_not_summarised_card,
+    set_aside_notes,
+    unread_notes,
+)
 from cds_service.services.definition import (
     PATIENT,
     PATIENT_VIEW,
@@ -90,12 +95,22 @@ class NoteSummaries:
 
     def __call__(self, service_input: ServiceInput) -> Sequence[IssuedCard]:
         """The card for this call (none when the chart has no note text, or not yet ready)."""
-        summary = self.summary_of(service_input.record.notes, self._wait_seconds)
+        record = service_input.record
+        unread = unread_notes(record.data_issues)
+        # What this call's gathering set aside is said on this call's card only: the summary is
+        # keyed by the notes kept and shared with every call (any worker, any replica) that
+        # reads the same notes, whatever else those calls were sent, so it must not carry it.
+        set_aside = set_aside_notes(record.data_issues)
+        if not record.notes:
+            # Nothing to summarise: no wait for the worker to say what was left out.
+            return notes_not_summarised_card(
+                unread, set_aside, service_input.history, service_input.hook_instance
+            )
+        summary = self.summary_of(record.notes, self._wait_seconds)
         if summary is None:
             return ()
-        unread = unread_notes(service_input.record.data_issues)
         return note_summary_card(
-            summary, unread, service_input.history, service_input.hook_instance
+            summary, unread, service_input.history, service_input.hook_instance, set_aside
         )
 
     def summary_of(self, notes: Sequence[ClinicalNote], wait_seconds: float) -> NoteSummary | None:

@@ -16,8 +16,10 @@ import pytest
 from card_rules import check_card, without_uuids
 from synthetic_patients import PATIENT_NAMES
 
-from cards.note_card import note_summary_card, summary_line, unread_notes
+from cards.cds_card import SUMMARY_MAX_CHARACTERS
+from cards.note_card import note_summary_card, set_aside_notes, summary_line, unread_notes
 from cards.policy import NO_HISTORY, FeedbackHistory
+from fhir_adapters.patient_links import SetAside, set_aside_issues
 from fhir_adapters.patient_record import ClinicalNote, DataIssue, PatientRecord
 from fhir_adapters.record_builder import build_patient_record
 from models.note_analysis import MAX_NOTE_CHARACTERS, ClinicalReader
@@ -186,3 +188,77 @@ def test_a_note_read_in_part_is_said_so(summarizer: NoteSummarizer) -> None:
         f"**Read in part:** 1 long note: only its first {MAX_NOTE_CHARACTERS:,} characters "
         "were read" in (partly.card.detail or "")
     )
+
+
+# What the gathering sets aside (issue 18, item 8): a note attached by an identifier alone, a
+# report naming another patient, and an observation (another card's data, not this card's).
+NOT_LINKED = [
+    SetAside("DocumentReference/other-note", "DocumentReference",
+             "subject is an identifier, not a literal reference"),
+    SetAside("Observation/other-hba1c", "Observation", "no subject"),
+]  # fmt: skip
+ANOTHER_PATIENTS = ["DiagnosticReport/other-report"]
+
+
+def test_notes_set_aside_are_said_in_the_data_notes_words(summarizer: NoteSummarizer) -> None:
+    gathered = set_aside_issues(NOT_LINKED, ANOTHER_PATIENTS)
+    set_aside = set_aside_notes(gathered)
+    assert unread_notes(gathered) == []  # set aside is not "could not be read"
+    text = "Type 2 diabetes, stable on metformin."
+    note = ClinicalNote("DocumentReference/1", "content[0].attachment", datetime(2026, 2, 12),
+                        "Progress note", "text/plain", text)  # fmt: skip
+
+    (issued,) = note_summary_card(summarizer.summarize([note]), [], NO_HISTORY, "h", set_aside)
+
+    detail = issued.card.detail or ""
+    assert "- Set aside: 1 note not linked to this patient" in detail
+    assert "- Set aside: 1 report naming another patient" in detail
+    assert "observation" not in detail  # the risk cards say that one
+    assert "other-note" not in detail
+    assert "other-report" not in detail
+    assert issued.card.summary == "1 note since 2026-02-12: type 2 diabetes"
+    check_card(issued.card.to_json(), "p1")
+
+
+def test_when_every_note_is_set_aside_the_card_says_what_was(
+    summarizer: NoteSummarizer,
+) -> None:
+    set_aside = set_aside_notes(set_aside_issues(NOT_LINKED[:1]))
+    nothing = summarizer.summarize([])
+
+    (issued,) = note_summary_card(nothing, [], NO_HISTORY, "h", set_aside)
+
+    assert issued.card.summary == "Set aside: 1 note not linked to this patient"
+    detail = issued.card.detail or ""
+    assert "**No note was summarised** for this patient." in detail
+    assert "- Set aside: 1 note not linked to this patient" in detail
+    check_card(issued.card.to_json(), "p1")
+    # An override of the summary holds this card back too.
+    overridden = FeedbackHistory(overridden={"note-summary": None})
+    assert note_summary_card(nothing, [], overridden, "h", set_aside) == ()
+
+
+def test_the_set_aside_summary_line_fits_with_unread_notes_too(
+    summarizer: NoteSummarizer,
+) -> None:
+    many = [
+        SetAside(f"DocumentReference/n{n}", "DocumentReference", "no subject") for n in range(12)
+    ]
+    many.append(SetAside("DiagnosticReport/r", "DiagnosticReport", "no subject"))
+    set_aside = set_aside_notes(
+        set_aside_issues(many, ["DocumentReference/x", "DiagnosticReport/y"])
+    )
+    unread = [DataIssue("DocumentReference/9.content[0].attachment", "unsupported")]
+
+    (issued,) = note_summary_card(summarizer.summarize([]), unread, NO_HISTORY, "h", set_aside)
+
+    summary = issued.card.summary
+    assert len(summary) <= SUMMARY_MAX_CHARACTERS
+    assert summary.startswith(
+        "Set aside: 1 report not linked to this patient; Set aside: 12 notes not linked to this "
+        "patient; "
+    )
+    assert summary.endswith("; and more")
+    detail = issued.card.detail or ""
+    assert "- Set aside: 1 report naming another patient" in detail
+    assert "**Not read:** 1 note in the chart could not be read here" in detail
