@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALLOWED_TENANT, TENANT_ISSUER, Mint, patient_view_request
+from conftest import ALLOWED_TENANT, TENANT_ISSUER, Mint
 from support import CdssServer
-from test_hooks_fhir_server import locations
+from test_hooks_fhir_server import hook_call, locations
 
 BUDGET_SECONDS = 2.0
 # Generous: the call must come back, and with the right answer; how fast is not measured here.
@@ -256,17 +256,7 @@ def call_with_fhir_server(
     **token: str,
 ) -> httpx.Response:
     """A hook call naming this FHIR server, by the trusted issuer unless `token` says another."""
-    body = patient_view_request(PATIENT_ID)
-    body["prefetch"] = {}  # everything is fetched from the FHIR server
-    body["fhirServer"] = fhir_server.base_url
-    body["fhirAuthorization"] = {
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/*.rs",
-        "subject": "cds-service",
-        "patient": PATIENT_ID,
-    }
+    body = hook_call(PATIENT_ID, fhir_server.base_url, access_token)  # nothing prefetched
     path = "/cds-services/diabetes-risk"
     return httpx.post(
         service.base_url + path,

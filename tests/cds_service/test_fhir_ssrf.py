@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Mint, patient_view_request
+from conftest import Mint
 from pydantic import ValidationError
 from support import CdssServer, free_port
-from test_hooks_fhir_server import locations
+from test_hooks_fhir_server import hook_call, locations
 
 from cds_service.access_settings import IssuerSettings
 from fhir_adapters import fhir_server as fhir_server_module
@@ -162,18 +162,8 @@ def listener() -> Iterator[Callable[[Answer], RecordingListener]]:
 
 
 def hook_body(fhir_server: str, patient_id: str = PATIENT_ID) -> dict[str, Any]:
-    body = patient_view_request(patient_id)
-    body["prefetch"] = {}  # everything must come from the FHIR server
-    body["fhirServer"] = fhir_server
-    body["fhirAuthorization"] = {
-        "access_token": ACCESS_TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/*.rs",
-        "subject": "cds-service",
-        "patient": patient_id,
-    }
-    return body
+    """A call with nothing prefetched, everything to come from `fhir_server`."""
+    return hook_call(patient_id, fhir_server, ACCESS_TOKEN)
 
 
 def post(service: CdssServer, mint: Mint, body: dict[str, Any]) -> httpx.Response:
