@@ -125,17 +125,27 @@ BENCH_PATIENT = "synthea-1"  # a card from each risk service (tests/data/golden_
 
 @functools.cache
 def full_prefetch() -> tuple[str, dict[str, Any]]:
-    """A real chart's complete prefetch, as an EHR fills the discovery templates."""
+    """A real chart's complete prefetch: Synthea patient `BENCH_PATIENT`'s."""
+    from demo_ehr.patients import synthea_patients
+
+    return chart_prefetch(synthea_patients()[BENCH_PATIENT])
+
+
+def chart_prefetch(bundle: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The patient id and the complete prefetch of a chart, as an EHR fills the discovery
+    templates from the chart's transaction `bundle`."""
     from fhir_adapters.codes import LOINC, RISK_OBSERVATION_LOINCS
+    from fhir_adapters.patient_links import PATIENT_ELEMENT
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from synthetic_patients import synthea_patients
-
-    resources = [
-        {"id": f"r{n}", **entry["resource"]}
-        for n, entry in enumerate(synthea_patients()[BENCH_PATIENT]["entry"])
-    ]
+    resources = [{"id": f"r{n}", **entry["resource"]} for n, entry in enumerate(bundle["entry"])]
     patient = next(r for r in resources if r["resourceType"] == "Patient")
+    # A FHIR server's search results name their patient `Patient/{id}`; the transaction's
+    # urn:uuid references, out of their Bundle, would be set aside as naming nobody.
+    link = {"reference": f"Patient/{patient['id']}"}
+    for resource in resources:
+        element = PATIENT_ELEMENT.get(resource["resourceType"])
+        if element is not None and element in resource:
+            resource[element] = link
 
     def risk_observation(resource: dict[str, Any]) -> bool:
         codings = resource.get("code", {}).get("coding", [])
@@ -166,9 +176,9 @@ def full_prefetch() -> tuple[str, dict[str, Any]]:
     return patient["id"], prefetch
 
 
-def hook_request_body() -> bytes:
-    """A valid patient-view request with a real chart's complete prefetch."""
-    patient_id, prefetch = full_prefetch()
+def hook_request_body(chart: tuple[str, dict[str, Any]] | None = None) -> bytes:
+    """A valid patient-view request with a chart's complete prefetch (by default, a real one)."""
+    patient_id, prefetch = chart or full_prefetch()
     body = {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
@@ -178,7 +188,13 @@ def hook_request_body() -> bytes:
     return json.dumps(body).encode()
 
 
-def build_calls(target: str, count: int, base_url: str, key: dict[str, Any]) -> list[Call]:
+def build_calls(
+    target: str,
+    count: int,
+    base_url: str,
+    key: dict[str, Any],
+    chart: tuple[str, dict[str, Any]] | None = None,
+) -> list[Call]:
     """`count` requests for `target`, each hook call with its own freshly minted token."""
     from cds_service.auth.signing import sign_cds_token  # parent only: keeps the generator light
 
@@ -191,7 +207,7 @@ def build_calls(target: str, count: int, base_url: str, key: dict[str, Any]) -> 
             key, issuer=ISSUER, audience=base_url + path, lifetime_seconds=TOKEN_LIFETIME_SECONDS
         )
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        calls.append(Call("POST", path, hook_request_body(), headers))
+        calls.append(Call("POST", path, hook_request_body(chart), headers))
     return calls
 
 
@@ -328,15 +344,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=400, help="timed requests per cell")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--warmup", type=int, default=20, help="uncounted requests per cell")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
-    parser.add_argument("--max-seconds", type=float, default=120, help="time limit per cell")
-    parser.add_argument("--write", type=Path, help="also write the report (relative: to the repo)")
-    parser.add_argument("--quick", action="store_true", help="tiny run, for a smoke test")
+    add_run_options(parser, max_seconds=120)
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.concurrency, args.warmup = 30, [1, 4], 5
     return args
+
+
+def add_run_options(parser: argparse.ArgumentParser, max_seconds: float) -> None:
+    """The options of every HTTP load benchmark: the servers' gunicorn, the time limit per
+    cell, where to write the report, the smoke run."""
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--max-seconds", type=float, default=max_seconds, help="per cell")
+    parser.add_argument("--write", type=Path, help="also write the report (relative: to the repo)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, for a smoke test")
+
+
+def publish(section: str, write: Path | None) -> None:
+    """Print the report's section; with `--write FILE`, also put it in place in that file."""
+    print(section)
+    if write:
+        target = write if write.is_absolute() else REPO / write
+        replace_section(target, section)
+        print(f"wrote {target}", file=sys.stderr)
 
 
 def start_server(args: argparse.Namespace, workdir: Path, key: dict[str, Any]) -> Any:
@@ -381,12 +412,7 @@ def main(argv: list[str] | None = None) -> None:
             server.stop()
             report_server_log(server.log_file)
         local = in_process_phase(args, server.config_file, key)
-    section = render(args, over_http, local)
-    print(section)
-    if args.write:
-        target = args.write if args.write.is_absolute() else REPO / args.write
-        replace_section(target, section)
-        print(f"wrote {target}", file=sys.stderr)
+    publish(render(args, over_http, local), args.write)
 
 
 if __name__ == "__main__":
