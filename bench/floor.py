@@ -34,7 +34,7 @@ from flask import Flask, Response, request
 
 from cds_service.access_settings import AuthSettings
 from cds_service.auth.cds_jwt import REQUIRED_CLAIMS
-from cds_service.server import _CdsGunicornApp, settle_after_start
+from cds_service.server import CdsGunicornApp, settle_after_start
 from cds_service.settings import ServerSettings, Settings
 
 # The algorithm the benchmark's EHR signs with, and the one the specification recommends.
@@ -106,7 +106,7 @@ def create_floor_app(issuer: str, key_set: Mapping[str, Any], public_base_url: s
     return app
 
 
-class _FloorGunicornApp(_CdsGunicornApp):
+class _FloorGunicornApp(CdsGunicornApp):
     """`cdss serve`'s gunicorn configuration, each worker serving the floor instead."""
 
     def __init__(self, settings: Settings, issuer: str, key_set: Mapping[str, Any]) -> None:

@@ -42,11 +42,11 @@ from load import (  # noqa: E402
     chart_prefetch,
     hook_request_body,
     percentile,
-    publish,
     report_server_log,
     run_cell,
     start_server,
 )
+from report import publish  # noqa: E402
 
 TARGET = "diabetes-risk"
 SERVICES = ("floor", "cdss")
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     args.key = generate_signing_key("ES384", kid="bench-es384")
     with tempfile.TemporaryDirectory(prefix="cdss-floor-bench-") as folder:
         cells = run(args, Path(folder))
-    publish(render(args, cells), args.write)
+    publish(render(args, cells), args.write, REPO)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from report import replace_section  # noqa: E402
+from report import publish  # noqa: E402
 
 ISSUER = "https://bench-ehr.example.test"
 TARGETS = ("discovery", "diabetes-risk", "hypertension-risk", "note-summary")
@@ -361,15 +361,6 @@ def add_run_options(parser: argparse.ArgumentParser, max_seconds: float) -> None
     parser.add_argument("--quick", action="store_true", help="tiny run, for a smoke test")
 
 
-def publish(section: str, write: Path | None) -> None:
-    """Print the report's section; with `--write FILE`, also put it in place in that file."""
-    print(section)
-    if write:
-        target = write if write.is_absolute() else REPO / write
-        replace_section(target, section)
-        print(f"wrote {target}", file=sys.stderr)
-
-
 def start_server(args: argparse.Namespace, workdir: Path, key: dict[str, Any]) -> Any:
     """`cdss serve` on a free port of 127.0.0.1, trusting `key`."""
     from cds_service.auth.signing import public_key_set
@@ -412,7 +403,7 @@ def main(argv: list[str] | None = None) -> None:
             server.stop()
             report_server_log(server.log_file)
         local = in_process_phase(args, server.config_file, key)
-    publish(render(args, over_http, local), args.write)
+    publish(render(args, over_http, local), args.write, REPO)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,16 @@ def replace_section(target: Path, section: str) -> None:
     target.write_text(text, encoding="utf-8")
 
 
+def publish(section: str, write: Path | None, repo: Path) -> None:
+    """Print the report's section; with `--write FILE` (relative: to the repo), also put it in
+    place in that file."""
+    print(section)
+    if write:
+        target = write if write.is_absolute() else repo / write
+        replace_section(target, section)
+        print(f"wrote {target}", file=sys.stderr)
+
+
 def emit(section: str, repo: Path) -> None:
     """Print the section; with `--write FILE` on the command line, also put it in that file."""
     print(section)

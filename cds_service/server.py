@@ -31,7 +31,10 @@ from cds_service.settings import Settings
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-class _CdsGunicornApp(BaseApplication):  # type: ignore[misc]
+class CdsGunicornApp(BaseApplication):  # type: ignore[misc]
+    """`cdss serve`'s gunicorn: its settings are the service's; bench/floor.py serves the
+    floor under the same ones by changing only `load`."""
+
     def __init__(self, settings: Settings, shared: SharedModels) -> None:
         self._settings = settings
         self._shared = shared
@@ -96,7 +99,7 @@ def run_gunicorn(settings: Settings, shared: SharedModels) -> None:
         # shared pages alone (a collection writes to every object it visits).
         gc.collect()
         gc.freeze()
-        _CdsGunicornApp(settings.model_copy(update={"server": server}), shared).run()
+        CdsGunicornApp(settings.model_copy(update={"server": server}), shared).run()
     finally:
         # Workers are forked inside `run` and leave it through here too; only the master, last
         # out, removes the directory.
