@@ -17,13 +17,11 @@ from typing import Any, Protocol
 
 import jwt
 
-from cds_service.auth.key_sets import KeySource
+from cds_service.auth.key_sets import CURVE_OF_ALGORITHM, KeySource
 from cds_service.errors import AuthenticationFailed
 from cds_service.settings import SIGNING_ALGORITHMS
 
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
-# An EC key must be on the curve its algorithm names; PyJWT would otherwise accept a mismatch.
-CURVE_OF_ALGORITHM = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 LOGGED_VALUE_LIMIT = 80
 # The replay store's column width (cds_service.storage.tables.jwt_replay).
 JTI_MAX_LENGTH = 255
@@ -94,7 +92,7 @@ class CdsJwtVerifier:
         try:
             claims = jwt.decode(
                 token,
-                key=key.key,
+                key=key,
                 algorithms=[header["alg"]],
                 audience=audience,
                 issuer=issuer.iss,
@@ -124,11 +122,14 @@ class CdsJwtVerifier:
         )
 
     def _read_unverified(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        # One unverified read gives the header and the claims that choose the key; the verified
+        # decode that follows reads the token again, as it must, with the key.
         try:
-            header = jwt.get_unverified_header(token)
-            claims = jwt.decode(token, options={"verify_signature": False})
+            unverified = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise AuthenticationFailed(f"malformed token: {type(exc).__name__}") from exc
+        header: dict[str, Any] = unverified["header"]
+        claims: dict[str, Any] = unverified["payload"]
         algorithm = header.get("alg")
         if algorithm not in SIGNING_ALGORITHMS:
             raise AuthenticationFailed(f"algorithm {_quoted(algorithm)} is not allowed")
@@ -147,27 +148,28 @@ class CdsJwtVerifier:
         algorithm, kid, jku = header["alg"], header["kid"], header.get("jku")
         if jku is not None and not isinstance(jku, str):
             raise AuthenticationFailed("jku is not a string")
-        jwk = issuer.keys.key_for(kid) if issuer.keys is not None else None
-        if jwk is None and jku is not None:
+        trusted = issuer.keys.key_for(kid) if issuer.keys is not None else None
+        if trusted is None and jku is not None:
             source = issuer.jku_keys.get(jku)
             if source is None:
                 raise AuthenticationFailed(
                     f"no configured key with kid {_quoted(kid)}, and jku {_quoted(jku)} "
                     "is not allowed for this issuer"
                 )
-            jwk = source.key_for(kid)
-        if jwk is None:
+            trusted = source.key_for(kid)
+        if trusted is None:
             raise AuthenticationFailed(f"no key with kid {_quoted(kid)}")
+        jwk = trusted.jwk
         if jwk.get("alg") not in (None, algorithm):
             raise AuthenticationFailed(f"key {_quoted(kid)} is not for {algorithm}")
         if algorithm in CURVE_OF_ALGORITHM and jwk.get("crv") != CURVE_OF_ALGORITHM[algorithm]:
             raise AuthenticationFailed(f"key {_quoted(kid)} is not on the curve of {algorithm}")
-        try:
-            return jwt.PyJWK(dict(jwk), algorithm=algorithm)
-        except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(
-                f"key {_quoted(kid)} unusable: {type(exc).__name__}"
-            ) from exc
+        # Built when the key set was loaded or fetched, for each algorithm the checks above admit.
+        key_object = trusted.key_objects.get(algorithm)
+        if key_object is None:
+            defect = trusted.defects.get(algorithm, "no key object")
+            raise AuthenticationFailed(f"key {_quoted(kid)} unusable: {defect}")
+        return key_object
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
         # PyJWT checks that `exp` and `nbf` are current, but reads them with int(): "1700000000"

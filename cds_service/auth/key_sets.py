@@ -1,4 +1,9 @@
-"""JSON Web Key Sets of trusted issuers: pinned (inline, file, shipped) or fetched and cached."""
+"""JSON Web Key Sets of trusted issuers: pinned (inline, file, shipped) or fetched and cached.
+
+Each key's key objects (what PyJWT verifies a signature with) are built when its set is loaded
+or fetched: building one checks the point is on its curve or reads the RSA modulus, work that
+once per key set version is enough, where once per hook call was not.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import jwt
 
-from cds_service.settings import SANDBOX_KEY_SET
+from cds_service.settings import SANDBOX_KEY_SET, SIGNING_ALGORITHMS
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +40,56 @@ SANDBOX_TRUST_WARNING = (
 )
 
 
+# An EC key must be on the curve its algorithm names; PyJWT would otherwise accept a mismatch.
+CURVE_OF_ALGORITHM = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+# What PyJWT may raise on a JWK it cannot turn into a key; the JWK is attacker-shaped when fetched.
+KEY_OBJECT_ERRORS = (jwt.PyJWTError, TypeError, ValueError, KeyError)
+
+
 class KeySetError(ValueError):
     """A key set cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """One public key of a key set, with its key objects built once, by signing algorithm."""
+
+    jwk: Mapping[str, Any]
+    key_objects: Mapping[str, jwt.PyJWK]
+    # By algorithm: the name of the error PyJWT raised building the key object (for the log).
+    defects: Mapping[str, str]
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any]) -> TrustedKey:
+        """The key with a key object for each allowed algorithm its `alg` and `crv` admit."""
+        key_objects: dict[str, jwt.PyJWK] = {}
+        defects: dict[str, str] = {}
+        for algorithm in SIGNING_ALGORITHMS:
+            if jwk.get("alg") not in (None, algorithm):
+                continue
+            if algorithm in CURVE_OF_ALGORITHM and jwk.get("crv") != CURVE_OF_ALGORITHM[algorithm]:
+                continue
+            try:
+                # Bound to its algorithm: PyJWT refuses a token whose `alg` is another.
+                key_objects[algorithm] = jwt.PyJWK(dict(jwk), algorithm=algorithm)
+            except KEY_OBJECT_ERRORS as exc:
+                # Kept, not fatal: the key is refused when a token names it, as before.
+                defects[algorithm] = type(exc).__name__
+        return cls(jwk, key_objects, defects)
 
 
 class KeySource(Protocol):
     """Where the public keys of one issuer (or one `jku`) come from."""
 
-    def key_for(self, kid: str) -> Mapping[str, Any] | None:
-        """The JWK with this key id, or None."""
+    def key_for(self, kid: str) -> TrustedKey | None:
+        """The key with this key id, or None."""
 
 
-def parse_key_set(document: Any, origin: str) -> dict[str, Mapping[str, Any]]:
-    """The keys of a JWK Set by `kid`; public keys only."""
+def parse_key_set(document: Any, origin: str) -> dict[str, TrustedKey]:
+    """The keys of a JWK Set by `kid`, their key objects built; public keys only."""
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise KeySetError(f"{origin}: not a JWK Set (an object with a 'keys' array)")
-    keys: dict[str, Mapping[str, Any]] = {}
+    keys: dict[str, TrustedKey] = {}
     for index, key in enumerate(document["keys"]):
         where = f"{origin}: keys[{index}]"
         if not isinstance(key, Mapping) or key.get("kty") not in ("EC", "RSA"):
@@ -59,14 +100,14 @@ def parse_key_set(document: Any, origin: str) -> dict[str, Mapping[str, Any]]:
         if not isinstance(kid, str) or not kid:
             log.warning("%s has no kid and cannot be matched to a token; ignored", where)
             continue
-        keys[kid] = key
+        keys[kid] = TrustedKey.from_jwk(key)
     return keys
 
 
 class PinnedKeySet:
     """A key set given in the configuration or in a file, read once at start-up."""
 
-    def __init__(self, keys: dict[str, Mapping[str, Any]]) -> None:
+    def __init__(self, keys: dict[str, TrustedKey]) -> None:
         self._keys = keys
 
     @classmethod
@@ -97,8 +138,8 @@ class PinnedKeySet:
         text = resources.files("cds_service.trust").joinpath(BUILTIN_KEY_SETS[name]).read_text()
         return cls.from_document(json.loads(text), f"builtin:{name}")
 
-    def key_for(self, kid: str) -> Mapping[str, Any] | None:
-        """The JWK with this key id, or None."""
+    def key_for(self, kid: str) -> TrustedKey | None:
+        """The key with this key id, or None."""
         return self._keys.get(kid)
 
 
@@ -125,12 +166,12 @@ class RemoteKeySet:
         self._min_refresh_seconds = min_refresh_seconds
         self._timeout = timeout_seconds
         self._clock = clock
-        self._keys: dict[str, Mapping[str, Any]] = {}
+        self._keys: dict[str, TrustedKey] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
 
-    def key_for(self, kid: str) -> Mapping[str, Any] | None:
-        """The JWK with this key id, fetching the set when stale or when the id is unknown."""
+    def key_for(self, kid: str) -> TrustedKey | None:
+        """The key with this key id, fetching the set when stale or when the id is unknown."""
         with self._lock:
             now = self._clock()
             stale = self._fetched_at is None or now - self._fetched_at >= self._cache_seconds
