@@ -111,14 +111,13 @@ def new_database(
     return make
 
 
-@pytest.fixture(scope="session")
-def start_server(
+def _server_starter(
     tmp_path_factory: pytest.TempPathFactory,
     trusted_issuers: list[dict[str, Any]],
     new_database: Callable[[str], str],
-) -> Iterator[Callable[..., CdssServer]]:
-    """Starts a `cdss serve` process; every server started is stopped at the end."""
-    started: list[CdssServer] = []
+    started: list[CdssServer],
+) -> Callable[..., CdssServer]:
+    """Starts a `cdss serve` process and adds it to `started`, for its owner to stop."""
 
     def start(
         backend: str = "sqlite",
@@ -149,17 +148,44 @@ def start_server(
         started.append(server)
         return server.start()
 
-    yield start
+    return start
+
+
+@pytest.fixture(scope="session")
+def start_session_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    trusted_issuers: list[dict[str, Any]],
+    new_database: Callable[[str], str],
+) -> Iterator[Callable[..., CdssServer]]:
+    """Starts `cdss serve` processes shared by the whole session (`cdss_server`,
+    `smart_service`); they stop at its end."""
+    started: list[CdssServer] = []
+    yield _server_starter(tmp_path_factory, trusted_issuers, new_database, started)
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def start_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    trusted_issuers: list[dict[str, Any]],
+    new_database: Callable[[str], str],
+) -> Iterator[Callable[..., CdssServer]]:
+    """Starts `cdss serve` processes for one test module; they stop when its tests end, so the
+    suite never holds every module's servers at once (each ~0.5 GB with its models: held for
+    the whole session, they once filled the 24 GB machine)."""
+    started: list[CdssServer] = []
+    yield _server_starter(tmp_path_factory, trusted_issuers, new_database, started)
     for server in started:
         server.stop()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def cdss_server(
-    request: pytest.FixtureRequest, start_server: Callable[..., CdssServer]
+    request: pytest.FixtureRequest, start_session_server: Callable[..., CdssServer]
 ) -> CdssServer:
     """One running service per database backend, shared by the tests that only read or add."""
-    server: CdssServer = start_server(request.param)
+    server: CdssServer = start_session_server(request.param)
     return server
 
 
@@ -243,12 +269,14 @@ def demo_ehr(fhir_server: SekmetServer) -> Iterator[DemoEhrServer]:
 
 @pytest.fixture(scope="session")
 def smart_service(
-    start_server: Callable[..., CdssServer],
+    start_session_server: Callable[..., CdssServer],
     demo_ehr: DemoEhrServer,
     signing_keys: dict[str, dict[str, Any]],
 ) -> CdssServer:
     """`cdss serve` allowing SMART launches from the demo EHR only; the demo EHR calls it."""
-    server: CdssServer = start_server("sqlite", smart={"allowed_issuers": [demo_ehr.fhir_base_url]})
+    server: CdssServer = start_session_server(
+        "sqlite", smart={"allowed_issuers": [demo_ehr.fhir_base_url]}
+    )
     demo_ehr.start(
         {SMART_CLIENT_ID: (server.base_url + "/smart/callback",)},
         server.base_url,
