@@ -187,7 +187,7 @@ def read_family_member_history(history: Resource) -> Iterator[FamilyHistoryFact]
     if history.get("status") == "entered-in-error":
         return
     relationship = history.get("relationship")
-    role = next(code_in(relationship, ROLE_CODE), None)
+    role = next(iter(code_in(relationship, ROLE_CODE)), None)
     kinship = KINSHIP_BY_ROLE_CODE.get(role, Kinship.UNSTATED) if role else Kinship.UNSTATED
     for condition in history.get("condition") or ():
         if not isinstance(condition, Mapping):

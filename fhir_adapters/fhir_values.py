@@ -8,11 +8,16 @@ does not read. Each reader here checks the types of exactly what it reads instea
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 Resource = Mapping[str, Any]
+# (system, code, display) of one coding.
+Coding = tuple[str | None, str, str]
+# What a JSON object may arrive as: `json.loads` gives a dict, which the exact type check in
+# `isinstance` answers at once; any other Mapping (a caller's own) goes on to the slower ABC check.
+JSON_OBJECT = (dict, Mapping)
 # What a reference says in place of the id of a resource that has none.
 NO_ID = "(no id)"
 
@@ -26,32 +31,36 @@ def reference_of(resource: Resource) -> str:
     return f"{resource_type}/{NO_ID}"
 
 
-def codings(concept: object) -> Iterator[tuple[str | None, str, str]]:
+def codings(concept: object) -> list[Coding]:
     """(system, code, display) of each coding of a CodeableConcept that has a code."""
-    if not isinstance(concept, Mapping):
-        return
+    if not isinstance(concept, JSON_OBJECT):
+        return []
+    found = []
     for coding in concept.get("coding") or ():
-        if not isinstance(coding, Mapping):
+        if not isinstance(coding, JSON_OBJECT):
             continue
         code = coding.get("code")
         if isinstance(code, str) and code:
             system = coding.get("system")
             display = coding.get("display")
-            yield (
-                system if isinstance(system, str) else None,
-                code.strip(),
-                display if isinstance(display, str) else "",
+            found.append(
+                (
+                    system if isinstance(system, str) else None,
+                    code.strip(),
+                    display if isinstance(display, str) else "",
+                )
             )
+    return found
 
 
-def code_in(concept: object, system: str) -> Iterator[str]:
+def code_in(concept: object, system: str) -> list[str]:
     """The concept's codes from one code system."""
-    return (code for coding_system, code, _ in codings(concept) if coding_system == system)
+    return [code for coding_system, code, _ in codings(concept) if coding_system == system]
 
 
 def concept_text(concept: object) -> str:
     """The human-readable words of a CodeableConcept: its text, else its first display."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, JSON_OBJECT):
         return ""
     text = concept.get("text")
     if isinstance(text, str) and text.strip():
@@ -61,7 +70,7 @@ def concept_text(concept: object) -> str:
 
 def concept_words(concept: object) -> str:
     """All displays and the text of a concept, lower case, for matching names in them."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, JSON_OBJECT):
         return ""
     words = [display for _, _, display in codings(concept)]
     text = concept.get("text")
@@ -72,7 +81,8 @@ def concept_words(concept: object) -> str:
 
 def status_code(concept: object) -> str | None:
     """The first code of a status CodeableConcept (Condition.clinicalStatus and friends)."""
-    return next((code for _, code, _ in codings(concept)), None)
+    found = codings(concept)
+    return found[0][1] if found else None
 
 
 def finite_number(value: object) -> float | None:
@@ -113,21 +123,21 @@ def parse_date(value: object) -> date | None:
 
 def period_start(value: object) -> datetime | None:
     """A Period's start, else its end."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, JSON_OBJECT):
         return None
     return parse_date_time(value.get("start")) or parse_date_time(value.get("end"))
 
 
 def period_end(value: object) -> datetime | None:
     """A Period's end, else None (an open period has not ended)."""
-    if not isinstance(value, Mapping):
+    if not isinstance(value, JSON_OBJECT):
         return None
     return parse_date_time(value.get("end"))
 
 
 def patient_name(patient: Resource) -> str:
     """ "Given Family" from a Patient's official name (else its first), or its text; '' if none."""
-    names = [name for name in patient.get("name") or () if isinstance(name, Mapping)]
+    names = [name for name in patient.get("name") or () if isinstance(name, JSON_OBJECT)]
     if not names:
         return ""
     chosen = next((name for name in names if name.get("use") == "official"), names[0])

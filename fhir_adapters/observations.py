@@ -8,6 +8,7 @@ moment (as some EHRs store both) is merged into the panel's reading rather than 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,8 @@ from fhir_adapters.codes import (
     Kinship,
 )
 from fhir_adapters.fhir_values import (
+    JSON_OBJECT,
+    Coding,
     Resource,
     code_in,
     codings,
@@ -79,24 +82,29 @@ def read_observations(observations: Iterable[Resource]) -> ObservationFacts:
     """Read every observation of interest; the others are skipped without a word."""
     facts = ObservationFacts()
     for observation in observations:
+        # Read once: the LOINC code picks the reader, the SNOMED codes a family history finding.
+        coded = codings(observation.get("code"))
         loinc = next(
-            (code for code in code_in(observation.get("code"), LOINC) if _is_of_interest(code)),
+            (code for system, code, _ in coded if system == LOINC and code in _LOINCS_OF_INTEREST),
             None,
         )
         if loinc is not None:
             _read_one(observation, loinc, facts)
         else:
-            _read_family_history_finding(observation, facts)
+            _read_family_history_finding(observation, coded, facts)
     _pair_loose_parts(facts)
     return facts
 
 
-def _is_of_interest(loinc: str) -> bool:
-    return (
-        loinc in MEASURE_BY_LOINC
-        or loinc in BLOOD_PRESSURE_PANELS
-        or loinc in (LOINC_SYSTOLIC, LOINC_DIASTOLIC, LOINC_SMOKING_STATUS)
-    )
+_LOINCS_OF_INTEREST = frozenset(
+    {
+        *MEASURE_BY_LOINC,
+        *BLOOD_PRESSURE_PANELS,
+        LOINC_SYSTOLIC,
+        LOINC_DIASTOLIC,
+        LOINC_SMOKING_STATUS,
+    }
+)
 
 
 def _read_one(observation: Resource, loinc: str, facts: ObservationFacts) -> None:
@@ -181,16 +189,18 @@ PERSONAL_DEVICE_PROFILE_PREFIX = "http://hl7.org/fhir/uv/phd/StructureDefinition
 # (RelatedPerson) at home. US Core marks patient-supplied data this way.
 HOME_PERFORMERS = ("Patient/", "RelatedPerson/")
 HOME_WORDS = ("home", "self", "patient-reported", "patient reported")
+# Any of them anywhere in a text: one scan instead of one per word.
+_HOME_WORDING = re.compile("|".join(re.escape(word) for word in HOME_WORDS))
 
 
 def _setting(observation: Resource) -> MeasurementSetting:
     words = concept_words(observation.get("method"))
     if "ambulatory" in words or "24 hour" in words or "24-hour" in words:
         return MeasurementSetting.AMBULATORY
-    if any(word in words for word in HOME_WORDS):
+    if _HOME_WORDING.search(words):
         return MeasurementSetting.HOME
     meta = observation.get("meta")
-    profiles = meta.get("profile") if isinstance(meta, Mapping) else None
+    profiles = meta.get("profile") if isinstance(meta, JSON_OBJECT) else None
     for profile in profiles if isinstance(profiles, list) else ():
         if isinstance(profile, str) and (
             profile.split("|")[0] in SELF_MEASURED_PROFILES
@@ -198,16 +208,16 @@ def _setting(observation: Resource) -> MeasurementSetting:
         ):
             return MeasurementSetting.HOME
     for performer in observation.get("performer") or ():
-        reference = performer.get("reference") if isinstance(performer, Mapping) else None
+        reference = performer.get("reference") if isinstance(performer, JSON_OBJECT) else None
         # Taken by the patient or a carer: a home reading, whatever the method says.
         if isinstance(reference, str) and reference.startswith(HOME_PERFORMERS):
             return MeasurementSetting.HOME
     device = observation.get("device")
     # A device named as a home monitor ("Home blood pressure monitor"), or the category's
     # words ("patient-reported", "self-reported").
-    named = device.get("display") if isinstance(device, Mapping) else None
+    named = device.get("display") if isinstance(device, JSON_OBJECT) else None
     category = " ".join(concept_words(item) for item in observation.get("category") or ())
-    if any(word in f"{named or ''} {category}".lower() for word in HOME_WORDS):
+    if _HOME_WORDING.search(f"{named or ''} {category}".lower()):
         return MeasurementSetting.HOME
     return MeasurementSetting.NOT_STATED
 
@@ -225,9 +235,9 @@ def _read_panel(
 ) -> None:
     parts: dict[str, float] = {}
     for index, component in enumerate(observation.get("component") or ()):
-        if not isinstance(component, Mapping):
+        if not isinstance(component, JSON_OBJECT):
             continue
-        codes = set(code_in(component.get("code"), LOINC))
+        codes = code_in(component.get("code"), LOINC)
         part = (
             "systolic"
             if LOINC_SYSTOLIC in codes
@@ -326,13 +336,15 @@ def _read_smoking(
     facts.smoking.append(SmokingObservation(status, effective, source))
 
 
-def _read_family_history_finding(observation: Resource, facts: ObservationFacts) -> None:
+def _read_family_history_finding(
+    observation: Resource, coded: list[Coding], facts: ObservationFacts
+) -> None:
     # "Family history of diabetes" recorded as an Observation of the patient.
     status = observation.get("status")
     if isinstance(status, str) and status in WITHDRAWN_STATUSES:
         return
-    for code in code_in(observation.get("code"), SNOMED):
-        kind = FAMILY_HISTORY_FINDINGS.get(code)
+    for system, code, _ in coded:
+        kind = FAMILY_HISTORY_FINDINGS.get(code) if system == SNOMED else None
         if kind is not None:
             facts.family_history.append(
                 FamilyHistoryFact(kind, Kinship.UNSTATED, "", reference_of(observation))

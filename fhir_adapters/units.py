@@ -154,17 +154,24 @@ def quantity_value(quantity: dict[str, object]) -> float:
 
 def to_canonical(rule: UnitRule, quantity: dict[str, object], what: str) -> float:
     """The quantity in the rule's canonical unit; `UnusableQuantity` with the reason otherwise."""
+    return _converted(rule, quantity, what)[0]
+
+
+def _converted(rule: UnitRule, quantity: dict[str, object], what: str) -> tuple[float, float, str]:
+    """(value in the rule's canonical unit, the number as reported, its UCUM code), each read
+    once; `UnusableQuantity` with the reason otherwise."""
     value = quantity_value(quantity)
     code = unit_code(quantity)
-    stated = quantity.get("unit") or quantity.get("code")
     if code is None:
+        stated = quantity.get("unit") or quantity.get("code")
         if stated is None:
             raise UnusableQuantity(f"{what} has no unit")
         raise UnusableQuantity(f"unit '{stated}' is not a known unit of {what}")
     conversion = rule.conversions.get(code)
     if conversion is None:
+        stated = quantity.get("unit") or quantity.get("code")
         raise UnusableQuantity(f"unit '{stated}' is not a unit of {what}")
-    return conversion(value)
+    return conversion(value), value, code
 
 
 def check_range(value: float, low: float, high: float, what: str, unit: str) -> None:
@@ -194,6 +201,7 @@ class ReadQuantity:
 
 def read_quantity(measure: Measure, quantity: dict[str, object]) -> ReadQuantity:
     """The measure's value in its canonical unit (range-checked) with the value as reported."""
-    value = measure_in_canonical_unit(measure, quantity)
-    # `to_canonical` has checked both: a number, and a unit that `unit_code` knows.
-    return ReadQuantity(value, quantity_value(quantity), unit_code(quantity) or "")
+    rule = UNIT_RULES[measure]
+    value, reported_value, reported_unit = _converted(rule, quantity, rule.label)
+    check_range(value, rule.low, rule.high, rule.label, rule.canonical)
+    return ReadQuantity(value, reported_value, reported_unit)
