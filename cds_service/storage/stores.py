@@ -175,11 +175,17 @@ class IssuedCardStore:
         """What clinicians said about this patient's cards of this service, still in force."""
         overridden_since = now - timedelta(days=overridden_days)
         accepted_since = now - timedelta(days=accepted_days)
+        # The patient's cards first (ix_issued_card_patient), then their feedback by card
+        # (ix_feedback_card): a few rows per call. The feedback's own service is checked below,
+        # not in SQL: SQLite, seeing `feedback.service_id = ?`, walks every feedback row of the
+        # service in the period (ix_feedback_service_time) instead, a cost that grows with all
+        # patients' feedback (bench/call_reads.py).
         query = (
             select(
                 issued_card.c.card_type,
                 issued_card.c.band,
                 issued_card.c.suggestion_kinds,
+                feedback.c.service_id,
                 feedback.c.outcome,
                 feedback.c.accepted_suggestions,
                 feedback.c.outcome_timestamp,
@@ -188,7 +194,6 @@ class IssuedCardStore:
             .where(
                 issued_card.c.service_id == service_id,
                 issued_card.c.patient_pseudonym == patient_pseudonym,
-                feedback.c.service_id == service_id,
                 feedback.c.outcome_timestamp >= min(overridden_since, accepted_since),
             )
         )
@@ -196,6 +201,8 @@ class IssuedCardStore:
         accepted: set[str] = set()
         with self._reader.connect() as connection:
             for row in connection.execute(query):
+                if row.service_id != service_id:
+                    continue
                 at = aware_utc(row.outcome_timestamp)
                 if row.outcome == OVERRIDDEN and at >= overridden_since and row.card_type:
                     band = None if row.band is None else Band(row.band)
