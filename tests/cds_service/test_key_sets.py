@@ -120,3 +120,28 @@ def test_the_sandbox_key_set_ships_with_the_service() -> None:
     assert sandbox.key_for("d9cd3c4f-eb08-4304-b973-44f352fd2ca2") is not None
     with pytest.raises(KeySetError, match="unknown key set"):
         PinnedKeySet.builtin("nope")
+
+
+def test_a_key_that_cannot_be_built_loads_beside_the_others_with_no_key_object() -> None:
+    good = public_key_set(FIRST)["keys"][0]
+    # A P-384 key whose point is not on the curve: PyJWT cannot build it.
+    broken = {**good, "kid": "broken", "y": good["x"]}
+
+    keys = PinnedKeySet.from_document({"keys": [good, broken]}, "test")
+
+    usable = keys.key_for("first")
+    unusable = keys.key_for("broken")
+    assert usable is not None
+    assert unusable is not None
+    assert set(usable.key_objects) == {"ES384"}
+    assert unusable.key_objects == {}
+    assert set(unusable.defects) == {"ES384"}
+
+
+def test_an_rsa_key_without_alg_serves_each_rsa_algorithm_and_no_other() -> None:
+    rsa = {k: v for k, v in public_key_set(SECOND)["keys"][0].items() if k != "alg"}
+
+    key = PinnedKeySet.from_document({"keys": [rsa]}, "test").key_for("second")
+
+    assert key is not None
+    assert set(key.key_objects) == {"RS256", "RS384", "RS512"}
