@@ -21,6 +21,7 @@ from fhir_adapters.codes import (
     Kinship,
 )
 from fhir_adapters.fhir_values import (
+    Coding,
     Resource,
     code_in,
     codings,
@@ -53,9 +54,14 @@ _ABATEMENT = ("abatementDateTime", "abatementAge", "abatementPeriod", "abatement
 def condition_kinds(concept: object) -> list[tuple[ConditionKind, str, str]]:
     """Each kind of condition the concept's codes mean, with the code ("system|code") that
     says so and its display; a code may mean two (O24.11x: diabetes and pregnancy)."""
+    return _kinds_coded(concept, codings(concept))
+
+
+def _kinds_coded(concept: object, coded: list[Coding]) -> list[tuple[ConditionKind, str, str]]:
+    """`condition_kinds` of a concept whose codings were read already."""
     vocabulary = load_vocabulary()
     found: dict[ConditionKind, tuple[ConditionKind, str, str]] = {}
-    for system, code, display in codings(concept):
+    for system, code, display in coded:
         for kind in vocabulary.condition_kinds(system or "", code):
             found.setdefault(kind, (kind, f"{system}|{code}", display or concept_text(concept)))
     return list(found.values())
@@ -67,11 +73,16 @@ def read_condition(condition: Resource) -> list[ConditionFact] | FamilyHistoryFa
     verification = status_code(condition.get("verificationStatus")) or "not-stated"
     if verification in _NOT_A_DIAGNOSIS:
         return []
-    for code in code_in(condition.get("code"), SNOMED):
-        if code in FAMILY_HISTORY_FINDINGS:
+    concept = condition.get("code")
+    coded = codings(concept)
+    for system, code, _ in coded:
+        if system == SNOMED and code in FAMILY_HISTORY_FINDINGS:
             return FamilyHistoryFact(
                 FAMILY_HISTORY_FINDINGS[code], Kinship.UNSTATED, "", reference_of(condition)
             )
+    kinds = _kinds_coded(concept, coded)
+    if not kinds:
+        return []  # most of a problem list: nothing further of it is read
     stated = status_code(condition.get("clinicalStatus"))
     onset = parse_date(condition.get("onsetDateTime")) or _date_of(
         period_start(condition.get("onsetPeriod"))
@@ -79,8 +90,10 @@ def read_condition(condition: Resource) -> list[ConditionFact] | FamilyHistoryFa
     abated = parse_date(condition.get("abatementDateTime")) or _date_of(
         period_end(condition.get("abatementPeriod"))
     )
+    source = reference_of(condition)
+    recorded = parse_date(condition.get("recordedDate"))
     facts = []
-    for kind, code, display in condition_kinds(condition.get("code")):
+    for kind, code, display in kinds:
         clinical = stated
         if kind is ConditionKind.PREGNANCY and any(key in condition for key in _ABATEMENT):
             # A pregnancy with an end is over, whatever status was left on it (FHIR con-4: an
@@ -100,8 +113,8 @@ def read_condition(condition: Resource) -> list[ConditionFact] | FamilyHistoryFa
                 code=code,
                 display=display,
                 onset=onset,
-                recorded=parse_date(condition.get("recordedDate")),
-                source=reference_of(condition),
+                recorded=recorded,
+                source=source,
                 abated=abated,
             )
         )

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_adapters.fhir_values import NO_ID, Resource, reference_of
+from fhir_adapters.fhir_values import JSON_OBJECT, NO_ID, Resource, reference_of
 from fhir_adapters.patient_record import DataIssue
 
 # The element that names a resource's patient, by resource type, as FHIR R4 defines it.
@@ -116,6 +116,8 @@ class PatientSorting:
     ) -> tuple[Resource, ...]:
         """The resources that are the scope's patient's; the others are noted here."""
         kept = []
+        # A chart's resources name the same few patients: each reference is read once.
+        named_by_reference: dict[str, str | None] = {}
         for resource in resources:
             resource_type = resource.get("resourceType")
             if not isinstance(resource_type, str):
@@ -128,21 +130,28 @@ class PatientSorting:
                 else:
                     self.other_patients.append(reference_of(resource))
             elif resource_type in PATIENT_ELEMENT and self._is_this_patients(
-                resource, resource_type, scope
+                resource, resource_type, scope, named_by_reference
             ):
                 kept.append(resource)
         return tuple(kept)
 
     def _is_this_patients(
-        self, resource: Resource, resource_type: str, scope: PatientScope
+        self,
+        resource: Resource,
+        resource_type: str,
+        scope: PatientScope,
+        named_by_reference: dict[str, str | None],
     ) -> bool:
         element = PATIENT_ELEMENT[resource_type]
         value = resource.get(element)
-        target = value.get("reference") if isinstance(value, Mapping) else None
+        target = value.get("reference") if isinstance(value, JSON_OBJECT) else None
         if not isinstance(target, str):
             why = _unreferenced(element, value)
         else:
-            named = scope.patient_named(target)
+            if target in named_by_reference:
+                named = named_by_reference[target]
+            else:
+                named = named_by_reference[target] = scope.patient_named(target)
             if named is not None and named == scope.patient_id:
                 return True
             if named is not None:
@@ -169,7 +178,7 @@ def patient_urns(bundle: Mapping[str, Any], patient_id: str | None) -> frozenset
     return frozenset(
         entry["fullUrl"]
         for entry in entries
-        if isinstance(entry, Mapping)
+        if isinstance(entry, JSON_OBJECT)
         and isinstance(entry.get("fullUrl"), str)
         and entry["fullUrl"].startswith(URN_UUID)
         and isinstance(entry.get("resource"), Mapping)
