@@ -27,6 +27,7 @@ from fhir_adapters.fhir_values import (
     codings,
     concept_text,
     concept_words,
+    json_array,
     parse_date,
     period_end,
     period_start,
@@ -202,7 +203,7 @@ def read_family_member_history(history: Resource) -> Iterator[FamilyHistoryFact]
     relationship = history.get("relationship")
     role = next(iter(code_in(relationship, ROLE_CODE)), None)
     kinship = KINSHIP_BY_ROLE_CODE.get(role, Kinship.UNSTATED) if role else Kinship.UNSTATED
-    for condition in history.get("condition") or ():
+    for condition in json_array(history.get("condition")):
         if not isinstance(condition, Mapping):
             continue
         for kind, _code, _display in condition_kinds(condition.get("code")):

@@ -122,7 +122,8 @@ def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def next_page(bundle: Mapping[str, Any]) -> str | None:
     """The URL of a searchset's next page, if it has one."""
-    for link in bundle.get("link") or ():
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else ():
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
             return url if isinstance(url, str) and url else None

@@ -31,12 +31,18 @@ def reference_of(resource: Resource) -> str:
     return f"{resource_type}/{NO_ID}"
 
 
+def json_array(value: object) -> list[Any]:
+    """A JSON array, or an empty one for anything else: a sender's `"coding": 5` is no coding,
+    not a TypeError."""
+    return value if isinstance(value, list) else []
+
+
 def codings(concept: object) -> list[Coding]:
     """(system, code, display) of each coding of a CodeableConcept that has a code."""
     if not isinstance(concept, JSON_OBJECT):
         return []
     found = []
-    for coding in concept.get("coding") or ():
+    for coding in json_array(concept.get("coding")):
         if not isinstance(coding, JSON_OBJECT):
             continue
         code = coding.get("code")
@@ -112,7 +118,10 @@ def parse_date_time(value: object) -> datetime | None:
     if parsed.tzinfo is None:
         # FHIR requires a zone with a time; a sender that omits it is read as UTC.
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None  # 0001-01-01T00:00:00+14:00: a moment before the first one Python has
 
 
 def parse_date(value: object) -> date | None:
@@ -137,11 +146,11 @@ def period_end(value: object) -> datetime | None:
 
 def patient_name(patient: Resource) -> str:
     """ "Given Family" from a Patient's official name (else its first), or its text; '' if none."""
-    names = [name for name in patient.get("name") or () if isinstance(name, JSON_OBJECT)]
+    names = [name for name in json_array(patient.get("name")) if isinstance(name, JSON_OBJECT)]
     if not names:
         return ""
     chosen = next((name for name in names if name.get("use") == "official"), names[0])
-    given = [part for part in chosen.get("given") or () if isinstance(part, str)]
+    given = [part for part in json_array(chosen.get("given")) if isinstance(part, str)]
     family = chosen.get("family")
     if not isinstance(family, str):
         family = ""

@@ -34,6 +34,7 @@ from fhir_adapters.fhir_values import (
     codings,
     concept_words,
     finite_number,
+    json_array,
     parse_date_time,
     period_start,
     reference_of,
@@ -207,7 +208,7 @@ def _setting(observation: Resource) -> MeasurementSetting:
             or profile.startswith(PERSONAL_DEVICE_PROFILE_PREFIX)
         ):
             return MeasurementSetting.HOME
-    for performer in observation.get("performer") or ():
+    for performer in json_array(observation.get("performer")):
         reference = performer.get("reference") if isinstance(performer, JSON_OBJECT) else None
         # Taken by the patient or a carer: a home reading, whatever the method says.
         if isinstance(reference, str) and reference.startswith(HOME_PERFORMERS):

@@ -72,8 +72,18 @@ def _chart_with(observation: dict[str, Any]) -> dict[str, Any]:
         _hba1c(status=[]),
         _hba1c(status={}),
         _hba1c(valueQuantity={"value": TEN_TO_THE_400, "unit": "%", "system": UCUM, "code": "%"}),
+        _hba1c(code={"coding": 5}),
+        _hba1c(effectiveDateTime="0001-01-01T00:00:00+14:00"),
+        _hba1c(effectiveDateTime="9999-12-31T23:59:59-14:00"),
     ],
-    ids=["status-list", "status-object", "value-beyond-float-range"],
+    ids=[
+        "status-list",
+        "status-object",
+        "value-beyond-float-range",
+        "coding-not-a-list",
+        "date-before-year-1-in-utc",
+        "date-after-year-9999-in-utc",
+    ],
 )
 def test_an_unreadable_prefetched_observation_is_set_aside_and_the_cards_still_answered(
     cdss_server: CdssServer, http: httpx.Client, mint: Mint, observation: dict[str, Any]

@@ -22,6 +22,7 @@ from fhir_adapters.codes import (
     Measure,
     SmokingStatus,
 )
+from fhir_adapters.fhir_values import patient_name
 from fhir_adapters.patient_record import (
     AdministrativeSex,
     ClinicalStatus,
@@ -468,3 +469,35 @@ def test_the_record_does_not_depend_on_resource_order() -> None:
         random.Random(seed).shuffle(shuffled)
         # Duplicates, as overlapping pages can give, change nothing either.
         assert build_patient_record("p1", shuffled + shuffled[:3], AS_OF) == expected
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        observation("o1", "4548-4", 6.1, "%", code={"coding": 5}),
+        observation("o2", "4548-4", 6.1, "%", when="0001-01-01T00:00:00+14:00"),
+        observation("o3", "4548-4", 6.1, "%", when="9999-12-31T23:59:59-14:00"),
+        observation("o4", "4548-4", 6.1, "%", performer=5),
+        {"resourceType": "FamilyMemberHistory", "id": "f1", "status": "completed", "condition": 5},
+        {"resourceType": "Condition", "id": "c1", "code": {"coding": "E11"}},
+    ],
+    ids=["coding-a-number", "before-year-1", "after-year-9999", "performer-a-number",
+         "relatives-conditions-a-number", "coding-a-string"],
+)  # fmt: skip
+def test_an_array_that_is_not_one_or_a_moment_python_cannot_hold_is_no_crash(
+    resource: dict[str, Any],
+) -> None:
+    built = record(resource)
+
+    # Nothing readable in it reaches the record (the performer is only where it was taken).
+    readable = resource.get("performer") == 5
+    assert len(built.measurements) == (1 if readable else 0)
+    assert built.conditions == ()
+    assert built.family_history == ()
+
+
+def test_a_patient_whose_name_is_not_an_array_is_still_the_patient() -> None:
+    built = record({**PATIENT, "name": 5})
+
+    assert built.demographics.age_years == 55
+    assert patient_name({**PATIENT, "name": 5}) == ""
