@@ -24,8 +24,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 FORWARDED_FOR = "HTTP_X_FORWARDED_FOR"
 FORWARDED_PROTO = "HTTP_X_FORWARDED_PROTO"
-# The headers gunicorn reads a scheme from (its `secure_scheme_headers`) when the peer is in
-# its own `forwarded_allow_ips` (127.0.0.1 by default).
+# The headers a WSGI server may read a scheme from (gunicorn's default `secure_scheme_headers`,
+# believed from 127.0.0.1; `cdss serve` empties that list, other servers may not).
 SCHEME_HEADERS = (FORWARDED_PROTO, "HTTP_X_FORWARDED_PROTOCOL", "HTTP_X_FORWARDED_SSL")
 SCHEMES = ("http", "https")
 # This service never terminates TLS itself (TLS ends at the proxy): a connection's own scheme.
@@ -78,6 +78,7 @@ class TrustedProxies:
             if scheme in SCHEMES:
                 environ["wsgi.url_scheme"] = scheme
         elif any(header in environ for header in SCHEME_HEADERS):
-            # gunicorn may have taken the scheme from a header this peer had no right to send.
+            # The WSGI server may have taken the scheme from a header this peer had no right to
+            # send.
             environ["wsgi.url_scheme"] = CONNECTION_SCHEME
         return self._app(environ, start_response)
