@@ -120,6 +120,7 @@ def test_the_variables_name_real_settings_of_the_readme_service() -> None:
     assert settings.storage.database_url.startswith("postgresql://")
     assert settings.privacy.patient_key is not None
     assert [issuer.iss for issuer in settings.auth.issuers] == ["https://ehr.hospital.example.org"]
+    assert settings.auth.issuers[0].fhir_servers == ("https://ehr.hospital.example.org/fhir/r4",)
     assert settings.auth.verify_jwt
     assert len(settings.admin.token_sha256) == 1
     assert settings.server.trusted_proxies
