@@ -56,6 +56,28 @@ def dysglycemia_probability(patient_id: str, bmi: float) -> float:
     return estimate.probability
 
 
+def answered_call(
+    server: CdssServer,
+    mint: Mint,
+    path: str,
+    body: dict[str, Any],
+    client: httpx.Client | None = None,
+    timeout: float = 10,
+) -> httpx.Response:
+    """A hook call with a fresh token for `path`; the answer, which must be a 200 whose cards
+    follow the card rules (`check_response`)."""
+    post = httpx.post if client is None else client.post
+    response = post(
+        server.base_url + path,
+        json=body,
+        headers={"Authorization": f"Bearer {mint(server, path)}"},
+        timeout=timeout,
+    )
+    assert response.status_code == 200, response.text
+    check_response(response.json(), body["context"]["patientId"])
+    return response
+
+
 def diabetes_cards(
     server: CdssServer,
     mint: Mint,
@@ -65,14 +87,7 @@ def diabetes_cards(
 ) -> list[dict[str, Any]]:
     """The diabetes-risk cards for the chart, checked against the card rules."""
     body = patient_view_request(patient_id, prefetch=diabetes_chart(patient_id, bmi))
-    post = httpx.post if client is None else client.post
-    response = post(
-        server.base_url + DIABETES_PATH,
-        json=body,
-        headers={"Authorization": f"Bearer {mint(server, DIABETES_PATH)}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
+    response = answered_call(server, mint, DIABETES_PATH, body, client)
     return check_response(response.json(), patient_id)
 
 

@@ -9,10 +9,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from card_rules import check_response
 from conftest import Mint, patient_view_request
-from hook_calls import send_feedback
+from hook_calls import answered_call, send_feedback
 from support import CdssServer
 
 PATH = "/cds-services/note-summary"
@@ -43,13 +42,7 @@ def _call(server: CdssServer, mint: Mint, patient_id: str) -> list[dict[str, Any
     body["prefetch"]["documents"] = {
         "resourceType": "Bundle", "type": "searchset", "total": 1, "entry": [{"resource": document}]
     }  # fmt: skip
-    response = httpx.post(
-        server.base_url + PATH,
-        json=body,
-        headers={"Authorization": f"Bearer {mint(server, PATH)}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
+    response = answered_call(server, mint, PATH, body, timeout=30)
     return check_response(response.json(), patient_id)
 
 

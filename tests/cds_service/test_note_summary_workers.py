@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 from card_rules import check_response
 from conftest import Mint, patient_view_request
+from hook_calls import answered_call
 from sqlalchemy import func, select
 from support import CdssServer
 from synthetic_patients import all_patients
@@ -55,13 +55,7 @@ def _ten_note_chart(patient_id: str) -> dict[str, Any]:
 def _view(server: CdssServer, mint: Mint, patient_id: str) -> list[dict[str, Any]]:
     body = patient_view_request(patient_id)
     body["prefetch"]["documents"] = _ten_note_chart(patient_id)
-    response = httpx.post(
-        server.base_url + PATH,
-        json=body,
-        headers={"Authorization": f"Bearer {mint(server, PATH)}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
+    response = answered_call(server, mint, PATH, body, timeout=30)
     return check_response(response.json(), patient_id)
 
 

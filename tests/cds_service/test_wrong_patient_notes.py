@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
 import pytest
 from card_rules import check_response
 from conftest import Mint, patient_view_request
+from hook_calls import answered_call
 from support import CdssServer
 
 PATH = "/cds-services/note-summary"
@@ -88,13 +88,7 @@ def _call(
     body = patient_view_request(patient_id)
     body["prefetch"]["documents"] = _searchset(*documents)
     body["prefetch"]["reports"] = _searchset(*reports)
-    response = httpx.post(
-        server.base_url + PATH,
-        json=body,
-        headers={"Authorization": f"Bearer {mint(server, PATH)}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
+    response = answered_call(server, mint, PATH, body, timeout=30)
     return check_response(response.json(), patient_id), response.text
 
 
