@@ -64,11 +64,16 @@ class InMemoryReplayGuard:
         self._seen: set[tuple[str, str]] = set()
 
     def consume(self, issuer: str, jti: str, expires_at: datetime) -> bool:
-        """False when the token id was seen before."""
+        """False when the token id was seen before (the baseline commit's verifier calls it)."""
         if (issuer, jti) in self._seen:
             return False
         self._seen.add((issuer, jti))
         return True
+
+    def spent(self, issuer: str, jti: str) -> bool:
+        """True when the token id was seen before (this tree's verifier only reads; here the
+        read also remembers, as the baseline's `consume` does, so both do the same work)."""
+        return not self.consume(issuer, jti, datetime.max)
 
 
 def service_verifier(public_jwks: dict[str, Any], client: httpx.Client) -> CdsJwtVerifier:

@@ -51,6 +51,7 @@ class Components:
     engine: Engine
     catalog: ServiceCatalog
     verifier: CdsJwtVerifier | None
+    replay_store: ReplayStore
     hook_runner: HookRunner
     feedback_store: FeedbackStore
     risk_models: RiskModels
@@ -127,6 +128,7 @@ def build_components(
         settings.privacy.patient_key_file, settings.privacy.patient_key
     )
     verifier = None
+    replay_store = ReplayStore(engine)
     if settings.auth.verify_jwt:
         issuers = {
             issuer.iss: _trusted_issuer(issuer, settings.auth, client)
@@ -138,7 +140,7 @@ def build_components(
             )
         verifier = CdsJwtVerifier(
             issuers,
-            ReplayStore(engine),
+            replay_store,
             clock_skew_seconds=settings.auth.clock_skew_seconds,
             max_token_lifetime_seconds=settings.auth.max_token_lifetime_seconds,
         )
@@ -176,9 +178,10 @@ def build_components(
         engine=engine,
         catalog=catalog,
         verifier=verifier,
+        replay_store=replay_store,
         hook_runner=HookRunner(
             gatherer,
-            IssuedCardStore(engine),
+            IssuedCardStore(engine, replay_store),
             PatientPseudonymizer(key),
             metrics,
             FhirServerAllowList.from_settings(settings.auth),

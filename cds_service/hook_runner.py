@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from cards.card_parts import IssuedCard
 from cards.cds_card import Card
-from cds_service.auth.cds_jwt import VerifiedCaller
+from cds_service.auth.cds_jwt import VerifiedCaller, replay_refused
 from cds_service.errors import InvalidRequest, PrefetchUnavailable, Problem
 from cds_service.managed_config import ConfigInForce
 from cds_service.metrics import ServiceMetrics
@@ -136,7 +136,7 @@ class HookRunner:
                 policy=config.policy,
             )
         )
-        self._record(service, request, caller.issuer, pseudonym, now, issued)
+        self._record(service, request, caller, pseudonym, now, issued)
         return [item.card for item in issued]
 
     def _gather(
@@ -197,17 +197,19 @@ class HookRunner:
         self,
         service: CdsService,
         request: HookRequest,
-        issuer: str,
+        caller: VerifiedCaller,
         pseudonym: str,
         issued_at: datetime,
         issued: Sequence[IssuedCard],
     ) -> None:
-        self._issued_cards.record(
+        # The cards and the token's use in one transaction: one sync to disk per call, and the
+        # answer leaves only once both are durable (docs/architecture.md, "What is written").
+        recorded = self._issued_cards.record(
             [
                 IssuedCardRecord(
                     card_uuid=item.card.uuid,
                     service_id=service.id,
-                    issuer=issuer,
+                    issuer=caller.issuer,
                     hook_instance=request.hook_instance,
                     patient_pseudonym=pseudonym,
                     indicator=item.card.indicator.value,
@@ -217,5 +219,9 @@ class HookRunner:
                     suggestion_kinds=item.suggestion_kinds,
                 )
                 for item in issued
-            ]
+            ],
+            caller.token,
         )
+        if not recorded and caller.token is not None:
+            # Another call with this token committed first: this one answers nothing.
+            raise replay_refused(caller.token.jti)

@@ -20,6 +20,7 @@ import jwt
 from cds_service.auth.key_sets import CURVE_OF_ALGORITHM, KeySource
 from cds_service.errors import AuthenticationFailed
 from cds_service.settings import SIGNING_ALGORITHMS
+from cds_service.storage.stores import TokenUse
 
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 LOGGED_VALUE_LIMIT = 80
@@ -28,10 +29,10 @@ JTI_MAX_LENGTH = 255
 
 
 class ReplayGuard(Protocol):
-    """Remembers token ids; see `cds_service.storage.stores.ReplayStore`."""
+    """Knows the token ids already used; see `cds_service.storage.stores.ReplayStore`."""
 
-    def consume(self, issuer: str, jti: str, expires_at: datetime) -> bool:
-        """False when the token id was seen before."""
+    def spent(self, issuer: str, jti: str) -> bool:
+        """True when the token id was used before."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class VerifiedCaller:
     token_id: str
     tenant: str | None = None
     subject: str | None = None
+    # The token's one use, still to be spent: written with what the call leaves behind, or
+    # alone when the call ends otherwise (`cds_service.web.guard`). None without JWT checks.
+    token: TokenUse | None = None
 
 
 UNVERIFIED_CALLER = VerifiedCaller(issuer="", token_id="")
@@ -60,6 +64,11 @@ UNVERIFIED_CALLER = VerifiedCaller(issuer="", token_id="")
 def _quoted(value: object) -> str:
     # Claims are attacker-controlled: shorten and quote them before they reach a log line.
     return repr(str(value)[:LOGGED_VALUE_LIMIT])
+
+
+def replay_refused(jti: str) -> AuthenticationFailed:
+    """The refusal of a token whose id was used before."""
+    return AuthenticationFailed(f"token id {_quoted(jti)} was already used (replay)")
 
 
 class CdsJwtVerifier:
@@ -110,15 +119,19 @@ class CdsJwtVerifier:
         jti = claims["jti"]
         if not isinstance(jti, str) or not 0 < len(jti) <= JTI_MAX_LENGTH or "\x00" in jti:
             raise AuthenticationFailed(f"jti must be a string of 1 to {JTI_MAX_LENGTH} characters")
+        # A read refuses a token used before at once; the use itself is written later, with
+        # the call's cards in one transaction (`IssuedCardStore.record`), whose unique key
+        # refuses a replay racing the first use.
+        if self._replay_guard.spent(issuer.iss, jti):
+            raise replay_refused(jti)
         expires_at = datetime.fromtimestamp(claims["exp"] + self._skew, tz=UTC)
-        if not self._replay_guard.consume(issuer.iss, jti, expires_at):
-            raise AuthenticationFailed(f"token id {_quoted(jti)} was already used (replay)")
         subject = claims.get("sub")
         return VerifiedCaller(
             issuer=issuer.iss,
             token_id=jti,
             tenant=tenant,
             subject=subject if isinstance(subject, str) else None,
+            token=TokenUse(issuer.iss, jti, expires_at),
         )
 
     def _read_unverified(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:

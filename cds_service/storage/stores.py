@@ -107,8 +107,23 @@ def _insert_ignoring_conflicts(
     return inserted
 
 
+@dataclass(frozen=True)
+class TokenUse:
+    """A verified token's one use: its issuer and id, remembered until it has expired."""
+
+    issuer: str
+    jti: str
+    # The token's `exp` plus the allowed clock skew: after it, the token is refused anyway.
+    expires_at: datetime
+
+
 class ReplayStore:
-    """Remembers every `jti` until its token expires, across all workers (via the database)."""
+    """Remembers every `jti` until its token expires, across all workers (via the database).
+
+    A token is spent by writing its `jti`, in the same transaction as what its call leaves
+    behind when there is something (`IssuedCardStore.record`): the unique key, not the read
+    of `spent`, is what refuses a replay sent while the first use is still running.
+    """
 
     # Expired entries are purged at most this often per process, so the table stays small
     # without a write on every call.
@@ -116,15 +131,30 @@ class ReplayStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = reading(engine)
         self._last_purge = 0.0
         self._lock = threading.Lock()
 
-    def consume(self, issuer: str, jti: str, expires_at: datetime) -> bool:
-        """Record the token id; False when it had been seen before (a replay)."""
-        with self._engine.begin() as connection:
-            self._purge_expired(connection)
-            row = {"issuer": issuer, "jti": jti, "expires_at": expires_at}
-            return _insert_ignoring_conflicts(connection, jwt_replay, [row], ["issuer", "jti"]) == 1
+    def spent(self, issuer: str, jti: str) -> bool:
+        """Whether the token id was used before (a read: no lock, no sync to disk)."""
+        query = select(jwt_replay.c.jti).where(
+            jwt_replay.c.issuer == issuer, jwt_replay.c.jti == jti
+        )
+        with self._reader.connect() as connection:
+            return connection.execute(query).first() is not None
+
+    def spend(self, use: TokenUse, connection: Connection | None = None) -> bool:
+        """Record the token's use; False when it had been used before (a replay).
+
+        Inside `connection`'s transaction when one is given (its owner commits), else in a
+        transaction of its own.
+        """
+        if connection is None:
+            with self._engine.begin() as own:
+                return self.spend(use, own)
+        self._purge_expired(connection)
+        row = {"issuer": use.issuer, "jti": use.jti, "expires_at": use.expires_at}
+        return _insert_ignoring_conflicts(connection, jwt_replay, [row], ["issuer", "jti"]) == 1
 
     def _purge_expired(self, connection: Connection) -> None:
         now = time.monotonic()
@@ -138,14 +168,19 @@ class ReplayStore:
 class IssuedCardStore:
     """The cards the service has answered with."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, replay: ReplayStore | None = None) -> None:
         self._engine = engine
         self._reader = reading(engine)
+        self._replay = replay
 
-    def record(self, cards: Sequence[IssuedCardRecord]) -> None:
-        """Store the cards of one answer (in one transaction)."""
-        if not cards:
-            return
+    def record(self, cards: Sequence[IssuedCardRecord], token: TokenUse | None = None) -> bool:
+        """Store the cards of one answer and spend the call's token, in one transaction.
+
+        One commit, so one sync to disk per call: the answer leaves only after both are durable.
+        False, with nothing stored, when the token had been spent before (a replay).
+        """
+        if not cards and token is None:
+            return True
         rows = [
             {
                 "card_uuid": card.card_uuid,
@@ -162,7 +197,14 @@ class IssuedCardStore:
             for card in cards
         ]
         with self._engine.begin() as connection:
-            _insert_ignoring_conflicts(connection, issued_card, rows, ["card_uuid"])
+            if token is not None:
+                if self._replay is None:
+                    raise ValueError("a token can be spent only by a store given the replay store")
+                if not self._replay.spend(token, connection):
+                    return False
+            if rows:
+                _insert_ignoring_conflicts(connection, issued_card, rows, ["card_uuid"])
+        return True
 
     def feedback_history(
         self,

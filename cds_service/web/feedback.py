@@ -12,7 +12,7 @@ from cds_service.errors import InvalidRequest, Problem, UnknownService
 from cds_service.protocol import FeedbackEntry, FeedbackRequest, parse_body, parse_json_body
 from cds_service.storage.stores import FeedbackRecord
 from cds_service.web.context import current_components
-from cds_service.web.guard import authenticate_cds_client
+from cds_service.web.guard import authenticate_cds_client, spend_token
 
 blueprint = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ NOT_ISSUED = "no card of this service was issued to this caller"
 def receive_feedback(service_id: str) -> dict[str, Any]:
     """Store every entry (an entry sent twice is stored once), or refuse the batch whole."""
     caller = authenticate_cds_client()
+    # Spent before anything is read or stored: feedback is rare, and a token raced by its
+    # replay must not have stored the replay's entries.
+    spend_token(caller)
     components = current_components()
     if components.catalog.get(service_id) is None:
         raise UnknownService("no such service")
