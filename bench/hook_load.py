@@ -23,6 +23,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -49,7 +50,8 @@ from load import (  # noqa: E402
 from report import publish  # noqa: E402
 
 TARGET = "diabetes-risk"
-SERVICES = ("floor", "cdss")
+# The servers compared; "cdss before" only with --baseline (an earlier checkout's cdss).
+FLOOR, CDSS, BEFORE = "floor", "cdss", "cdss before"
 SYNTHEA_CHART = "synthea-1"  # its complete prefetch: 612 resources, 553 KiB
 SMALL_CHART = "synthea-1, newest 50"
 SMALL_CHART_RESOURCES = 50
@@ -184,7 +186,11 @@ def run(args: argparse.Namespace, workdir: Path) -> Cells:
     from support import free_port
 
     server = start_server(args, workdir, args.key)
+    before = None
     try:
+        if args.baseline is not None:
+            (workdir / "before").mkdir()
+            before = start_server(args, workdir / "before", args.key, code=args.baseline)
         # The key set start_server wrote for cdss to trust: both accept the same tokens.
         with running_floor(
             workdir,
@@ -194,15 +200,19 @@ def run(args: argparse.Namespace, workdir: Path) -> Cells:
             workers=args.workers,
             threads=args.threads,
         ) as floor:
-            servers = {"floor": (floor, floor.process.pid), "cdss": (server, server.process.pid)}
+            servers = {FLOOR: (floor, floor.process.pid), CDSS: (server, server.process.pid)}
+            if before is not None:
+                servers[BEFORE] = (before, before.process.pid)
+            names = list(servers)
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=1, mp_context=context) as generator:
                 for repeat in range(args.repeats):
                     turn = 0
                     for name, chart in measured.items():
                         for concurrency in args.concurrency:
-                            # Alternating which goes first spreads slow drifts of the machine.
-                            order = SERVICES if (repeat + turn) % 2 == 0 else SERVICES[::-1]
+                            # Rotating which goes first spreads slow drifts of the machine.
+                            first = (repeat + turn) % len(names)
+                            order = names[first:] + names[:first]
                             turn += 1
                             for service in order:
                                 target, master = servers[service]
@@ -216,8 +226,10 @@ def run(args: argparse.Namespace, workdir: Path) -> Cells:
                                     file=sys.stderr,
                                 )
     finally:
-        server.stop()
-        report_server_log(server.log_file)
+        for started in (server, before):
+            if started is not None:
+                started.stop()
+                report_server_log(started.log_file)
     return cells
 
 
@@ -238,10 +250,13 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def ratios(cells: Cells, chart: str, concurrency: int, metric: Metric) -> list[float]:
-    """cdss over floor, repeat by repeat (the two ran back to back)."""
-    pairs = zip(cells[chart, concurrency, "cdss"], cells[chart, concurrency, "floor"], strict=True)
-    return [metric(cdss) / metric(floor) for cdss, floor in pairs]
+def ratios(
+    cells: Cells, chart: str, concurrency: int, metric: Metric, of: str = CDSS, to: str = FLOOR
+) -> list[float]:
+    """`of` over `to` (by default cdss over the floor), repeat by repeat (they ran back to
+    back)."""
+    pairs = zip(cells[chart, concurrency, of], cells[chart, concurrency, to], strict=True)
+    return [metric(mine) / metric(theirs) for mine, theirs in pairs]
 
 
 def target_rows(cells: Cells, args: argparse.Namespace) -> list[str]:
@@ -264,7 +279,7 @@ def target_rows(cells: Cells, args: argparse.Namespace) -> list[str]:
             )
             rows.append((what, f"{got:.2f}x", got >= MIN_THROUGHPUT_RATIO))
         if P99_CONCURRENCY in args.concurrency:
-            p99 = statistics.median(m.p99_ms for m in cells[chart, P99_CONCURRENCY, "cdss"])
+            p99 = statistics.median(m.p99_ms for m in cells[chart, P99_CONCURRENCY, CDSS])
             what = (
                 f"cdss p99 at concurrency {P99_CONCURRENCY} < {MAX_P99_MS:.0f} ms "
                 f"(idle machine), {chart}"
@@ -286,34 +301,50 @@ def render(args: argparse.Namespace, cells: Cells) -> str:
         f"Date: {args.started:%Y-%m-%d %H:%M} UTC. Machine: {cores} cores "
         f"(`os.cpu_count()`), Python {platform.python_version()}, {platform.system()} "
         f"{platform.machine()}; load average at the start {load_text} (1, 5, 15 min), at the "
-        f"end {end_load[0]:.2f}: a {state} machine.\n",
-        f"Both servers: gunicorn gthread, {args.workers} workers, {args.threads} threads each, "
+        f"end {end_load[0]:.2f}: the machine was {state} at the start.\n",
+        f"Every server: gunicorn gthread, {args.workers} workers, {args.threads} threads each, "
         f"on 127.0.0.1; cdss on SQLite. Each cell: `POST /cds-services/{TARGET}`, "
         f"{args.requests} timed calls after a warm-up, every call with its own ES384 token; "
-        f"{args.repeats} repeat(s), floor and cdss back to back in each, the order alternating. "
+        f"{args.repeats} repeat(s), the servers back to back in each, the order rotating. "
         "Values: median (min-max) over the repeats; ratios are taken repeat by repeat. "
         + "; ".join(f"{name}: {size}" for name, size in args.sizes.items())
         + f" ({SYNTHEA_CHART}: the test suite's Synthea patient; {SMALL_CHART}: its Patient "
         "and the newest entries of each search, in proportion: the calls of both run the model "
         "and issue a card).\n",
-        "### cdss / floor\n",
-        "| chart | concurrency | " + " | ".join(METRICS) + " |",
-        "|---|---:|" + "---:|" * len(METRICS),
     ]
-    for chart in args.sizes:
-        for c in args.concurrency:
-            row = [spread(ratios(cells, chart, c, metric), 2) for metric in METRICS.values()]
-            lines.append(f"| {chart} | {c} | " + " | ".join(row) + " |")
+    compared = [(CDSS, FLOOR)]
+    if args.baseline is not None:
+        lines.append(
+            f"{BEFORE}: the same service at {args.baseline_revision} (`--baseline`, an earlier "
+            "checkout served from its own tree), a third server interleaved with the other "
+            "two, so that before and after meet the same moments of the machine.\n"
+        )
+        compared = [(CDSS, FLOOR), (BEFORE, FLOOR), (CDSS, BEFORE)]
+    for of, to in compared:
+        lines += [
+            f"### {of} / {to}\n",
+            "| chart | concurrency | " + " | ".join(METRICS) + " |",
+            "|---|---:|" + "---:|" * len(METRICS),
+        ]
+        for chart in args.sizes:
+            for c in args.concurrency:
+                row = [
+                    spread(ratios(cells, chart, c, metric, of, to), 2)
+                    for metric in METRICS.values()
+                ]
+                lines.append(f"| {chart} | {c} | " + " | ".join(row) + " |")
+        lines.append("")
     lines += [
-        "",
         "### Each service\n",
         "| chart | concurrency | service | " + " | ".join(METRICS) + " | failed calls |",
         "|---|---:|---|" + "---:|" * (len(METRICS) + 1),
     ]
     for chart in args.sizes:
         for c in args.concurrency:
-            for service in SERVICES:
-                runs = cells[chart, c, service]
+            for service in (FLOOR, BEFORE, CDSS):
+                runs = cells.get((chart, c, service))
+                if runs is None:
+                    continue
                 row = [spread([metric(m) for m in runs]) for metric in METRICS.values()]
                 failed = sum(m.failed for m in runs)
                 lines.append(f"| {chart} | {c} | {service} | " + " | ".join(row) + f" | {failed} |")
@@ -342,6 +373,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs of every cell")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--warmup", type=int, default=10, help="uncounted calls per cell")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="an earlier checkout (git worktree add DIR REV) served as a third server, "
+        "'cdss before', interleaved with the floor and this tree's cdss",
+    )
     # --quick: 1 repeat, few calls, concurrency 1 and 4.
     add_run_options(parser, max_seconds=300)
     args = parser.parse_args(argv)
@@ -357,6 +394,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.load_at_start, args.started = os.getloadavg(), datetime.now(UTC)
     args.key = generate_signing_key("ES384", kid="bench-es384")
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+        args.baseline_revision = subprocess.run(
+            ["git", "-C", str(args.baseline), "rev-parse", "--short", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="cdss-floor-bench-") as folder:
         cells = run(args, Path(folder))
     publish(render(args, cells), args.write, REPO)

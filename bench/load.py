@@ -361,8 +361,11 @@ def add_run_options(parser: argparse.ArgumentParser, max_seconds: float) -> None
     parser.add_argument("--quick", action="store_true", help="tiny run, for a smoke test")
 
 
-def start_server(args: argparse.Namespace, workdir: Path, key: dict[str, Any]) -> Any:
-    """`cdss serve` on a free port of 127.0.0.1, trusting `key`."""
+def start_server(
+    args: argparse.Namespace, workdir: Path, key: dict[str, Any], code: Path | None = None
+) -> Any:
+    """`cdss serve` on a free port of 127.0.0.1, trusting `key`; served by the checkout `code`
+    (first on PYTHONPATH) when one is given, else by this one."""
     from cds_service.auth.signing import public_key_set
 
     sys.path.insert(0, str(REPO / "tests"))
@@ -376,6 +379,7 @@ def start_server(args: argparse.Namespace, workdir: Path, key: dict[str, Any]) -
         config={"server": {"threads": args.threads}},
         issuers=[{"iss": ISSUER, "jwks_file": str(jwks_file)}],
         workers=args.workers,
+        environment={} if code is None else {"PYTHONPATH": str(code)},
     )
     return server.start()
 

@@ -53,6 +53,9 @@ class CdssServer:
     workers: int = 2
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Added to the process's environment: bench/hook_load.py's `--baseline` puts an earlier
+    # checkout first on PYTHONPATH, so that its code serves.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -95,6 +98,7 @@ class CdssServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.write_config()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CDSS_")}
+        env.update(self.environment)
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             [str(CDSS), "serve", "--config", str(self.config_file)],
