@@ -91,16 +91,22 @@ def _drain(
 
 
 def run_cell(
-    port: int, warmup: list[Call], timed: list[Call], concurrency: int, max_seconds: float
+    port: int | tuple[int, ...],
+    warmup: list[Call],
+    timed: list[Call],
+    concurrency: int,
+    max_seconds: float,
 ) -> Result:
-    """Send `warmup` (not counted), then `timed` from `concurrency` threads; time the latter."""
+    """Send `warmup` (not counted), then `timed` from `concurrency` threads; time the latter.
+    Given several ports (replicas), the threads connect to them in turn, as a balancer would."""
+    ports = port if isinstance(port, tuple) else (port,)
     warm_queue, timed_queue = deque(warmup), deque(timed)
     barrier = threading.Barrier(concurrency + 1)
     outs: list[list[tuple[float, int]]] = [[] for _ in range(concurrency)]
     deadline = time.monotonic() + max_seconds
 
-    def client(out: list[tuple[float, int]]) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def client(out: list[tuple[float, int]], replica_port: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", replica_port, timeout=30)
         with contextlib.suppress(OSError):  # a failed connection shows as failed requests
             conn.connect()
         _drain(conn, warm_queue, [], deadline)
@@ -108,7 +114,10 @@ def run_cell(
         _drain(conn, timed_queue, out, deadline)
         conn.close()
 
-    threads = [threading.Thread(target=client, args=(out,)) for out in outs]
+    threads = [
+        threading.Thread(target=client, args=(out, ports[n % len(ports)]))
+        for n, out in enumerate(outs)
+    ]
     for thread in threads:
         thread.start()
     barrier.wait()
