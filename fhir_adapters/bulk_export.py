@@ -1,0 +1,479 @@
+"""A FHIR Bulk Data Access (IG 2.0.0) client: a system- or Group-level `$export` to a folder.
+
+The walk: kick-off (`GET [base]/$export` or `[base]/Group/{id}/$export` with
+`Prefer: respond-async`, answered 202 with the status URL in `Content-Location`); status polls
+(202 with `Retry-After` and `X-Progress` while the server works, 429 or a transient 5xx to be
+tried again later, 200 with the completion manifest at the end); then each `output` file
+streamed to disk, and a DELETE of the status URL to tell the server it may drop its files.
+
+Files: one output file of a type becomes `<output>/<Type>.ndjson`; several of one type become
+`<Type>.000.ndjson`, `<Type>.001.ndjson`, ... in the manifest's order, so a reader never has to
+merge or guess. `manifest.json` beside them names every file with its type and count; the
+server's `error` files (OperationOutcome NDJSON) are kept as `errors.NNN.ndjson`.
+
+Every fault is one `BulkExportError` whose `fault` says which step failed. Its message is safe
+to print: the token never appears in it, nor any resource; the server's OperationOutcome is
+quoted only for a refused kick-off or a failed export, whose text is about the job. The token
+goes to the FHIR server's own origin and nowhere else: a status or file URL on another origin is
+refused before anything is sent there.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+FHIR_JSON = "application/fhir+json"
+FHIR_NDJSON = "application/fhir+ndjson"
+PREFER_ASYNC = "respond-async"
+MANIFEST_FILE = "manifest.json"
+# OperationOutcome issue codes (IssueType) that say "try the status request again later".
+TRANSIENT_ISSUE_CODES = frozenset({"transient", "throttled", "timeout", "lock-error"})
+_QUOTED_TEXT_LIMIT = 200
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class BulkFault(enum.Enum):
+    """The step of a Bulk export that went wrong."""
+
+    UNREACHABLE = "the FHIR server could not be reached"
+    KICKOFF_REFUSED = "the export kick-off was refused"
+    EXPORT_FAILED = "the export failed"
+    TIMEOUT = "the export did not complete in time"
+    MANIFEST_INVALID = "the export manifest is not usable"
+    FOREIGN_URL = "the server named a URL on another origin"
+    DOWNLOAD_FAILED = "an output file could not be downloaded"
+    OUTPUT_UNUSABLE = "the output folder cannot be used"
+
+
+class BulkExportError(Exception):
+    """A Bulk export that could not be completed; `fault` names the step, the message why."""
+
+    def __init__(self, fault: BulkFault, detail: str) -> None:
+        super().__init__(f"{fault.value}: {detail}")
+        self.fault = fault
+
+
+@dataclass(frozen=True)
+class BulkExportRequest:
+    """What to export: the server, an optional Group, resource types, and the access token."""
+
+    base_url: str
+    group: str | None = None
+    resource_types: tuple[str, ...] = ()
+    since: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    # How long the server may take to finish the export (polling), in seconds.
+    time_limit_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How long to wait between status polls: the server's Retry-After, held within bounds."""
+
+    floor_seconds: float = 1.0
+    cap_seconds: float = 300.0
+    # Without Retry-After the wait doubles from this, as the IG asks of clients (backoff).
+    initial_seconds: float = 2.0
+    # 429s and transient 5xx answers in a row before the export counts as failed.
+    transient_limit: int = 10
+
+
+@dataclass(frozen=True)
+class BulkProgress:
+    """Where an export stands, for a progress line: polls, then files and bytes downloaded."""
+
+    polls: int
+    server_progress: str = ""
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """One NDJSON file written: its resource type, where, and how many resources it holds."""
+
+    resource_type: str
+    path: Path
+    resources: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class BulkExportResult:
+    """A completed export: the server's transaction time, the files written, and their counts."""
+
+    transaction_time: str
+    request: str
+    files: tuple[ExportedFile, ...]
+    error_files: tuple[ExportedFile, ...]
+    manifest_path: Path
+    polls: int
+
+    def resources_by_type(self) -> dict[str, int]:
+        """How many resources of each type were exported."""
+        counts: Counter[str] = Counter()
+        for exported in self.files:
+            counts[exported.resource_type] += exported.resources
+        return dict(counts)
+
+
+@dataclass(frozen=True)
+class _OutputEntry:
+    resource_type: str
+    url: str
+    count: int | None
+
+
+@contextmanager
+def _translated(fault: BulkFault) -> Iterator[None]:
+    """The one place httpx's exceptions become `BulkExportError` (named by class, no URL)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise BulkExportError(fault, f"no answer in time ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        kind = BulkFault.UNREACHABLE if fault is not BulkFault.DOWNLOAD_FAILED else fault
+        raise BulkExportError(kind, f"transport error ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise BulkExportError(fault, f"HTTP error ({type(exc).__name__})") from exc
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """A URL's origin (scheme, host, port) as compared for same-origin; ValueError if none."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("not an absolute http(s) URL")
+    return scheme, parts.hostname.lower(), parts.port or _DEFAULT_PORTS[scheme]
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """The wait a Retry-After header asks for (delay-seconds or an HTTP-date), None if unusable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def outcome_text(body: bytes) -> str:
+    """An OperationOutcome's issues as `code: text; ...`, shortened; '' if it is not one."""
+    try:
+        outcome = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(outcome, dict) or outcome.get("resourceType") != "OperationOutcome":
+        return ""
+    parts = []
+    for issue in outcome.get("issue") or []:
+        if not isinstance(issue, dict):
+            continue
+        details = issue.get("details")
+        text = issue.get("diagnostics") or (
+            details.get("text") if isinstance(details, dict) else ""
+        )
+        parts.append(f"{issue.get('code', 'unknown')}: {text}" if text else str(issue.get("code")))
+    joined = "; ".join(parts)
+    return joined if len(joined) <= _QUOTED_TEXT_LIMIT else joined[:_QUOTED_TEXT_LIMIT] + "..."
+
+
+def _issue_codes(body: bytes) -> set[str]:
+    try:
+        outcome = json.loads(body)
+        return {str(issue.get("code")) for issue in outcome.get("issue") or []}
+    except (ValueError, AttributeError):
+        return set()
+
+
+def _refusal(fault: BulkFault, response: httpx.Response) -> BulkExportError:
+    said = outcome_text(response.read())
+    return BulkExportError(fault, f"HTTP {response.status_code}" + (f" ({said})" if said else ""))
+
+
+class BulkExportClient:
+    """Runs Bulk exports over an injected HTTP client; `sleep` and `clock` only pace polling."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        policy: PollPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.http = http
+        self.policy = policy or PollPolicy()
+        self.sleep = sleep
+        self.clock = clock
+
+    def export(
+        self,
+        request: BulkExportRequest,
+        output: Path,
+        progress: Callable[[BulkProgress], None] | None = None,
+    ) -> BulkExportResult:
+        """Kick off, wait for, and download one export into `output` (created if missing)."""
+        report = progress or (lambda _: None)
+        _prepare_output(output)
+        status_url = self._kick_off(request)
+        manifest, polls = self._await_manifest(request, status_url, report)
+        entries = _output_entries(manifest, "output", request.base_url)
+        error_entries = _output_entries(manifest, "error", request.base_url)
+        token = request.access_token if manifest.get("requiresAccessToken", True) else None
+        names = _file_names(entries)
+        files: list[ExportedFile] = []
+        done_bytes = 0
+        total = len(entries) + len(error_entries)
+        for entry, name in zip(entries, names, strict=True):
+            written = self._download(entry, output / name, token)
+            _check_count(entry, written)
+            files.append(written)
+            done_bytes += written.size_bytes
+            report(BulkProgress(polls, "", len(files), total, done_bytes))
+        error_files = []
+        for index, entry in enumerate(error_entries):
+            error_files.append(self._download(entry, output / f"errors.{index:03d}.ndjson", token))
+        self._release(status_url, request.access_token)
+        manifest_path = output / MANIFEST_FILE
+        result = BulkExportResult(
+            transaction_time=str(manifest.get("transactionTime", "")),
+            request=str(manifest.get("request", "")),
+            files=tuple(files),
+            error_files=tuple(error_files),
+            manifest_path=manifest_path,
+            polls=polls,
+        )
+        _write_manifest(result, request)
+        failed = sum(_error_issues(exported.path) for exported in error_files)
+        if failed:
+            raise BulkExportError(
+                BulkFault.EXPORT_FAILED,
+                f"the server reported {failed} resources it could not export "
+                f"(see {error_files[0].path.parent}/errors.*.ndjson)",
+            )
+        return result
+
+    def _headers(self, token: str | None, accept: str = FHIR_JSON) -> dict[str, str]:
+        headers = {"Accept": accept}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _kick_off(self, request: BulkExportRequest) -> str:
+        base = request.base_url.rstrip("/")
+        url = f"{base}/Group/{request.group}/$export" if request.group else f"{base}/$export"
+        params: dict[str, str] = {"_outputFormat": FHIR_NDJSON}
+        if request.resource_types:
+            params["_type"] = ",".join(request.resource_types)
+        if request.since:
+            params["_since"] = request.since
+        headers = {**self._headers(request.access_token), "Prefer": PREFER_ASYNC}
+        with _translated(BulkFault.KICKOFF_REFUSED):
+            response = self.http.get(url, params=params, headers=headers)
+        if response.status_code != 202:
+            raise _refusal(BulkFault.KICKOFF_REFUSED, response)
+        location = response.headers.get("Content-Location")
+        if not location:
+            raise BulkExportError(BulkFault.KICKOFF_REFUSED, "202 without a Content-Location")
+        status_url = urljoin(str(response.url), str(location))
+        _require_same_origin(status_url, request.base_url, "status URL")
+        return status_url
+
+    def _await_manifest(
+        self,
+        request: BulkExportRequest,
+        status_url: str,
+        report: Callable[[BulkProgress], None],
+    ) -> tuple[dict[str, Any], int]:
+        deadline = self.clock() + request.time_limit_seconds
+        polls = transient = backoffs = 0
+        while True:
+            with _translated(BulkFault.EXPORT_FAILED):
+                response = self.http.get(status_url, headers=self._headers(request.access_token))
+            polls += 1
+            status = response.status_code
+            if status == 200:
+                return _manifest(response.content), polls
+            asked = retry_after_seconds(response.headers.get("Retry-After"))
+            if status == 202:
+                transient = 0
+                shown = "".join(
+                    ch for ch in response.headers.get("X-Progress", "") if ch.isprintable()
+                )
+                report(BulkProgress(polls, shown[:60]))
+            elif status == 429 or (
+                status >= 500
+                and (asked is not None or _issue_codes(response.content) & TRANSIENT_ISSUE_CODES)
+            ):
+                transient += 1
+                if transient > self.policy.transient_limit:
+                    raise _refusal(BulkFault.EXPORT_FAILED, response)
+            else:
+                raise _refusal(BulkFault.EXPORT_FAILED, response)
+            if asked is None:
+                asked = self.policy.initial_seconds * 2**backoffs
+                backoffs += 1
+            wait = min(self.policy.cap_seconds, max(self.policy.floor_seconds, asked))
+            if self.clock() + wait > deadline:
+                self._release(status_url, request.access_token)
+                raise BulkExportError(
+                    BulkFault.TIMEOUT,
+                    f"not complete after {polls} status polls within "
+                    f"{request.time_limit_seconds:g} s (export cancelled)",
+                )
+            self.sleep(wait)
+
+    def _download(self, entry: _OutputEntry, path: Path, token: str | None) -> ExportedFile:
+        partial = path.with_name(path.name + ".part")
+        lines = size = 0
+        last = b"\n"
+        with _translated(BulkFault.DOWNLOAD_FAILED), partial.open("wb") as sink:
+            headers = self._headers(token, accept=FHIR_NDJSON)
+            with self.http.stream("GET", entry.url, headers=headers) as response:
+                if response.status_code != 200:
+                    raise _refusal(BulkFault.DOWNLOAD_FAILED, response)
+                for chunk in response.iter_bytes():
+                    sink.write(chunk)
+                    size += len(chunk)
+                    lines += chunk.count(b"\n")
+                    last = chunk[-1:] or last
+        # A last resource without its newline still counts.
+        resources = lines + (1 if size and last != b"\n" else 0)
+        partial.replace(path)
+        return ExportedFile(entry.resource_type, path, resources, size)
+
+    def _release(self, status_url: str, token: str | None) -> None:
+        """DELETE the status URL: the server may drop the job's files (best effort)."""
+        # The export is done or abandoned either way; a server that misses this expires it.
+        with suppress(httpx.HTTPError):
+            self.http.delete(status_url, headers=self._headers(token))
+
+
+def _prepare_output(output: Path) -> None:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BulkExportError(BulkFault.OUTPUT_UNUSABLE, f"{output}: {exc.strerror}") from exc
+    # Files of an earlier export would mix with this one's and be read as one population.
+    if (output / MANIFEST_FILE).exists() or any(output.glob("*.ndjson")):
+        raise BulkExportError(BulkFault.OUTPUT_UNUSABLE, f"{output} holds an earlier export")
+
+
+def _require_same_origin(url: str, base_url: str, what: str) -> None:
+    try:
+        same = origin_of(url) == origin_of(base_url)
+    except ValueError:
+        same = False
+    if not same:
+        raise BulkExportError(BulkFault.FOREIGN_URL, f"the {what} is not on the FHIR server")
+
+
+def _manifest(body: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(body)
+    except ValueError as exc:
+        raise BulkExportError(BulkFault.MANIFEST_INVALID, "not JSON") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("output"), list):
+        raise BulkExportError(BulkFault.MANIFEST_INVALID, "no output array")
+    return manifest
+
+
+def _output_entries(manifest: dict[str, Any], key: str, base_url: str) -> list[_OutputEntry]:
+    entries = []
+    for index, item in enumerate(manifest.get(key) or []):
+        where = f"{key}[{index}]"
+        if not isinstance(item, dict):
+            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where} is not an object")
+        resource_type, url, count = item.get("type"), item.get("url"), item.get("count")
+        if not isinstance(resource_type, str) or not resource_type.isalpha():
+            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where}.type is not a type")
+        if not isinstance(url, str):
+            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where}.url is missing")
+        if count is not None and (not isinstance(count, int) or count < 0):
+            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where}.count is not a count")
+        _require_same_origin(url, base_url, f"{where}.url")
+        entries.append(_OutputEntry(resource_type, url, count))
+    return entries
+
+
+def _file_names(entries: list[_OutputEntry]) -> list[str]:
+    totals = Counter(entry.resource_type for entry in entries)
+    seen: Counter[str] = Counter()
+    names = []
+    for entry in entries:
+        kind = entry.resource_type
+        names.append(f"{kind}.ndjson" if totals[kind] == 1 else f"{kind}.{seen[kind]:03d}.ndjson")
+        seen[kind] += 1
+    return names
+
+
+def _check_count(entry: _OutputEntry, written: ExportedFile) -> None:
+    if entry.count is not None and entry.count != written.resources:
+        raise BulkExportError(
+            BulkFault.MANIFEST_INVALID,
+            f"{written.path.name} holds {written.resources} resources, "
+            f"the manifest says {entry.count}",
+        )
+
+
+def _error_issues(path: Path) -> int:
+    """Issues of severity error or fatal in an error file (warnings are kept, not counted)."""
+    failed = 0
+    with path.open("rb") as lines:
+        for line in lines:
+            try:
+                outcome = json.loads(line)
+            except ValueError:
+                failed += 1  # unreadable: assume the worst
+                continue
+            issues = outcome.get("issue") if isinstance(outcome, dict) else None
+            for issue in issues or []:
+                if isinstance(issue, dict) and issue.get("severity") in ("error", "fatal"):
+                    failed += 1
+    return failed
+
+
+def _write_manifest(result: BulkExportResult, request: BulkExportRequest) -> None:
+    def listed(files: tuple[ExportedFile, ...]) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": f.resource_type,
+                "file": f.path.name,
+                "count": f.resources,
+                "bytes": f.size_bytes,
+            }
+            for f in files
+        ]
+
+    document = {
+        "transactionTime": result.transaction_time,
+        "request": result.request,
+        "fhirServer": request.base_url,
+        "group": request.group,
+        "types": list(request.resource_types),
+        "output": listed(result.files),
+        "error": listed(result.error_files),
+    }
+    partial = result.manifest_path.with_name(MANIFEST_FILE + ".part")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    partial.replace(result.manifest_path)
