@@ -219,6 +219,95 @@ def demo(workdir: Path, ehr_port: int, cds_port: int, fhir_port: int) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@main.group()
+def population() -> None:
+    """Panel-wide work over FHIR Bulk Data: export the population, then score it."""
+
+
+@population.command("export")
+@click.option("--fhir", "fhir_url", required=True, help="The FHIR server's base URL.")
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the NDJSON files and manifest.json (new, or without an earlier export).",
+)
+@click.option("--group", default=None, help="Export only this Group's members (Group/ID/$export).")
+@click.option("--type", "types", default="", help="Resource types, comma-separated (default: all).")
+@click.option("--since", default=None, help="Only resources changed since this FHIR instant.")
+@click.option(
+    "--token",
+    envvar="CDSS_BULK_TOKEN",
+    show_envvar=True,
+    default=None,
+    help="Bearer token for the FHIR server (the variable keeps it off the process list).",
+)
+@click.option(
+    "--timeout",
+    "timeout_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3600.0,
+    show_default=True,
+    help="Seconds the server may take to finish the export.",
+)
+def population_export(
+    fhir_url: str,
+    output_dir: Path,
+    group: str | None,
+    types: str,
+    since: str | None,
+    token: str | None,
+    timeout_seconds: float,
+) -> None:
+    """Run a FHIR Bulk Data $export and download its NDJSON files into --output."""
+    import re
+
+    import httpx
+
+    from fhir_adapters.bulk_export import (
+        BulkExportClient,
+        BulkExportError,
+        BulkExportRequest,
+        BulkProgress,
+    )
+
+    # httpx logs every URL at INFO; a status or file URL may carry a signed credential.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    resource_types = tuple(name.strip() for name in types.split(",") if name.strip())
+    if not all(name.isalpha() for name in resource_types):
+        raise click.BadParameter(
+            "resource types are names such as Patient,Observation", param_hint="--type"
+        )
+    # A FHIR id (the Group's) goes into the URL path; nothing else may.
+    if group is not None and not re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", group):
+        raise click.BadParameter("not a FHIR id", param_hint="--group")
+
+    def show(progress: BulkProgress) -> None:
+        if progress.files_total:
+            megabytes = progress.bytes_done / 1_000_000
+            line = (
+                f"downloaded {progress.files_done}/{progress.files_total} files, {megabytes:.1f} MB"
+            )
+        else:
+            line = f"export running: status poll {progress.polls} {progress.server_progress}"
+        click.echo("\r" + line[:78].ljust(78), err=True, nl=False)
+
+    request = BulkExportRequest(
+        fhir_url, group, resource_types, since, token, time_limit_seconds=timeout_seconds
+    )
+    try:
+        with httpx.Client(timeout=60.0) as http:
+            result = BulkExportClient(http).export(request, output_dir, show)
+    except BulkExportError as exc:
+        click.echo(err=True)
+        raise click.ClickException(str(exc)) from None
+    click.echo(err=True)
+    for resource_type, count in sorted(result.resources_by_type().items()):
+        click.echo(f"{resource_type}: {count}")
+    click.echo(f"wrote {len(result.files)} NDJSON files, listed in {result.manifest_path}")
+
+
 @main.command("admin-token")
 def admin_token() -> None:
     """Make an admin token: give the token to the administrator, its digest to the config."""
