@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -42,6 +42,8 @@ MANIFEST_FILE = "manifest.json"
 # OperationOutcome issue codes (IssueType) that say "try the status request again later".
 TRANSIENT_ISSUE_CODES = frozenset({"transient", "throttled", "timeout", "lock-error"})
 _QUOTED_TEXT_LIMIT = 200
+# A download reports its bytes each time it passes another step, not on every chunk.
+PROGRESS_STEP_BYTES = 4 * 1024 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -238,21 +240,15 @@ class BulkExportClient:
         status_url = self._kick_off(request)
         manifest, polls = self._await_manifest(request, status_url, report)
         entries = _output_entries(manifest, "output", request.base_url)
-        error_entries = _output_entries(manifest, "error", request.base_url)
+        errors = _output_entries(manifest, "error", request.base_url)
         token = request.access_token if manifest.get("requiresAccessToken", True) else None
-        names = _file_names(entries)
-        files: list[ExportedFile] = []
-        done_bytes = 0
-        total = len(entries) + len(error_entries)
-        for entry, name in zip(entries, names, strict=True):
-            written = self._download(entry, output / name, token)
-            _check_count(entry, written)
-            files.append(written)
-            done_bytes += written.size_bytes
-            report(BulkProgress(polls, "", len(files), total, done_bytes))
-        error_files = []
-        for index, entry in enumerate(error_entries):
-            error_files.append(self._download(entry, output / f"errors.{index:03d}.ndjson", token))
+        names = _file_names(entries) + [f"errors.{n:03d}.ndjson" for n in range(len(errors))]
+        tally = BulkProgress(polls, files_total=len(names))
+        written = []
+        for entry, name in zip(entries + errors, names, strict=True):
+            exported, tally = self._download(entry, output / name, token, tally, report)
+            written.append(exported)
+        files, error_files = written[: len(entries)], written[len(entries) :]
         self._release(status_url, request.access_token)
         manifest_path = output / MANIFEST_FILE
         result = BulkExportResult(
@@ -343,24 +339,43 @@ class BulkExportClient:
                 )
             self.sleep(wait)
 
-    def _download(self, entry: _OutputEntry, path: Path, token: str | None) -> ExportedFile:
+    def _download(
+        self,
+        entry: _OutputEntry,
+        path: Path,
+        token: str | None,
+        tally: BulkProgress,
+        report: Callable[[BulkProgress], None],
+    ) -> tuple[ExportedFile, BulkProgress]:
         partial = path.with_name(path.name + ".part")
         lines = size = 0
         last = b"\n"
-        with _translated(BulkFault.DOWNLOAD_FAILED), partial.open("wb") as sink:
-            headers = self._headers(token, accept=FHIR_NDJSON)
-            with self.http.stream("GET", entry.url, headers=headers) as response:
-                if response.status_code != 200:
-                    raise _refusal(BulkFault.DOWNLOAD_FAILED, response)
-                for chunk in response.iter_bytes():
-                    sink.write(chunk)
-                    size += len(chunk)
-                    lines += chunk.count(b"\n")
-                    last = chunk[-1:] or last
+        headers = self._headers(token, accept=FHIR_NDJSON)
+        with (
+            _translated(BulkFault.DOWNLOAD_FAILED),
+            partial.open("wb") as sink,
+            self.http.stream("GET", entry.url, headers=headers) as response,
+        ):
+            if response.status_code != 200:
+                raise _refusal(BulkFault.DOWNLOAD_FAILED, response)
+            for chunk in response.iter_bytes():
+                sink.write(chunk)
+                lines += chunk.count(b"\n")
+                last = chunk[-1:] or last
+                if (size + len(chunk)) // PROGRESS_STEP_BYTES > size // PROGRESS_STEP_BYTES:
+                    report(replace(tally, bytes_done=tally.bytes_done + size + len(chunk)))
+                size += len(chunk)
         # A last resource without its newline still counts.
         resources = lines + (1 if size and last != b"\n" else 0)
+        if entry.count is not None and entry.count != resources:
+            raise BulkExportError(
+                BulkFault.MANIFEST_INVALID,
+                f"{path.name} holds {resources} resources, the manifest says {entry.count}",
+            )
         partial.replace(path)
-        return ExportedFile(entry.resource_type, path, resources, size)
+        tally = replace(tally, files_done=tally.files_done + 1, bytes_done=tally.bytes_done + size)
+        report(tally)
+        return ExportedFile(entry.resource_type, path, resources, size), tally
 
     def _release(self, status_url: str, token: str | None) -> None:
         """DELETE the status URL: the server may drop the job's files (best effort)."""
@@ -425,15 +440,6 @@ def _file_names(entries: list[_OutputEntry]) -> list[str]:
         names.append(f"{kind}.ndjson" if totals[kind] == 1 else f"{kind}.{seen[kind]:03d}.ndjson")
         seen[kind] += 1
     return names
-
-
-def _check_count(entry: _OutputEntry, written: ExportedFile) -> None:
-    if entry.count is not None and entry.count != written.resources:
-        raise BulkExportError(
-            BulkFault.MANIFEST_INVALID,
-            f"{written.path.name} holds {written.resources} resources, "
-            f"the manifest says {entry.count}",
-        )
 
 
 def _error_issues(path: Path) -> int:
