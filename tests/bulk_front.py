@@ -29,6 +29,7 @@ class FrontFault(enum.Enum):
     KICKOFF_REFUSED = "kickoff-refused"  # 400 with an OperationOutcome at kick-off
     EXPORT_FAILED = "export-failed"  # the status URL answers 500 with an OperationOutcome
     TOO_MANY_REQUESTS = "too-many-requests"  # the first status poll answers 429, Retry-After 0
+    UNAVAILABLE = "unavailable"  # the first status poll answers 503, transient, no Retry-After
     FOREIGN_OUTPUT = "foreign-output"  # the manifest names a file on another origin
     WRONG_COUNT = "wrong-count"  # the manifest's count is one more than the file holds
     ERROR_FILE = "error-file"  # the manifest lists an error file with an error issue
@@ -154,9 +155,12 @@ class BulkFront:
             poll = self.polls
         if self.fault is FrontFault.TOO_MANY_REQUESTS and poll == 1:
             return 429, {"Retry-After": "0"}, operation_outcome("throttled", "Polling too often")
+        if self.fault is FrontFault.UNAVAILABLE and poll == 1:
+            return 503, {}, operation_outcome("transient", "Database restarting")
         if self.fault is FrontFault.EXPORT_FAILED:
             return 500, {}, operation_outcome("processing", "An internal timeout has occurred")
-        busy = self.busy_polls + (1 if self.fault is FrontFault.TOO_MANY_REQUESTS else 0)
+        retried = self.fault in (FrontFault.TOO_MANY_REQUESTS, FrontFault.UNAVAILABLE)
+        busy = self.busy_polls + (1 if retried else 0)
         if poll <= busy:
             headers = {"Retry-After": self.retry_after, "X-Progress": f"poll {poll} of {busy}"}
             return 202, headers, b""

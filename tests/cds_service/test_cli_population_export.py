@@ -12,6 +12,9 @@ import pytest
 from bulk_front import BulkFront, FrontFault
 from support import CDSS, free_port
 
+from demo_ehr.fhir_server import SekmetServer
+from demo_ehr.patients import carebundle_patient
+
 TOKEN = "population-export-token"
 
 
@@ -77,6 +80,26 @@ def test_the_command_writes_the_files_and_the_manifest(front: BulkFront, tmp_pat
     assert "/Group/panel/$export" in front.kickoffs[0]
     assert TOKEN not in done.stdout + done.stderr + (out / "manifest.json").read_text()
     assert "/status/" not in done.stderr  # httpx does not log the status or file URLs
+
+
+def test_the_command_exports_from_a_real_fhir_server(tmp_path: Path) -> None:
+    server = SekmetServer().start()
+    try:
+        patient_id = server.load(carebundle_patient("type2_diabetes"))
+        searched = server.get("Observation", subject=f"Patient/{patient_id}", _count=1000)
+        out = tmp_path / "export"
+        done = cdss_export(
+            "--fhir", server.base_url, "--output", str(out), "--type", "Patient,Observation",
+            token=server.access_token,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    (patient,) = [json.loads(line) for line in (out / "Patient.ndjson").read_text().splitlines()]
+    assert patient["id"] == patient_id
+    observations = (out / "Observation.ndjson").read_text().splitlines()
+    assert len(observations) == len(searched["entry"]) > 0
+    assert f"Observation: {len(observations)}" in done.stdout
 
 
 @pytest.mark.parametrize(

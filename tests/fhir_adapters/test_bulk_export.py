@@ -205,20 +205,49 @@ def test_an_http_date_retry_after_is_read_as_a_wait() -> None:
     assert retry_after_seconds("soon") is None
 
 
-def test_too_many_requests_is_waited_out(
-    outputs: list[tuple[str, Path]], http: httpx.Client, tmp_path: Path
+@pytest.mark.parametrize(
+    ("fault", "waits"),
+    [
+        # 429 with Retry-After 0, one busy 202 (Retry-After 0), the manifest.
+        (FrontFault.TOO_MANY_REQUESTS, [0.0, 0.0]),
+        # 503 with a transient issue and no Retry-After: the client's own backoff, then as above.
+        (FrontFault.UNAVAILABLE, [2.0, 0.0]),
+    ],
+)
+def test_a_transient_status_answer_is_waited_out(
+    outputs: list[tuple[str, Path]],
+    http: httpx.Client,
+    tmp_path: Path,
+    fault: FrontFault,
+    waits: list[float],
 ) -> None:
-    front = BulkFront(outputs, busy_polls=1, fault=FrontFault.TOO_MANY_REQUESTS).start()
+    front = BulkFront(outputs, busy_polls=1, fault=fault).start()
     try:
         sleep = RecordedSleep()
-        result = BulkExportClient(http, NO_FLOOR, sleep=sleep).export(
+        policy = PollPolicy(floor_seconds=0.0, initial_seconds=2.0)
+        result = BulkExportClient(http, policy, sleep=sleep).export(
             BulkExportRequest(front.base_url), tmp_path / "out"
         )
     finally:
         front.stop()
-    assert front.polls == result.polls == 3  # 429, one busy 202, the manifest
-    assert sleep.waits == [0.0, 0.0]
+    assert front.polls == result.polls == 3
+    assert sleep.waits == waits
     assert result.resources_by_type() == {"Patient": 2, "Observation": 3}
+
+
+def test_the_token_stays_off_the_files_when_the_server_does_not_require_it(
+    outputs: list[tuple[str, Path]], http: httpx.Client, tmp_path: Path
+) -> None:
+    front = BulkFront(outputs).start()  # its manifest says requiresAccessToken: false
+    try:
+        BulkExportClient(http, NO_FLOOR, sleep=RecordedSleep()).export(
+            BulkExportRequest(front.base_url, access_token="kept-token"), tmp_path / "out"
+        )
+    finally:
+        front.stop()
+    kick_off, poll, *downloads, release = front.authorizations
+    assert kick_off == poll == release == "Bearer kept-token"
+    assert downloads == [None, None, None]
 
 
 def test_the_time_limit_cancels_the_export(
