@@ -264,8 +264,8 @@ class BulkExportClient:
         if failed:
             raise BulkExportError(
                 BulkFault.EXPORT_FAILED,
-                f"the server reported {failed} resources it could not export "
-                f"(see {error_files[0].path.parent}/errors.*.ndjson)",
+                f"the server could not export every resource ({failed} error issues, "
+                f"in {error_files[0].path.parent}/errors.*.ndjson)",
             )
         return result
 

@@ -268,7 +268,11 @@ def test_the_time_limit_cancels_the_export(
         (FrontFault.EXPORT_FAILED, BulkFault.EXPORT_FAILED, "500 .processing: An internal"),
         (FrontFault.FOREIGN_OUTPUT, BulkFault.FOREIGN_URL, r"output\[0\].url"),
         (FrontFault.WRONG_COUNT, BulkFault.MANIFEST_INVALID, "holds 2 resources, .* says 3"),
-        (FrontFault.ERROR_FILE, BulkFault.EXPORT_FAILED, "1 resources it could not export"),
+        (
+            FrontFault.ERROR_FILE,
+            BulkFault.EXPORT_FAILED,
+            r"could not export every resource \(1 error issues",
+        ),
         (FrontFault.FILE_GONE, BulkFault.DOWNLOAD_FAILED, "404"),
     ],
 )
