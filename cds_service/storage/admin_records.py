@@ -27,6 +27,8 @@ CONFIG_REFUSED = "config-refused"
 ADMIN_SIGNED_IN = "admin-signed-in"
 ADMIN_SIGNED_OUT = "admin-signed-out"
 ADMIN_REFUSED = "admin-refused"
+# Every hook call asks for it; composed once, as the hook call's other statements are.
+_LATEST_VERSION = select(func.max(config_version.c.version))
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class ConfigVersionStore:
     def latest_number(self) -> int:
         """The version in force; 0 while no change was ever made (the file's values)."""
         with self._reader.connect() as connection:
-            latest = connection.scalar(select(func.max(config_version.c.version)))
+            latest = connection.scalar(_LATEST_VERSION)
         return int(latest or 0)
 
     def get(self, version: int) -> ConfigVersion | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, or_, select
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cards.policy import Band, FeedbackHistory
@@ -91,20 +92,52 @@ def _insert_ignoring_conflicts(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> int:
     """Insert rows, skipping those whose `keys` already exist; return how many were new."""
-    dialect = connection.dialect.name
-    inserted = 0
-    for row in rows:
-        if dialect == "postgresql":
-            statement: Any = postgresql.insert(table).values(**row)
-        elif dialect == "sqlite":
-            statement = sqlite.insert(table).values(**row)
-        else:  # pragma: no cover - only the two tested databases are supported
-            raise NotImplementedError(f"unsupported database dialect {dialect}")
-        # RETURNING says whether the row went in; rowcount is not reliable across drivers
-        # (psycopg 3 reports -1 here).
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-        inserted += len(connection.execute(statement.returning(table.c[keys[0]])).all())
-    return inserted
+    statement = _insert_skipping_conflicts(connection.dialect.name, table, tuple(keys))
+    return sum(len(connection.execute(statement, row).all()) for row in rows)
+
+
+@functools.cache
+def _insert_skipping_conflicts(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    # Built once per table: composing a statement costs more CPU than running it on SQLite, and
+    # every hook call runs these (bench/hook_profile.py).
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table)
+    else:  # pragma: no cover - only the two tested databases are supported
+        raise NotImplementedError(f"unsupported database dialect {dialect}")
+    # RETURNING says whether the row went in; rowcount is not reliable across drivers
+    # (psycopg 3 reports -1 here).
+    return statement.on_conflict_do_nothing(index_elements=list(keys)).returning(table.c[keys[0]])
+
+
+# The statements every hook call runs, composed once (see `_insert_skipping_conflicts`).
+_SPENT = select(jwt_replay.c.jti).where(
+    jwt_replay.c.issuer == bindparam("issuer"), jwt_replay.c.jti == bindparam("jti")
+)
+
+# The patient's cards first (ix_issued_card_patient), then their feedback by card
+# (ix_feedback_card): a few rows per call. The feedback's own service is checked in Python, not
+# in SQL: SQLite, seeing `feedback.service_id = ?`, walks every feedback row of the service in
+# the period (ix_feedback_service_time) instead, a cost that grows with all patients' feedback
+# (bench/call_reads.py).
+_FEEDBACK_HISTORY = (
+    select(
+        issued_card.c.card_type,
+        issued_card.c.band,
+        issued_card.c.suggestion_kinds,
+        feedback.c.service_id,
+        feedback.c.outcome,
+        feedback.c.accepted_suggestions,
+        feedback.c.outcome_timestamp,
+    )
+    .join(feedback, feedback.c.card_uuid == issued_card.c.card_uuid)
+    .where(
+        issued_card.c.service_id == bindparam("service_id"),
+        issued_card.c.patient_pseudonym == bindparam("patient_pseudonym"),
+        feedback.c.outcome_timestamp >= bindparam("since"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -137,11 +170,8 @@ class ReplayStore:
 
     def spent(self, issuer: str, jti: str) -> bool:
         """Whether the token id was used before (a read: no lock, no sync to disk)."""
-        query = select(jwt_replay.c.jti).where(
-            jwt_replay.c.issuer == issuer, jwt_replay.c.jti == jti
-        )
         with self._reader.connect() as connection:
-            return connection.execute(query).first() is not None
+            return connection.execute(_SPENT, {"issuer": issuer, "jti": jti}).first() is not None
 
     def spend(self, use: TokenUse, connection: Connection | None = None) -> bool:
         """Record the token's use; False when it had been used before (a replay).
@@ -217,32 +247,15 @@ class IssuedCardStore:
         """What clinicians said about this patient's cards of this service, still in force."""
         overridden_since = now - timedelta(days=overridden_days)
         accepted_since = now - timedelta(days=accepted_days)
-        # The patient's cards first (ix_issued_card_patient), then their feedback by card
-        # (ix_feedback_card): a few rows per call. The feedback's own service is checked below,
-        # not in SQL: SQLite, seeing `feedback.service_id = ?`, walks every feedback row of the
-        # service in the period (ix_feedback_service_time) instead, a cost that grows with all
-        # patients' feedback (bench/call_reads.py).
-        query = (
-            select(
-                issued_card.c.card_type,
-                issued_card.c.band,
-                issued_card.c.suggestion_kinds,
-                feedback.c.service_id,
-                feedback.c.outcome,
-                feedback.c.accepted_suggestions,
-                feedback.c.outcome_timestamp,
-            )
-            .join(feedback, feedback.c.card_uuid == issued_card.c.card_uuid)
-            .where(
-                issued_card.c.service_id == service_id,
-                issued_card.c.patient_pseudonym == patient_pseudonym,
-                feedback.c.outcome_timestamp >= min(overridden_since, accepted_since),
-            )
-        )
         overridden: dict[str, Band | None] = {}
         accepted: set[str] = set()
+        parameters = {
+            "service_id": service_id,
+            "patient_pseudonym": patient_pseudonym,
+            "since": min(overridden_since, accepted_since),
+        }
         with self._reader.connect() as connection:
-            for row in connection.execute(query):
+            for row in connection.execute(_FEEDBACK_HISTORY, parameters):
                 if row.service_id != service_id:
                     continue
                 at = aware_utc(row.outcome_timestamp)
