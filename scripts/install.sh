@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the service into .venv with the versions pinned in constraints.txt.
-# Usage: [CDSS_VENV=DIR] bash scripts/install.sh [--dev|--demo]
+# Usage: [CDSS_VENV=DIR] bash scripts/install.sh [--dev|--demo|--population]
 #   CDSS_VENV: the virtual environment to install into (default .venv; relative to the repo);
 #     made when missing (scripts/check-base-install.sh installs the base into a fresh one)
 #   --dev adds the test and lint tools (and axe-core, with npm, for the accessibility tests);
 #   --demo the FHIR server and synthetic patients of `cdss demo`
+#   --population Apache Spark for `cdss population score` (and Java 17+: scripts/install-system.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,7 @@ target="."
 case "${1:-}" in
   --dev) target=".[dev]" ;;
   --demo) target=".[demo]" ;;
+  --population) target=".[population]" ;;
 esac
 
 venv=${CDSS_VENV:-.venv}
