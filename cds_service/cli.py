@@ -265,12 +265,8 @@ def population_export(
 
     import httpx
 
-    from fhir_adapters.bulk_export import (
-        BulkExportClient,
-        BulkExportError,
-        BulkExportRequest,
-        BulkProgress,
-    )
+    from fhir_adapters.bulk_export import BulkExportClient
+    from fhir_adapters.bulk_manifest import BulkExportError, BulkExportRequest, BulkProgress
 
     # httpx logs every URL at INFO; a status or file URL may carry a signed credential.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,5 +1,9 @@
 """A FHIR Bulk Data Access (IG 2.0.0) client: a system- or Group-level `$export` to a folder.
 
+This module holds the client: kick-off, status polls, downloads, and the one translation of
+httpx's exceptions into `BulkExportError`. The records it takes and returns, the fault type, and
+the reading and writing of manifests are in `fhir_adapters.bulk_manifest`.
+
 The walk: kick-off (`GET [base]/$export` or `[base]/Group/{id}/$export` with
 `Prefer: respond-async`, answered 202 with the status URL in `Content-Location`); status polls
 (202 with `Retry-After` and `X-Progress` while the server works, 429 or a transient 5xx to be
@@ -20,124 +24,46 @@ refused before anything is sent there.
 
 from __future__ import annotations
 
-import enum
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
+
+from fhir_adapters.bulk_manifest import (
+    MANIFEST_FILE,
+    BulkExportError,
+    BulkExportRequest,
+    BulkExportResult,
+    BulkFault,
+    BulkProgress,
+    ExportedFile,
+    OutputEntry,
+    PollPolicy,
+    error_issue_count,
+    file_names,
+    output_entries,
+    prepare_output,
+    read_manifest,
+    require_same_origin,
+    write_manifest,
+)
 
 FHIR_JSON = "application/fhir+json"
 FHIR_NDJSON = "application/fhir+ndjson"
 PREFER_ASYNC = "respond-async"
-MANIFEST_FILE = "manifest.json"
 # OperationOutcome issue codes (IssueType) that say "try the status request again later".
 TRANSIENT_ISSUE_CODES = frozenset({"transient", "throttled", "timeout", "lock-error"})
 _QUOTED_TEXT_LIMIT = 200
 # A download reports its bytes each time it passes another step, not on every chunk.
 PROGRESS_STEP_BYTES = 4 * 1024 * 1024
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class BulkFault(enum.Enum):
-    """The step of a Bulk export that went wrong."""
-
-    UNREACHABLE = "the FHIR server could not be reached"
-    KICKOFF_REFUSED = "the export kick-off was refused"
-    EXPORT_FAILED = "the export failed"
-    TIMEOUT = "the export did not complete in time"
-    MANIFEST_INVALID = "the export manifest is not usable"
-    FOREIGN_URL = "the server named a URL on another origin"
-    DOWNLOAD_FAILED = "an output file could not be downloaded"
-    OUTPUT_UNUSABLE = "the output folder cannot be used"
-
-
-class BulkExportError(Exception):
-    """A Bulk export that could not be completed; `fault` names the step, the message why."""
-
-    def __init__(self, fault: BulkFault, detail: str) -> None:
-        super().__init__(f"{fault.value}: {detail}")
-        self.fault = fault
-
-
-@dataclass(frozen=True)
-class BulkExportRequest:
-    """What to export: the server, an optional Group, resource types, and the access token."""
-
-    base_url: str
-    group: str | None = None
-    resource_types: tuple[str, ...] = ()
-    since: str | None = None
-    access_token: str | None = field(default=None, repr=False)
-    # How long the server may take to finish the export (polling), in seconds.
-    time_limit_seconds: float = 3600.0
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """How long to wait between status polls: the server's Retry-After, held within bounds."""
-
-    floor_seconds: float = 1.0
-    cap_seconds: float = 300.0
-    # Without Retry-After the wait doubles from this, as the IG asks of clients (backoff).
-    initial_seconds: float = 2.0
-    # 429s and transient 5xx answers in a row before the export counts as failed.
-    transient_limit: int = 10
-
-
-@dataclass(frozen=True)
-class BulkProgress:
-    """Where an export stands, for a progress line: polls, then files and bytes downloaded."""
-
-    polls: int
-    server_progress: str = ""
-    files_done: int = 0
-    files_total: int = 0
-    bytes_done: int = 0
-
-
-@dataclass(frozen=True)
-class ExportedFile:
-    """One NDJSON file written: its resource type, where, and how many resources it holds."""
-
-    resource_type: str
-    path: Path
-    resources: int
-    size_bytes: int
-
-
-@dataclass(frozen=True)
-class BulkExportResult:
-    """A completed export: the server's transaction time, the files written, and their counts."""
-
-    transaction_time: str
-    request: str
-    files: tuple[ExportedFile, ...]
-    error_files: tuple[ExportedFile, ...]
-    manifest_path: Path
-    polls: int
-
-    def resources_by_type(self) -> dict[str, int]:
-        """How many resources of each type were exported."""
-        counts: Counter[str] = Counter()
-        for exported in self.files:
-            counts[exported.resource_type] += exported.resources
-        return dict(counts)
-
-
-@dataclass(frozen=True)
-class _OutputEntry:
-    resource_type: str
-    url: str
-    count: int | None
 
 
 @contextmanager
@@ -152,15 +78,6 @@ def _translated(fault: BulkFault) -> Iterator[None]:
         raise BulkExportError(kind, f"transport error ({type(exc).__name__})") from exc
     except httpx.HTTPError as exc:
         raise BulkExportError(fault, f"HTTP error ({type(exc).__name__})") from exc
-
-
-def origin_of(url: str) -> tuple[str, str, int]:
-    """A URL's origin (scheme, host, port) as compared for same-origin; ValueError if none."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise ValueError("not an absolute http(s) URL")
-    return scheme, parts.hostname.lower(), parts.port or _DEFAULT_PORTS[scheme]
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -236,13 +153,13 @@ class BulkExportClient:
     ) -> BulkExportResult:
         """Kick off, wait for, and download one export into `output` (created if missing)."""
         report = progress or (lambda _: None)
-        _prepare_output(output)
+        prepare_output(output)
         status_url = self._kick_off(request)
         manifest, polls = self._await_manifest(request, status_url, report)
-        entries = _output_entries(manifest, "output", request.base_url)
-        errors = _output_entries(manifest, "error", request.base_url)
+        entries = output_entries(manifest, "output", request.base_url)
+        errors = output_entries(manifest, "error", request.base_url)
         token = request.access_token if manifest.get("requiresAccessToken", True) else None
-        names = _file_names(entries) + [f"errors.{n:03d}.ndjson" for n in range(len(errors))]
+        names = file_names(entries) + [f"errors.{n:03d}.ndjson" for n in range(len(errors))]
         tally = BulkProgress(polls, files_total=len(names))
         written = []
         for entry, name in zip(entries + errors, names, strict=True):
@@ -259,8 +176,8 @@ class BulkExportClient:
             manifest_path=manifest_path,
             polls=polls,
         )
-        _write_manifest(result, request)
-        failed = sum(_error_issues(exported.path) for exported in error_files)
+        write_manifest(result, request)
+        failed = sum(error_issue_count(exported.path) for exported in error_files)
         if failed:
             raise BulkExportError(
                 BulkFault.EXPORT_FAILED,
@@ -292,7 +209,7 @@ class BulkExportClient:
         if not location:
             raise BulkExportError(BulkFault.KICKOFF_REFUSED, "202 without a Content-Location")
         status_url = urljoin(str(response.url), str(location))
-        _require_same_origin(status_url, request.base_url, "status URL")
+        require_same_origin(status_url, request.base_url, "status URL")
         return status_url
 
     def _await_manifest(
@@ -309,7 +226,7 @@ class BulkExportClient:
             polls += 1
             status = response.status_code
             if status == 200:
-                return _manifest(response.content), polls
+                return read_manifest(response.content), polls
             asked = retry_after_seconds(response.headers.get("Retry-After"))
             if status == 202:
                 transient = 0
@@ -341,7 +258,7 @@ class BulkExportClient:
 
     def _download(
         self,
-        entry: _OutputEntry,
+        entry: OutputEntry,
         path: Path,
         token: str | None,
         tally: BulkProgress,
@@ -382,104 +299,3 @@ class BulkExportClient:
         # The export is done or abandoned either way; a server that misses this expires it.
         with suppress(httpx.HTTPError):
             self.http.delete(status_url, headers=self._headers(token))
-
-
-def _prepare_output(output: Path) -> None:
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BulkExportError(BulkFault.OUTPUT_UNUSABLE, f"{output}: {exc.strerror}") from exc
-    # Files of an earlier export would mix with this one's and be read as one population.
-    if (output / MANIFEST_FILE).exists() or any(output.glob("*.ndjson")):
-        raise BulkExportError(BulkFault.OUTPUT_UNUSABLE, f"{output} holds an earlier export")
-
-
-def _require_same_origin(url: str, base_url: str, what: str) -> None:
-    try:
-        same = origin_of(url) == origin_of(base_url)
-    except ValueError:
-        same = False
-    if not same:
-        raise BulkExportError(BulkFault.FOREIGN_URL, f"the {what} is not on the FHIR server")
-
-
-def _manifest(body: bytes) -> dict[str, Any]:
-    try:
-        manifest = json.loads(body)
-    except ValueError as exc:
-        raise BulkExportError(BulkFault.MANIFEST_INVALID, "not JSON") from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("output"), list):
-        raise BulkExportError(BulkFault.MANIFEST_INVALID, "no output array")
-    return manifest
-
-
-def _output_entries(manifest: dict[str, Any], key: str, base_url: str) -> list[_OutputEntry]:
-    entries = []
-    for index, item in enumerate(manifest.get(key) or []):
-        where = f"{key}[{index}]"
-        if not isinstance(item, dict):
-            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where} is not an object")
-        resource_type, url, count = item.get("type"), item.get("url"), item.get("count")
-        if not isinstance(resource_type, str) or not resource_type.isalpha():
-            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where}.type is not a type")
-        if not isinstance(url, str):
-            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where}.url is missing")
-        if count is not None and (not isinstance(count, int) or count < 0):
-            raise BulkExportError(BulkFault.MANIFEST_INVALID, f"{where}.count is not a count")
-        _require_same_origin(url, base_url, f"{where}.url")
-        entries.append(_OutputEntry(resource_type, url, count))
-    return entries
-
-
-def _file_names(entries: list[_OutputEntry]) -> list[str]:
-    totals = Counter(entry.resource_type for entry in entries)
-    seen: Counter[str] = Counter()
-    names = []
-    for entry in entries:
-        kind = entry.resource_type
-        names.append(f"{kind}.ndjson" if totals[kind] == 1 else f"{kind}.{seen[kind]:03d}.ndjson")
-        seen[kind] += 1
-    return names
-
-
-def _error_issues(path: Path) -> int:
-    """Issues of severity error or fatal in an error file (warnings are kept, not counted)."""
-    failed = 0
-    with path.open("rb") as lines:
-        for line in lines:
-            try:
-                outcome = json.loads(line)
-            except ValueError:
-                failed += 1  # unreadable: assume the worst
-                continue
-            issues = outcome.get("issue") if isinstance(outcome, dict) else None
-            for issue in issues or []:
-                if isinstance(issue, dict) and issue.get("severity") in ("error", "fatal"):
-                    failed += 1
-    return failed
-
-
-def _write_manifest(result: BulkExportResult, request: BulkExportRequest) -> None:
-    def listed(files: tuple[ExportedFile, ...]) -> list[dict[str, Any]]:
-        return [
-            {
-                "type": f.resource_type,
-                "file": f.path.name,
-                "count": f.resources,
-                "bytes": f.size_bytes,
-            }
-            for f in files
-        ]
-
-    document = {
-        "transactionTime": result.transaction_time,
-        "request": result.request,
-        "fhirServer": request.base_url,
-        "group": request.group,
-        "types": list(request.resource_types),
-        "output": listed(result.files),
-        "error": listed(result.error_files),
-    }
-    partial = result.manifest_path.with_name(MANIFEST_FILE + ".part")
-    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    partial.replace(result.manifest_path)

@@ -15,15 +15,14 @@ from bulk_front import BulkFront, FrontFault
 
 from demo_ehr.fhir_server import SekmetServer
 from demo_ehr.patients import carebundle_patient
-from fhir_adapters.bulk_export import (
+from fhir_adapters.bulk_export import BulkExportClient, retry_after_seconds
+from fhir_adapters.bulk_manifest import (
     MANIFEST_FILE,
-    BulkExportClient,
     BulkExportError,
     BulkExportRequest,
     BulkFault,
     BulkProgress,
     PollPolicy,
-    retry_after_seconds,
 )
 
 PANEL_GROUP = "outreach-panel"
