@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Mint, patient_view_request
+from fhir_charts import pregnancy
 from hook_calls import answered_call
 from support import CdssServer
 from synthetic_patients import PATIENT_NAMES
@@ -49,6 +50,7 @@ ESTIMATE_CARDS = frozenset(BANDS_OF_CARD)
 DEFAULT_POLICY = card_policy(Settings().cards, "http://127.0.0.1")
 # Varied generated patients: together they get most card types of both services.
 GENERATED_PATIENTS, GENERATED_SEED = 24, 3
+ADOLESCENT_AGE = 15
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +144,43 @@ def test_the_estimate_is_the_one_the_card_states(scorer: PopulationScorer) -> No
     assert all("average adult" in factor for factor in row.diabetes.factors)
 
 
-def test_a_treated_patient_gets_no_screening_card(scorer: PopulationScorer) -> None:
-    chart = exported_chart(carebundle_patient("type2_diabetes"), "pop-treated")
-    row = scorer.score("pop-treated", chart, TODAY)
-    assert row.diabetes.exclusion == DIABETES_TREATED
+def excluded_chart(kind: str) -> list[dict[str, Any]]:
+    """A carebundle chart made one of the patients the screening cards leave out."""
+    patient_id = f"pop-{kind}-{uuid.uuid4()}"
+    if kind == "treated":
+        return exported_chart(carebundle_patient("type2_diabetes"), patient_id)
+    chart = exported_chart(carebundle_patient("healthy"), patient_id)
+    if kind == "pregnant":
+        chart.append({**pregnancy(), "subject": {"reference": f"Patient/{patient_id}"}})
+    else:  # an adolescent
+        chart[0]["birthDate"] = date(TODAY.year - ADOLESCENT_AGE, 1, 1).isoformat()
+    return chart
+
+
+@pytest.mark.parametrize(
+    ("kind", "diabetes_exclusion", "hypertension_exclusion"),
+    [
+        ("treated", DIABETES_TREATED, "on antihypertensive treatment"),
+        ("pregnant", "not for pregnancy", "pregnant"),
+        ("adolescent", "adults (18 and over)", "aged 13-17"),
+    ],
+)
+def test_an_excluded_patient_gets_no_screening_card_as_on_the_hook_path(
+    cdss_server: CdssServer,
+    mint: Mint,
+    scorer: PopulationScorer,
+    kind: str,
+    diabetes_exclusion: str,
+    hypertension_exclusion: str,
+) -> None:
+    chart = excluded_chart(kind)
+    row = scorer.score(chart[0]["id"], chart, TODAY)
+    assert diabetes_exclusion in (row.diabetes.exclusion or "")
+    assert hypertension_exclusion in (row.hypertension.exclusion or "")
     assert row.diabetes.probability is None
     assert row.diabetes.card_type is None
-    assert row.hypertension.exclusion == "on antihypertensive treatment"
-    assert row.hypertension.card_type != "hypertension-unmeasured"
+    assert row.hypertension.card_type not in ESTIMATE_CARDS
+    assert_hook_agrees(cdss_server, mint, scorer, chart)
 
 
 def test_another_patients_resources_do_not_count(scorer: PopulationScorer) -> None:
