@@ -30,13 +30,13 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from pathlib import Path
 from types import FunctionType
-from typing import Any
 
+from fhir_adapters.fhir_values import Resource
 from fhir_adapters.patient_links import PATIENT, PATIENT_ELEMENT
 
 try:
@@ -79,8 +79,9 @@ logger.hadoop.level = error
 """
 
 ScoreValue = str | int | float | bool | None
-Resource = dict[str, Any]
-ScoreFunction = Callable[[str, list[Resource]], Mapping[str, ScoreValue]]
+# (patient id, the patient's resources) -> the patient's row; a `patient_id` key, if the row
+# has one, must be that patient's.
+ScoreFunction = Callable[[str, list[Resource]], Mapping[str, object]]
 
 
 class PopulationJobError(Exception):
@@ -145,6 +146,8 @@ class SparkSettings:
     driver_memory: str | None = None
     log_level: str = "WARN"
     app_name: str = "cdss-population"
+    # Any further Spark settings (spark.executor.memory, spark.executor.cores, ...), applied last.
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def _session_options(settings: SparkSettings) -> dict[str, str]:
         options["spark.default.parallelism"] = str(partitions)
     if settings.driver_memory is not None:
         options["spark.driver.memory"] = settings.driver_memory
-    return options
+    return {**options, **settings.options}
 
 
 @contextmanager
@@ -241,7 +244,7 @@ def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
         session.stop()
 
 
-def _patient_key(resource_type: Column) -> Column:
+def patient_key(resource_type: Column) -> Column:
     """The patient id a resource names (its own id for a Patient), null when it names none."""
     reference: Column = sql.lit(None).cast("string")
     for element_type, element in PATIENT_ELEMENT.items():
@@ -271,7 +274,7 @@ def _keyed_resources(session: SparkSession, export: str) -> DataFrame:
     resources = lines.where(sql.trim("value") != "")
     resource_type = sql.get_json_object("value", "$.resourceType")
     return resources.select(
-        _patient_key(resource_type).alias(PATIENT_ID_COLUMN),
+        patient_key(resource_type).alias(PATIENT_ID_COLUMN),
         sql.coalesce(resource_type == PATIENT, sql.lit(False)).alias("is_patient"),
         "value",
     )
@@ -332,7 +335,9 @@ def score_row(
     score: ScoreFunction, columns: Sequence[ScoreColumn], patient_id: str, resources: list[Resource]
 ) -> tuple[ScoreValue, ...]:
     """The patient's row: the id, then each column of what `score` gives, checked."""
-    scored = score(patient_id, resources)
+    scored = dict(score(patient_id, resources))
+    if scored.pop(PATIENT_ID_COLUMN, patient_id) != patient_id:
+        raise ScoreRowInvalid("the scoring function gave a row of another patient")
     unknown = set(scored) - {column.name for column in columns}
     if unknown:
         raise ScoreRowInvalid(f"the scoring function gave undeclared columns {sorted(unknown)}")
@@ -358,9 +363,13 @@ def _schema(columns: Sequence[ScoreColumn]) -> spark_types.StructType:
     return spark_types.StructType(fields)
 
 
-def _require_top_level(score: ScoreFunction) -> None:
-    """Refuse a lambda or nested function: Spark would pickle it by value, with its closure,
-    into every task, and its module-level caches would not be the module's."""
+def _require_top_level(score: Callable[..., object]) -> None:
+    """Refuse a lambda, a nested function or a bound method: Spark would pickle it by value,
+    with its closure or instance, into every task, and its caches would not be the module's.
+    A `functools.partial` of a top-level function (to pass a run date, say) is accepted."""
+    if isinstance(score, partial):
+        _require_top_level(score.func)
+        return
     qualname = getattr(score, "__qualname__", "")
     if not isinstance(score, FunctionType) or "<" in qualname or "." in qualname:
         raise ScoreRowInvalid(
@@ -371,10 +380,11 @@ def _require_top_level(score: ScoreFunction) -> None:
 def _write_work_list(session: SparkSession, scores: Path, output_dir: Path) -> Path:
     """The score table as one CSV file with a header, sorted by patient id."""
     parts = output_dir / f"{WORK_LIST_CSV}.parts"
-    # One partition, sorted within it: the file's order does not depend on how partitions merge.
+    # One task reads the (small) score table and sorts it: no shuffle, and the file's order does
+    # not depend on how partitions would merge.
     (
         session.read.parquet(str(scores))
-        .repartition(1)
+        .coalesce(1)
         .sortWithinPartitions(PATIENT_ID_COLUMN)
         .write.option("header", True)
         .csv(str(parts))

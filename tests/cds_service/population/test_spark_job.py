@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from cds_service.population.spark_job import (
     ScoreRowInvalid,
     ScoreValue,
     SparkSettings,
-    _patient_key,
+    patient_key,
     score_export,
     score_row,
     spark_session,
@@ -56,6 +57,19 @@ def count_resources(patient_id: str, resources: list[dict[str, Any]]) -> dict[st
         "newest_observation": max((r["effectiveDateTime"] for r in observations), default=None),
         "mean_value": sum(values) / len(values) if values else None,
         "has_birth_date": "birthDate" in patient,
+    }
+
+
+def observations_since(
+    patient_id: str, resources: list[dict[str, Any]], since: str
+) -> dict[str, ScoreValue]:
+    """A stand-in scorer with a run parameter: the patient's observations on or after `since`."""
+    return {
+        "patient_id": patient_id,
+        "observations": sum(
+            r["resourceType"] == "Observation" and r["effectiveDateTime"] >= since
+            for r in resources
+        ),
     }
 
 
@@ -189,6 +203,26 @@ def test_summary_counts_what_was_read_and_left_out(
     assert scored.work_list_csv.name == "worklist.csv"
 
 
+def test_a_partial_of_a_top_level_function_carries_its_parameter(
+    spark: SparkSession, export: tuple[Path, dict[str, list[Any]], int], tmp_path: Path
+) -> None:
+    """A run parameter reaches the executors through functools.partial; a `patient_id` the
+    function echoes is the row's own."""
+    folder, charts, _ = export
+    summary = score_export(
+        spark,
+        folder,
+        tmp_path,
+        partial(observations_since, since="2025-06-01"),
+        [ScoreColumn("observations", ColumnType.INTEGER)],
+    )
+    rows = spark.read.parquet(str(summary.scores_parquet)).collect()
+    assert {row["patient_id"]: row["observations"] for row in rows} == {
+        patient_id: observations_since(patient_id, chart, "2025-06-01")["observations"]
+        for patient_id, chart in charts.items()
+    }
+
+
 REFERENCES = [
     "Patient/p-1",
     "Patient/p-1/_history/3",
@@ -221,7 +255,7 @@ def test_patient_key_reads_references_as_the_hook_path_does(spark: SparkSession)
     keys = [
         row[0]
         for row in frame.select(
-            _patient_key(sql.get_json_object("value", "$.resourceType"))
+            patient_key(sql.get_json_object("value", "$.resourceType"))
         ).collect()
     ]
     reader = PatientScope(None)
@@ -317,6 +351,7 @@ def test_a_lambda_is_refused(spark: SparkSession, tmp_path: Path) -> None:
         ({"newest_observation": 2025}, "'newest_observation' holds text, not int"),
         ({"mean_value": "6.1"}, "'mean_value' holds decimal, not str"),
         ({"risk": 0.2}, r"undeclared columns \['risk'\]"),
+        ({"patient_id": "p-other"}, "a row of another patient"),
     ],
 )
 def test_a_row_that_does_not_fit_the_columns_is_refused(
