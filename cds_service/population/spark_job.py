@@ -215,7 +215,10 @@ def _session_options(settings: SparkSettings) -> dict[str, str]:
 
 @contextmanager
 def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
-    """A Spark session started with `settings`, stopped when the block ends."""
+    """A Spark session started with `settings`, stopped when the block ends.
+
+    The JVM is started once a process: its options (driver memory, temp folder, log settings)
+    are those of the process's first session; later sessions reuse it."""
     if SparkSession.getActiveSession() is not None:
         # getOrCreate would hand back that session with its own settings, silently.
         raise SparkUnavailable("a Spark session is already running in this process")

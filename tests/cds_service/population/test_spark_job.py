@@ -26,6 +26,7 @@ from cds_service.population.spark_job import (
     ScoreColumn,
     ScoreRowInvalid,
     ScoreValue,
+    ScoringFailed,
     SparkSettings,
     patient_key,
     score_export,
@@ -71,6 +72,11 @@ def observations_since(
             for r in resources
         ),
     }
+
+
+def counts_in_words(patient_id: str, resources: list[dict[str, Any]]) -> dict[str, ScoreValue]:
+    """A scorer that breaks its columns' contract: a count as text."""
+    return {"observations": f"{len(resources)} resources"}
 
 
 def _observation(number: int, patient_id: str | None, value: float) -> dict[str, Any]:
@@ -221,6 +227,18 @@ def test_a_partial_of_a_top_level_function_carries_its_parameter(
         patient_id: observations_since(patient_id, chart, "2025-06-01")["observations"]
         for patient_id, chart in charts.items()
     }
+
+
+def test_an_executors_error_ends_the_job_with_its_cause_chained(
+    spark: SparkSession, export: tuple[Path, dict[str, list[Any]], int], tmp_path: Path
+) -> None:
+    """A row that breaks the columns' contract in an executor fails the run as ScoringFailed,
+    the worker's error (naming the column, not the patient) chained to it."""
+    with pytest.raises(ScoringFailed, match="population scoring job failed") as failed:
+        score_export(spark, export[0], tmp_path, counts_in_words, COLUMNS)
+    cause = str(failed.value.__cause__)
+    assert "'observations' holds integer, not str" in cause
+    assert not any(patient_id in cause for patient_id in PATIENT_IDS)
 
 
 REFERENCES = [
