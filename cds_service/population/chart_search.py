@@ -10,7 +10,9 @@ put another answer on the card than the hook path gives.
 
 A template that reads every page (`all_pages`) is answered with every match in one page, as the
 service would have read the following pages from the server; one that reads the first page only
-(the 20 most recent notes) is cut at `_count`.
+(the 20 most recent notes) is cut at `_count`. The Medications that the orders and statements
+found name (`medicationReference`) come with them, as the included resources an EHR adds, so that
+a drug given by reference is read as on the hook path it is when the EHR sends it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from cds_service.population.export_files import medications_named, shared_reference
 from fhir_adapters.fhir_values import Resource
 from fhir_adapters.patient_links import PATIENT_ELEMENT, PatientScope
 from fhir_adapters.prefetch import PrefetchTemplate
@@ -67,7 +70,8 @@ def filled_prefetch(
             if found is not None:
                 prefetch[template.key] = found
             continue
-        prefetch[template.key] = _searchset(_search(query, chart, all_pages=template.all_pages))
+        matches = _search(query, chart, all_pages=template.all_pages)
+        prefetch[template.key] = _searchset(matches, _included_medications(matches, chart))
     return prefetch
 
 
@@ -117,13 +121,23 @@ def _search(query: str, chart: Sequence[Resource], *, all_pages: bool) -> list[R
     return matches
 
 
-def _searchset(resources: Sequence[Resource]) -> dict[str, Any]:
+def _searchset(matches: Sequence[Resource], included: Sequence[Resource]) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": len(resources),
-        "entry": [{"resource": resource} for resource in resources],
+        "total": len(matches),
+        "entry": [
+            *({"resource": r, "search": {"mode": "match"}} for r in matches),
+            *({"resource": r, "search": {"mode": "include"}} for r in included),
+        ],
     }
+
+
+def _included_medications(matches: Sequence[Resource], chart: Sequence[Resource]) -> list[Resource]:
+    named = set(medications_named(matches))
+    if not named:
+        return []
+    return [r for r in chart if shared_reference(r) in named]
 
 
 def _names_patient(resource: Resource, resource_type: str, patient_id: str) -> bool:

@@ -7,6 +7,7 @@ discovery templates as an EHR does, and then runs the hook path's code on them.
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from cds_service.population.scoring import (
     HYPERTENSION,
     PopulationScorer,
     ServiceOutcome,
+    score_export,
 )
 from cds_service.population.synthetic_export import carebundle_templates, generated_patients
 from cds_service.settings import Settings
@@ -181,6 +183,52 @@ def test_an_excluded_patient_gets_no_screening_card_as_on_the_hook_path(
     assert row.diabetes.card_type is None
     assert row.hypertension.card_type not in ESTIMATE_CARDS
     assert_hook_agrees(cdss_server, mint, scorer, chart)
+
+
+def by_reference(chart: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chart with each order's drug moved to a Medication resource it references, as Bulk
+    exports often write them (`Medication.ndjson`, linked to no patient)."""
+    converted: list[dict[str, Any]] = []
+    medications = []
+    for resource in chart:
+        concept = resource.get("medicationCodeableConcept")
+        if resource["resourceType"] == "MedicationRequest" and concept is not None:
+            medication = {"resourceType": "Medication", "id": f"med-{resource['id']}"}
+            medication["code"] = concept
+            medications.append(medication)
+            resource = {k: v for k, v in resource.items() if k != "medicationCodeableConcept"}
+            resource["medicationReference"] = {"reference": f"Medication/{medication['id']}"}
+        converted.append(resource)
+    assert medications, "the chart has no medication order to convert"
+    return [*converted, *medications]
+
+
+def test_a_drug_given_by_reference_is_read_as_treated(
+    cdss_server: CdssServer, mint: Mint, scorer: PopulationScorer, tmp_path: Path
+) -> None:
+    patient_id = f"pop-{uuid.uuid4()}"
+    chart = by_reference(exported_chart(carebundle_patient("type2_diabetes"), patient_id))
+    other = exported_chart(carebundle_patient("healthy"), "pop-other")
+    grouped = group_by_patient([*chart, *other])
+    medications = [r for r in chart if r["resourceType"] == "Medication"]
+    assert all(m in grouped[patient_id] for m in medications)
+    assert not any(r["resourceType"] == "Medication" for r in grouped["pop-other"])
+    for resource_type in ("Patient", "MedicationRequest", "Medication", "Condition"):
+        lines = [json.dumps(r) for r in [*chart, *other] if r["resourceType"] == resource_type]
+        (tmp_path / f"{resource_type}.ndjson").write_text("\n".join(lines) + "\n")
+    rows = {row.patient_id: row for row in score_export(tmp_path, TODAY, scorer)}
+    row = rows[patient_id]
+    assert row.diabetes.exclusion == DIABETES_TREATED
+    assert row.hypertension.exclusion == "on antihypertensive treatment"
+    # The hook call, its EHR including the referenced Medications with the orders, agrees.
+    _, prefetch = chart_prefetch({"entry": [{"resource": r} for r in chart]})
+    prefetch["medications"]["entry"] += [
+        {"resource": m, "search": {"mode": "include"}} for m in medications
+    ]
+    for service_id, outcome in ((DIABETES, row.diabetes), (HYPERTENSION, row.hypertension)):
+        body = patient_view_request(patient_id, prefetch=prefetch)
+        answer = answered_call(cdss_server, mint, f"/cds-services/{service_id}", body).json()
+        assert_same_answer(outcome, answer, body["hookInstance"])
 
 
 def test_another_patients_resources_do_not_count(scorer: PopulationScorer) -> None:
