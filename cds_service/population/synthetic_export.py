@@ -8,6 +8,9 @@ what a `$export` of the risk services' types would hold is written: Patient, Obs
 Condition, MedicationRequest, MedicationStatement and FamilyMemberHistory, each naming its patient
 as `Patient/{id}`; references to resources not exported (encounters, practitioners) are dropped.
 
+Other source charts may be given (`chart_template` of any transaction Bundle: the Synthea
+histories of `demo_ehr.patients`, ~1,500 exported resources each, for heavier charts).
+
 Patients are written as they are made, one NDJSON line a resource, so memory does not grow with
 N. The same seed, count and `as_of` give byte-identical files.
 """
@@ -62,7 +65,16 @@ GLYCAEMIC_TESTS = frozenset({LOINC_HBA1C, LOINC_GLUCOSE_FASTING, LOINC_GLUCOSE_S
 BLOOD_PRESSURES = frozenset({LOINC_BP_PANEL, LOINC_SYSTOLIC, LOINC_DIASTOLIC})
 WITHOUT_GLYCAEMIC_TESTS = 0.5
 WITHOUT_BLOOD_PRESSURE = 0.25
-_DATE_ELEMENTS = ("effectiveDateTime", "issued", "authoredOn", "onsetDateTime", "recordedDate")
+_DATE_ELEMENTS = (
+    "effectiveDateTime",
+    "issued",
+    "authoredOn",
+    "onsetDateTime",
+    "abatementDateTime",
+    "recordedDate",
+    "dateAsserted",
+)
+_PERIOD_ELEMENTS = ("effectivePeriod", "onsetPeriod", "abatementPeriod")
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 _URN = "urn:uuid:"
 _NOT_EXPORTED = frozenset({"text", "meta"})
@@ -188,13 +200,22 @@ def _drop_unexported_references(resource: dict[str, Any]) -> None:
 
 def _shift_dates(resource: dict[str, Any], shift: timedelta) -> None:
     for element in _DATE_ELEMENTS:
-        value = resource.get(element)
-        if not isinstance(value, str):
-            continue
-        match = _DATE.match(value)
-        if match is not None:
-            moved = date.fromisoformat(match.group(1)) + shift
-            resource[element] = moved.isoformat() + value[len(match.group(1)) :]
+        _shift_date(resource, element, shift)
+    for element in _PERIOD_ELEMENTS:
+        period = resource.get(element)
+        if isinstance(period, dict):
+            _shift_date(period, "start", shift)
+            _shift_date(period, "end", shift)
+
+
+def _shift_date(holder: dict[str, Any], element: str, shift: timedelta) -> None:
+    value = holder.get(element)
+    if not isinstance(value, str):
+        return
+    match = _DATE.match(value)
+    if match is not None:
+        moved = date.fromisoformat(match.group(1)) + shift
+        holder[element] = moved.isoformat() + value[len(match.group(1)) :]
 
 
 def _scale_values(resource: dict[str, Any], factors: dict[str, float], rng: random.Random) -> None:
