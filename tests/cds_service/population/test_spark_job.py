@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as sql
 
+from cds_service.population.scoring import PopulationScorer
+from cds_service.population.scoring import score_export as score_one_by_one
 from cds_service.population.spark_job import (
     ColumnType,
     ExportNotFound,
@@ -33,6 +36,7 @@ from cds_service.population.spark_job import (
     score_row,
     spark_session,
 )
+from cds_service.population.synthetic_export import write_synthetic_export
 from fhir_adapters.patient_links import PatientScope
 
 COLUMNS = (
@@ -77,6 +81,21 @@ def observations_since(
 def counts_in_words(patient_id: str, resources: list[dict[str, Any]]) -> dict[str, ScoreValue]:
     """A scorer that breaks its columns' contract: a count as text."""
     return {"observations": f"{len(resources)} resources"}
+
+
+# The hook path's scorer, loaded once per Python worker (models and card policy).
+_HOOK_PATH_SCORERS: dict[str, PopulationScorer] = {}
+
+
+def score_as_the_hook_path_does(
+    patient_id: str, resources: list[dict[str, Any]], as_of: str
+) -> dict[str, object]:
+    """The patient's work-list row from `cds_service.population.scoring`."""
+    if "scorer" not in _HOOK_PATH_SCORERS:
+        _HOOK_PATH_SCORERS["scorer"] = PopulationScorer.load()
+    return (
+        _HOOK_PATH_SCORERS["scorer"].score(patient_id, resources, date.fromisoformat(as_of)).flat()
+    )
 
 
 def _observation(number: int, patient_id: str | None, value: float) -> dict[str, Any]:
@@ -239,6 +258,32 @@ def test_an_executors_error_ends_the_job_with_its_cause_chained(
     cause = str(failed.value.__cause__)
     assert "'observations' holds integer, not str" in cause
     assert not any(patient_id in cause for patient_id in PATIENT_IDS)
+
+
+def test_spark_rows_are_the_single_process_rows_of_the_hook_path_scorer(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """With the hook path's scorer plugged in, Spark writes for each of 40 generated patients
+    the row the single-process loop gives (estimates, bands, cards, factors, actions)."""
+    as_of = date(2026, 6, 1)
+    write_synthetic_export(tmp_path / "export", 40, seed=20, as_of=as_of)
+    expected = {row.patient_id: row.flat() for row in score_one_by_one(tmp_path / "export", as_of)}
+    sample = next(iter(expected.values()))
+    columns = [
+        ScoreColumn(name, ColumnType.DECIMAL if name.endswith("_probability") else ColumnType.TEXT)
+        for name in sample
+        if name != "patient_id"
+    ]
+    summary = score_export(
+        spark,
+        tmp_path / "export",
+        tmp_path / "scores",
+        partial(score_as_the_hook_path_does, as_of=as_of.isoformat()),
+        columns,
+    )
+    rows = spark.read.parquet(str(summary.scores_parquet)).collect()
+    assert {row["patient_id"]: row.asDict() for row in rows} == expected
+    assert any(row["diabetes_card"] for row in rows)
 
 
 REFERENCES = [
