@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -249,14 +249,17 @@ def _outcome(service_id: str, estimate: _Estimate, issued: Sequence[IssuedCard])
 
 
 def score_export(
-    input_dir: Path, as_of: date, scorer: PopulationScorer | None = None
+    input_dir: Path, as_of: date | None = None, scorer: PopulationScorer | None = None
 ) -> Iterator[WorkListRow]:
-    """Every patient's row of a Bulk export folder (`<Type>.ndjson`), in Patient file order.
+    """Every patient's row of a Bulk export folder (`<Type>.ndjson`) on `as_of` (today, UTC,
+    as a hook call's), in Patient file order.
 
     One process, one patient at a time: the baseline the Spark job is measured against. The
     export's files are per resource type, so no patient's chart is complete before every file
     is read: the files are indexed by patient first (`patient_charts`), then each chart scored.
+    Memory holds that index (a file number and a byte offset a resource) and one chart.
     """
+    as_of = as_of or datetime.now(UTC).date()
     owned = scorer is None
     scorer = scorer or PopulationScorer.load()
     try:
