@@ -191,6 +191,8 @@ def _session_options(settings: SparkSettings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.catalogImplementation": "in-memory",
         "spark.sql.session.timeZone": "UTC",
+        # A Python worker lives on between tasks, so what a scoring module caches is loaded once.
+        "spark.python.worker.reuse": "true",
         "spark.local.dir": str(work_dir / "local"),
         "spark.sql.warehouse.dir": str(work_dir / "warehouse"),
         "spark.driver.extraJavaOptions": (
@@ -317,18 +319,20 @@ def _charts(keyed: DataFrame) -> DataFrame:
 
 def _checked_value(column: ScoreColumn, value: object) -> ScoreValue:
     """The value as the column's type holds it; ScoreRowInvalid when it is another kind."""
-    if value is None:
-        return None
     kind = column.type
-    if kind is ColumnType.FLAG and isinstance(value, bool):
+    # bool before int: to Python a flag is an int, but a flag is no count and a count no flag.
+    if value is None or (isinstance(value, bool) and kind is ColumnType.FLAG):
         return value
-    if not isinstance(value, bool):
-        if kind is ColumnType.TEXT and isinstance(value, str):
-            return value
-        if kind is ColumnType.INTEGER and isinstance(value, int):
-            return value
-        if kind is ColumnType.DECIMAL and isinstance(value, int | float):
-            return float(value)
+    if isinstance(value, str) and kind is ColumnType.TEXT:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and kind is ColumnType.INTEGER:
+        return value
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and kind is ColumnType.DECIMAL
+    ):
+        return float(value)
     raise ScoreRowInvalid(
         f"column {column.name!r} holds {kind.name.lower()}, not {type(value).__name__}"
     )

@@ -31,6 +31,8 @@ from cds_service.population.spark_job import (
     ScoreValue,
     ScoringFailed,
     SparkSettings,
+    default_shuffle_partitions,
+    is_local_master,
     patient_key,
     score_export,
     score_row,
@@ -431,6 +433,25 @@ def test_a_whole_number_fills_a_decimal_column_and_missing_columns_are_null() ->
     row = score_row(lambda patient_id, resources: {"mean_value": 6}, COLUMNS, "p-1", [])
     assert row == ("p-1", None, None, None, 6.0, None)
     assert isinstance(row[4], float)
+
+
+@pytest.mark.parametrize(
+    ("master", "local", "partitions"),
+    [
+        ("local", True, 2),
+        ("local[3]", True, 6),
+        ("local[*]", True, 2 * (os.cpu_count() or 1)),
+        ("local[2,4]", True, 4),
+        ("spark://scheduler.example.test:7077", False, None),
+        ("yarn", False, None),
+    ],
+)
+def test_local_masters_get_two_shuffle_partitions_a_core(
+    master: str, local: bool, partitions: int | None
+) -> None:
+    """A local master is bound to loopback and sized by its threads; a cluster keeps its own."""
+    assert is_local_master(master) is local
+    assert default_shuffle_partitions(master) == partitions
 
 
 def test_without_pyspark_the_error_names_the_extra() -> None:
