@@ -38,6 +38,7 @@ from fhir_adapters.fhir_server import FhirFetcher
 from fhir_adapters.fhir_values import Resource
 from fhir_adapters.gathering import PatientDataGatherer
 from fhir_adapters.patient_record import PatientRecord
+from fhir_adapters.prefetch import PrefetchTemplate
 from fhir_adapters.record_builder import record_from_gathered
 from models.hypertension import Finding, assess_hypertension
 from models.prediction import NoEstimate, RiskEstimate
@@ -158,39 +159,52 @@ class PopulationScorer:
 
     def score(self, patient_id: str, resources: Sequence[Resource], as_of: date) -> WorkListRow:
         """The work-list row of one patient from that patient's resources, on `as_of`."""
-        diabetes = self._outcome(DIABETES, patient_id, resources, as_of)
-        hypertension = self._outcome(HYPERTENSION, patient_id, resources, as_of)
+        # Both risk services ask for the same data (`RISK_PREFETCH`): one record serves both,
+        # as two hook calls with the same prefetch build the same record (it is a pure
+        # function of the data and the date).
+        records: dict[tuple[PrefetchTemplate, ...], PatientRecord] = {}
+        outcomes = []
+        for service_id in RISK_SERVICES:
+            service = self._services[service_id]
+            record = records.get(service.prefetch)
+            if record is None:
+                record = self._record(service, patient_id, resources, as_of)
+                records[service.prefetch] = record
+            outcomes.append(self._outcome(service, patient_id, record))
+        diabetes, hypertension = outcomes
         return WorkListRow(patient_id, diabetes, hypertension)
 
-    def _outcome(
-        self, service_id: str, patient_id: str, resources: Sequence[Resource], as_of: date
-    ) -> ServiceOutcome:
-        service = self._services[service_id]
-        context = {"patientId": patient_id}
+    def _record(
+        self, service: CdsService, patient_id: str, resources: Sequence[Resource], as_of: date
+    ) -> PatientRecord:
         gathered = self._gatherer.gather(
             service.prefetch,
             filled_prefetch(service.prefetch, patient_id, resources),
-            context,
+            {"patientId": patient_id},
             None,
             _NO_FETCH_BUDGET_SECONDS,
         )
-        record = record_from_gathered(patient_id, gathered, as_of)
+        return record_from_gathered(patient_id, gathered, as_of)
+
+    def _outcome(
+        self, service: CdsService, patient_id: str, record: PatientRecord
+    ) -> ServiceOutcome:
         issued = service.advise(
             ServiceInput(
                 service_id=service.id,
                 hook=PATIENT_VIEW,
                 hook_instance=f"population/{patient_id}",
-                context=context,
+                context={"patientId": patient_id},
                 record=record,
                 policy=self._policy,
             )
         )
         estimate = (
             self._diabetes_estimate(record)
-            if service_id == DIABETES
+            if service.id == DIABETES
             else self._hypertension_estimate(record)
         )
-        return _outcome(service_id, estimate, issued)
+        return _outcome(service.id, estimate, issued)
 
     def _diabetes_estimate(self, record: PatientRecord) -> _Estimate:
         result = self._models.dysglycemia.predict(record)
