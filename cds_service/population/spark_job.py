@@ -3,7 +3,8 @@
 `spark_session` starts Spark, local by default (`local[*]`, bound to 127.0.0.1, no UI, its
 scratch files in a folder of the caller's) or on any master URL. `score_export` reads the
 export's NDJSON files, keys each resource by its patient in the JVM, groups each patient's
-resources together (the population is never collected to the driver), calls the injected
+resources together with the Medications its orders name, as `export_files` does for the
+single-process loop (the population is never collected to the driver), calls the injected
 scoring function once per patient in the executors, and writes the rows as Parquet and as one
 CSV work list.
 
@@ -36,8 +37,9 @@ from functools import partial
 from pathlib import Path
 from types import FunctionType
 
+from cds_service.population.export_files import MEDICATION
 from fhir_adapters.fhir_values import Resource
-from fhir_adapters.patient_links import PATIENT, PATIENT_ELEMENT
+from fhir_adapters.patient_links import PATIENT, PATIENT_ELEMENT, SHARED_RESOURCES
 
 try:
     from pyspark.errors import PySparkException
@@ -63,6 +65,9 @@ _LOCAL_MASTER_FORM = re.compile(r"local(?:\[(?P<threads>\d+|\*)(?:,\d+)?\])?")
 # A relative literal reference to a Patient, as fhir_adapters.patient_links reads it (a test
 # holds the two equal); in Java's regex dialect, `\z` so that a trailing newline does not match.
 _PATIENT_REFERENCE_JAVA = rf"^{PATIENT}/([^/?#\s]+)(?:/_history/[^/?#\s]+)?\z"
+# What names a shared Medication, as cds_service.population.export_files reads it (a test holds
+# Spark's charts equal to its grouping).
+_MEDICATION_USES = ("MedicationRequest", "MedicationStatement")
 # Spark's startup lines at WARN (loopback host name, no native Hadoop) say nothing a user acts on.
 _LOG4J2_PROPERTIES = """\
 rootLogger.level = {level}
@@ -156,7 +161,10 @@ class PopulationSummary:
 
     patients_scored: int
     resources_read: int
+    # Neither a patient's nor shared between patients (a Medication): left out.
     resources_without_patient: int
+    # Medications, joined to the chart of each patient whose orders name them.
+    shared_resources: int
     # Patients whose resources name them but whose Patient resource is not in the export.
     patients_without_patient_resource: int
     scores_parquet: Path
@@ -278,40 +286,77 @@ def _keyed_resources(session: SparkSession, export: str) -> DataFrame:
         raise ExportNotFound(f"no {NDJSON_GLOB} file in the export folder {export}") from exc
     resources = lines.where(sql.trim("value") != "")
     resource_type = sql.get_json_object("value", "$.resourceType")
+    own_id = sql.get_json_object("value", "$.id")
     return resources.select(
         patient_key(resource_type).alias(PATIENT_ID_COLUMN),
         sql.coalesce(resource_type == PATIENT, sql.lit(False)).alias("is_patient"),
+        sql.when(
+            resource_type.isin(*sorted(SHARED_RESOURCES)) & (own_id != ""),
+            sql.concat(resource_type, sql.lit("/"), own_id),
+        ).alias("shared_as"),
+        _medication_named(resource_type).alias("names_medication"),
         "value",
     )
 
 
-def _count_resources(keyed: DataFrame) -> tuple[int, int, int]:
-    """Resources read, resources naming no patient, and patients without a Patient resource."""
+def _medication_named(resource_type: Column) -> Column:
+    """The `Medication/{id}` an order or statement names by reference, else null."""
+    reference = sql.regexp_replace(
+        sql.get_json_object("value", "$.medicationReference.reference"), "(?s)/_history/.*", ""
+    )
+    named = reference.startswith(f"{MEDICATION}/") & resource_type.isin(*_MEDICATION_USES)
+    return sql.when(named, reference)
+
+
+def _count_resources(keyed: DataFrame) -> tuple[int, int, int, int]:
+    """Resources read, resources of no patient (nor shared), shared resources, and patients
+    without a Patient resource."""
     per_patient = keyed.groupBy(PATIENT_ID_COLUMN).agg(
-        sql.count(sql.lit(1)).alias("resources"), sql.max("is_patient").alias("has_patient")
+        sql.count(sql.lit(1)).alias("resources"),
+        sql.count("shared_as").alias("shared"),
+        sql.max("is_patient").alias("has_patient"),
     )
     linked = sql.col(PATIENT_ID_COLUMN).isNotNull()
+    unlinked = sql.col("resources") - sql.col("shared")
     totals = per_patient.agg(
         sql.coalesce(sql.sum("resources"), sql.lit(0)).alias("read"),
-        sql.coalesce(sql.sum(sql.when(~linked, sql.col("resources"))), sql.lit(0)).alias("none"),
+        sql.coalesce(sql.sum(sql.when(~linked, unlinked)), sql.lit(0)).alias("none"),
+        sql.coalesce(sql.sum(sql.when(~linked, sql.col("shared"))), sql.lit(0)).alias("shared"),
         sql.count(sql.when(linked & ~sql.col("has_patient"), sql.lit(1))).alias("orphans"),
     ).first()
     assert totals is not None  # a global aggregate always has its one row
-    return int(totals["read"]), int(totals["none"]), int(totals["orphans"])
+    return (
+        int(totals["read"]),
+        int(totals["none"]),
+        int(totals["shared"]),
+        int(totals["orphans"]),
+    )
 
 
 def _charts(keyed: DataFrame) -> DataFrame:
-    """Each patient with a Patient resource: the id and the resources' JSON text, Patient
-    first and the rest in text order, so that a run's input to the scorer is reproducible."""
-    ordered = sql.sort_array(
-        sql.collect_list(
-            sql.struct((~sql.col("is_patient")).alias("after_patient"), sql.col("value"))
-        )
+    """Each patient with a Patient resource: the id and the resources' JSON text (with each
+    Medication the patient's orders name, once), Patient first and the rest in text order, so
+    that a run's input to the scorer is reproducible."""
+    own = keyed.where(sql.col(PATIENT_ID_COLUMN).isNotNull())
+    # A Medication exported twice under one id is taken once (the greater text, reproducibly).
+    shared = keyed.where(sql.col(PATIENT_ID_COLUMN).isNull() & sql.col("shared_as").isNotNull())
+    shared = shared.groupBy("shared_as").agg(sql.max("value").alias("value"))
+    named = own.where(sql.col("names_medication").isNotNull()).select(
+        PATIENT_ID_COLUMN, sql.col("names_medication").alias("shared_as")
     )
+    medications = (
+        named.distinct()
+        .join(shared, "shared_as")
+        .select(PATIENT_ID_COLUMN, sql.lit(False).alias("is_patient"), "value")
+    )
+    charts = own.select(PATIENT_ID_COLUMN, "is_patient", "value").unionByName(medications)
+    entry = sql.struct((~sql.col("is_patient")).alias("after_patient"), sql.col("value"))
     return (
-        keyed.where(sql.col(PATIENT_ID_COLUMN).isNotNull())
-        .groupBy(PATIENT_ID_COLUMN)
-        .agg(ordered.alias("entries"), sql.max("is_patient").alias("has_patient"))
+        charts.groupBy(PATIENT_ID_COLUMN)
+        .agg(
+            sql.sort_array(sql.collect_list(entry)).alias("entries"),
+            sql.max("is_patient").alias("has_patient"),
+        )
         .where("has_patient")
         .select(PATIENT_ID_COLUMN, sql.col("entries.value").alias("resources"))
     )
@@ -431,7 +476,7 @@ def score_export(
     output_dir.mkdir(parents=True, exist_ok=True)
     try:
         keyed = _keyed_resources(session, str(export))
-        read, unlinked, orphans = _count_resources(keyed)
+        read, unlinked, shared, orphans = _count_resources(keyed)
         rows = _charts(keyed).rdd.mapPartitions(partial(_score_partition, score, tuple(columns)))
         table = session.createDataFrame(rows, _schema(columns), verifySchema=False)
         table.write.parquet(str(scores))
@@ -443,6 +488,7 @@ def score_export(
         patients_scored=scored,
         resources_read=read,
         resources_without_patient=unlinked,
+        shared_resources=shared,
         patients_without_patient_resource=orphans,
         scores_parquet=scores,
         work_list_csv=work_list,

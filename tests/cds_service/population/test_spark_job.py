@@ -19,6 +19,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as sql
 
+from cds_service.population.export_files import export_files, group_by_patient, read_ndjson
 from cds_service.population.scoring import PopulationScorer
 from cds_service.population.scoring import score_export as score_one_by_one
 from cds_service.population.spark_job import (
@@ -44,6 +45,7 @@ from fhir_adapters.patient_links import PatientScope
 COLUMNS = (
     ScoreColumn("observations", ColumnType.INTEGER),
     ScoreColumn("conditions", ColumnType.INTEGER),
+    ScoreColumn("medications", ColumnType.INTEGER),
     ScoreColumn("newest_observation", ColumnType.TEXT),
     ScoreColumn("mean_value", ColumnType.DECIMAL),
     ScoreColumn("has_birth_date", ColumnType.FLAG),
@@ -61,6 +63,7 @@ def count_resources(patient_id: str, resources: list[dict[str, Any]]) -> dict[st
     return {
         "observations": len(observations),
         "conditions": sum(r["resourceType"] == "Condition" for r in resources),
+        "medications": sum(r["resourceType"] == "Medication" for r in resources),
         "newest_observation": max((r["effectiveDateTime"] for r in observations), default=None),
         "mean_value": sum(values) / len(values) if values else None,
         "has_birth_date": "birthDate" in patient,
@@ -100,6 +103,11 @@ def score_as_the_hook_path_does(
     )
 
 
+def chart_contents(patient_id: str, resources: list[dict[str, Any]]) -> dict[str, ScoreValue]:
+    """The chart as `Type/id` names, sorted: what was grouped, not what it means."""
+    return {"contents": " ".join(sorted(f"{r['resourceType']}/{r['id']}" for r in resources))}
+
+
 def _observation(number: int, patient_id: str | None, value: float) -> dict[str, Any]:
     """An HbA1c result of the given patient (or of nobody)."""
     observation: dict[str, Any] = {
@@ -125,9 +133,9 @@ def _write_ndjson(path: Path, resources: list[dict[str, Any]], blank_line: bool 
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[Any]], int]:
-    """A Bulk Data export of five patients (observations in two files, conditions, one
-    observation of nobody, one condition of a patient the export lacks), each patient's
-    resources as written, and the number of resources."""
+    """A Bulk Data export of five patients (observations in two files, conditions, two orders
+    naming a shared Medication, one observation of nobody, one condition of a patient the export
+    lacks), each patient's resources as its chart should hold them, and the number of resources."""
     folder = tmp_path_factory.mktemp("export")
     charts: dict[str, list[Any]] = {}
     for number, patient_id in enumerate(PATIENT_IDS):
@@ -151,13 +159,34 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, li
     ]
     for condition in conditions:
         charts[condition["subject"]["reference"].removeprefix("Patient/")].append(condition)
+    medications = [
+        {"resourceType": "Medication", "id": name, "code": {"text": name}}
+        for name in ("metformin", "lisinopril")
+    ]
+    orders = [
+        {
+            "resourceType": resource_type,
+            "id": f"order-{patient_id}",
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "medicationReference": {"reference": reference},
+        }
+        for resource_type, patient_id, reference in (
+            ("MedicationRequest", "p-2", "Medication/metformin"),
+            ("MedicationStatement", "p-4", "Medication/metformin/_history/2"),
+        )
+    ]
+    for order in orders:
+        charts[order["subject"]["reference"].removeprefix("Patient/")] += [order, medications[0]]
     ghost = {**conditions[0], "id": "cond-ghost", "subject": {"reference": "Patient/p-ghost"}}
     unlinked = _observation(99, None, 6.1)
     _write_ndjson(folder / "Patient.ndjson", [chart[0] for chart in charts.values()])
     _write_ndjson(folder / "Observation.1.ndjson", observations[:6], blank_line=True)
     _write_ndjson(folder / "Observation.2.ndjson", [*observations[6:], unlinked])
     _write_ndjson(folder / "Condition.ndjson", [*conditions, ghost])
-    resources = len(PATIENT_IDS) + len(observations) + len(conditions) + 2
+    _write_ndjson(folder / "Medication.ndjson", medications)
+    _write_ndjson(folder / "MedicationRequest.ndjson", orders[:1])
+    _write_ndjson(folder / "MedicationStatement.ndjson", orders[1:])
+    resources = len(PATIENT_IDS) + len(observations) + len(conditions) + 2 + 2 + len(orders)
     return folder, charts, resources
 
 
@@ -218,16 +247,37 @@ def test_summary_counts_what_was_read_and_left_out(
     export: tuple[Path, dict[str, list[Any]], int], scored: PopulationSummary
 ) -> None:
     """Every resource is counted; the observation of nobody and the patient the export lacks
-    are counted and left out."""
+    are counted and left out; both Medications are counted as shared."""
     _, _, resources = export
     assert (
         scored.patients_scored,
         scored.resources_read,
         scored.resources_without_patient,
+        scored.shared_resources,
         scored.patients_without_patient_resource,
-    ) == (len(PATIENT_IDS), resources, 1, 1)
+    ) == (len(PATIENT_IDS), resources, 1, 2, 1)
     assert scored.scores_parquet.name == "scores.parquet"
     assert scored.work_list_csv.name == "worklist.csv"
+
+
+def test_charts_are_grouped_as_the_single_process_loop_groups_them(
+    spark: SparkSession, export: tuple[Path, dict[str, list[Any]], int], tmp_path: Path
+) -> None:
+    """Each patient's chart in Spark holds what export_files.group_by_patient gives it (the
+    patient's resources and the Medications its orders name), for every patient it scores."""
+    folder, _, _ = export
+    grouped = group_by_patient(
+        resource for path in export_files(folder) for resource in read_ndjson(path)
+    )
+    summary = score_export(
+        spark, folder, tmp_path, chart_contents, [ScoreColumn("contents", ColumnType.TEXT)]
+    )
+    rows = spark.read.parquet(str(summary.scores_parquet)).collect()
+    assert {row["patient_id"]: row["contents"] for row in rows} == {
+        patient_id: chart_contents(patient_id, chart)["contents"]
+        for patient_id, chart in grouped.items()
+        if any(resource["resourceType"] == "Patient" for resource in chart)
+    }
 
 
 def test_a_partial_of_a_top_level_function_carries_its_parameter(
@@ -431,8 +481,9 @@ def test_a_row_that_does_not_fit_the_columns_is_refused(
 def test_a_whole_number_fills_a_decimal_column_and_missing_columns_are_null() -> None:
     """An int in a decimal column becomes a float; a column the scorer leaves out is null."""
     row = score_row(lambda patient_id, resources: {"mean_value": 6}, COLUMNS, "p-1", [])
-    assert row == ("p-1", None, None, None, 6.0, None)
-    assert isinstance(row[4], float)
+    by_name = dict(zip(["patient_id", *(column.name for column in COLUMNS)], row, strict=True))
+    assert by_name == {**dict.fromkeys(by_name), "patient_id": "p-1", "mean_value": 6.0}
+    assert isinstance(by_name["mean_value"], float)
 
 
 @pytest.mark.parametrize(
