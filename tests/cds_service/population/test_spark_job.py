@@ -31,12 +31,14 @@ from cds_service.population.spark_job import (
     ScoreRowInvalid,
     ScoreValue,
     ScoringFailed,
-    SparkSettings,
-    default_shuffle_partitions,
-    is_local_master,
     patient_key,
     score_export,
     score_row,
+)
+from cds_service.population.spark_session import (
+    SparkSettings,
+    default_shuffle_partitions,
+    is_local_master,
     spark_session,
 )
 from cds_service.population.synthetic_export import write_synthetic_export
