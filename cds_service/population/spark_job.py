@@ -1,12 +1,11 @@
 """Scoring a FHIR Bulk Data export on Apache Spark: every patient of the panel, in the executors.
 
-`spark_session.spark_session` starts Spark (local by default, bound to 127.0.0.1) and hands
-the session to `score_export`, which reads the
-export's NDJSON files, keys each resource by its patient in the JVM, groups each patient's
-resources together with the Medications its orders name, as `export_files` does for the
-single-process loop (the population is never collected to the driver), calls the injected
-scoring function once per patient in the executors, and writes the rows as Parquet and as one
-CSV work list.
+`spark_session.spark_session` starts Spark (local by default, bound to 127.0.0.1); with it,
+`score_export` reads the export's NDJSON files, keys each resource by its patient in the JVM,
+groups each patient's resources together with the Medications its orders name, as
+`export_files` does for the single-process loop (the population is never collected to the
+driver), calls the injected scoring function once per patient in the executors, and writes the
+rows as Parquet and as one CSV work list.
 
 The scoring function must be a top-level function of an importable module: Spark then pickles
 it by name, so each executor's Python process imports its module once and whatever that module
