@@ -13,6 +13,8 @@ Run from the repository root:
     .venv/bin/python bench/hook_load.py                             # full run, prints the report
     .venv/bin/python bench/hook_load.py --write docs/benchmarks.md  # ... and writes its section
     .venv/bin/python bench/hook_load.py --quick                     # smoke test
+    git worktree add /tmp/before REV                                # an earlier commit ...
+    .venv/bin/python bench/hook_load.py --baseline /tmp/before      # ... as a third server
 """
 
 from __future__ import annotations
@@ -315,9 +317,10 @@ def render(args: argparse.Namespace, cells: Cells) -> str:
     compared = [(CDSS, FLOOR)]
     if args.baseline is not None:
         lines.append(
-            f"{BEFORE}: the same service at {args.baseline_revision} (`--baseline`, an earlier "
-            "checkout served from its own tree), a third server interleaved with the other "
-            "two, so that before and after meet the same moments of the machine.\n"
+            f"{BEFORE}: the same service at {args.baseline_revision} (an earlier checkout, "
+            f"`git worktree add DIR {args.baseline_revision}`, given as `--baseline DIR` and "
+            "served from its own tree), a third server interleaved with the other two, so that "
+            "before and after meet the same moments of the machine.\n"
         )
         compared = [(CDSS, FLOOR), (BEFORE, FLOOR), (CDSS, BEFORE)]
     for of, to in compared:
