@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -49,7 +48,7 @@ from load import (  # noqa: E402
     run_cell,
     start_server,
 )
-from report import publish  # noqa: E402
+from report import machine_line, publish  # noqa: E402
 
 TARGET = "diabetes-risk"
 # The servers compared; "cdss before" only with --baseline (an earlier checkout's cdss).
@@ -60,8 +59,6 @@ SMALL_CHART_RESOURCES = 50
 # Where each prefetched resource type says when it was recorded (ISO dates sort as text).
 RECORDED_AT_ELEMENTS = ("effectiveDateTime", "authoredOn", "recordedDate", "date", "issued")
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
-# Below this 1-minute load average per core at the start, the report calls the machine idle.
-IDLE_LOAD_PER_CORE = 0.15
 # Issue 19's targets: CPU per call at most this many times the floor's, by chart; throughput at
 # least this share of the floor's at that concurrency; p99 under this at that concurrency.
 MAX_CPU_RATIO = {SMALL_CHART: 2.0, SYNTHEA_CHART: 1.5}
@@ -294,16 +291,10 @@ def render(args: argparse.Namespace, cells: Cells) -> str:
     """The Markdown section."""
     command = shlex.join([".venv/bin/python", "bench/hook_load.py", *sys.argv[1:]])
     cores = os.cpu_count() or 1
-    start_load, end_load = args.load_at_start, os.getloadavg()
-    state = "idle" if start_load[0] < IDLE_LOAD_PER_CORE * cores else "loaded"
-    load_text = ", ".join(f"{value:.2f}" for value in start_load)
     lines = [
         "## Hook calls against the floor\n",
         f"Command: `{command}`\n",
-        f"Date: {args.started:%Y-%m-%d %H:%M} UTC. Machine: {cores} cores "
-        f"(`os.cpu_count()`), Python {platform.python_version()}, {platform.system()} "
-        f"{platform.machine()}; load average at the start {load_text} (1, 5, 15 min), at the "
-        f"end {end_load[0]:.2f}: the machine was {state} at the start.\n",
+        machine_line(args.started, args.load_at_start),
         f"Every server: gunicorn gthread, {args.workers} workers, {args.threads} threads each, "
         f"on 127.0.0.1; cdss on SQLite. Each cell: `POST /cds-services/{TARGET}`, "
         f"{args.requests} timed calls after a warm-up, every call with its own ES384 token; "

@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import secrets
 import shlex
 import sys
@@ -44,7 +43,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 from hook_load import (  # noqa: E402
-    IDLE_LOAD_PER_CORE,
     SMALL_CHART,
     SYNTHEA_CHART,
     TARGET,
@@ -63,7 +61,7 @@ from load import (  # noqa: E402
     report_server_log,
     run_cell,
 )
-from report import publish  # noqa: E402
+from report import machine_line, publish  # noqa: E402
 from support import CdssServer, PostgresCluster  # noqa: E402
 
 ONE, TWO, SQLITE = "one replica, PostgreSQL", "two replicas, PostgreSQL", "one replica, SQLite"
@@ -244,18 +242,14 @@ def ratios(cells: Cells, chart: str, concurrency: int, metric: Metric) -> list[f
 def render(args: argparse.Namespace, cells: Cells) -> str:
     """The Markdown section."""
     command = shlex.join([".venv/bin/python", "bench/replicas.py", *args.argv])
-    cores = os.cpu_count() or 1
-    start_load, end_load = args.load_at_start, os.getloadavg()
-    state = "idle" if start_load[0] < IDLE_LOAD_PER_CORE * cores else "loaded"
-    load_text = ", ".join(f"{value:.2f}" for value in start_load)
     lines = [
         "## Two replicas on PostgreSQL against one\n",
         f"Command: `{command}`\n",
-        f"Date: {args.started:%Y-%m-%d %H:%M} UTC. Machine: {cores} cores "
-        f"(`os.cpu_count()`), Python {platform.python_version()}, {platform.system()} "
-        f"{platform.machine()}, PostgreSQL {args.postgres_version} on 127.0.0.1 (fsync on); "
-        f"load average at the start {load_text} (1, 5, 15 min), at the end {end_load[0]:.2f}: "
-        f"the machine was {state} at the start.\n",
+        machine_line(
+            args.started,
+            args.load_at_start,
+            f", PostgreSQL {args.postgres_version} on 127.0.0.1 (fsync on)",
+        ),
         f"Every replica: `cdss serve`, gunicorn gthread, {args.workers} workers, {args.threads} "
         f"threads each, on 127.0.0.1, the note embedder `{NOTE_EMBEDDER}` (diabetes-risk calls "
         f"make no note summary). {ONE}: one replica on its own database; {TWO}: two replicas "
@@ -294,7 +288,7 @@ def render(args: argparse.Namespace, cells: Cells) -> str:
                 row.append("-" if setup == SQLITE else spread(database))
                 failed = sum(m.calls.failed for m in runs)
                 lines.append(f"| {chart} | {c} | {setup} | " + " | ".join(row) + f" | {failed} |")
-    lines += ["", "### What this shows\n", NOTE.format(cores=cores), ""]
+    lines += ["", "### What this shows\n", NOTE.format(cores=os.cpu_count() or 1), ""]
     return "\n".join(lines)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import sys
+from datetime import datetime
 from pathlib import Path
 
 TITLE = "# Benchmarks\n\n"
@@ -39,3 +42,21 @@ def emit(section: str, repo: Path) -> None:
     print(section)
     if len(sys.argv) == 3 and sys.argv[1] == "--write":
         replace_section(repo / sys.argv[2], section)
+
+
+# Below this 1-minute load average per core at the start, a report calls the machine idle.
+IDLE_LOAD_PER_CORE = 0.15
+
+
+def machine_line(started: datetime, load_at_start: tuple[float, ...], detail: str = "") -> str:
+    """The report's line on when and where it ran: the date, the machine (with `detail`, e.g.
+    the database), the load average at the start and the end, and whether it was idle."""
+    cores = os.cpu_count() or 1
+    state = "idle" if load_at_start[0] < IDLE_LOAD_PER_CORE * cores else "loaded"
+    load_text = ", ".join(f"{value:.2f}" for value in load_at_start)
+    return (
+        f"Date: {started:%Y-%m-%d %H:%M} UTC. Machine: {cores} cores (`os.cpu_count()`), Python "
+        f"{platform.python_version()}, {platform.system()} {platform.machine()}{detail}; load "
+        f"average at the start {load_text} (1, 5, 15 min), at the end {os.getloadavg()[0]:.2f}: "
+        f"the machine was {state} at the start.\n"
+    )

@@ -15,10 +15,12 @@ from browser import headless_chromium
 from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
 from selenium import webdriver
+from sqlalchemy import Engine
 from support import CdssServer, KeySetPublisher, PostgresCluster
 from synthetic_patients import all_patients
 
 from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
+from cds_service.storage.database import create_database_engine, migrate
 
 SMART_CLIENT_ID = "cdss-detail"
 TRUSTED_ISSUER = "https://ehr.example.test"
@@ -109,6 +111,15 @@ def new_database(
         return cluster.create_database(f"cdss_{uuid.uuid4().hex[:12]}")
 
     return make
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, new_database: Callable[[str], str]) -> Iterator[Engine]:
+    """A migrated, empty database on each backend, for the storage tests."""
+    engine = create_database_engine(new_database(request.param))
+    migrate(engine)
+    yield engine
+    engine.dispose()
 
 
 def _server_starter(

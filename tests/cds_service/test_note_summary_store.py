@@ -4,7 +4,6 @@ made, a lapsed claim taken over; on SQLite and on PostgreSQL. And the JSON they 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,6 @@ from cds_service.services.note_summary import (
     sources_hash,
 )
 from cds_service.settings import NoteSettings
-from cds_service.storage.database import create_database_engine, migrate
 from cds_service.storage.dataclass_json import DocumentMismatch, from_json, shape_of, to_json
 from cds_service.storage.note_summaries import NoteSummaryStore
 from cds_service.storage.tables import note_summary
@@ -69,15 +67,6 @@ NOTES = [
         "ASSESSMENT AND PLAN:\n1.No fever.\n2.Type 2 diabetes, continue metformin 1000 mg.",
     )
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, new_database: Callable[[str], str]) -> Iterator[Engine]:
-    """A migrated database on each backend."""
-    engine = create_database_engine(new_database(request.param))
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_a_summary_survives_its_json_unchanged() -> None:

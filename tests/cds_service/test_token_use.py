@@ -4,19 +4,17 @@ ends otherwise; a replay is refused whether it comes after the first use or race
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from conftest import Mint, patient_view_request
 from hook_calls import HIGH_BMI, diabetes_chart
 from sqlalchemy import Engine, event, func, select
 from support import CdssServer
 
-from cds_service.storage.database import create_database_engine, migrate
+from cds_service.storage.database import create_database_engine
 from cds_service.storage.stores import IssuedCardRecord, IssuedCardStore, ReplayStore, TokenUse
 from cds_service.storage.tables import issued_card, jwt_replay
 
@@ -24,14 +22,6 @@ SERVICE = "diabetes-risk"
 HOOK_PATH = f"/cds-services/{SERVICE}"
 ISSUER = "https://ehr.example.org"
 CONCURRENT_USES = 8
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, new_database: Callable[[str], str]) -> Iterator[Engine]:
-    engine = create_database_engine(new_database(request.param))
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _card(hook_instance: str) -> IssuedCardRecord:
