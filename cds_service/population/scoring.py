@@ -34,12 +34,14 @@ from cds_service.services.definition import (
     ServiceInput,
 )
 from cds_service.settings import Settings
+from fhir_adapters.codes import Measure
 from fhir_adapters.fhir_server import FhirFetcher
 from fhir_adapters.fhir_values import Resource
 from fhir_adapters.gathering import PatientDataGatherer
 from fhir_adapters.patient_record import PatientRecord
 from fhir_adapters.prefetch import PrefetchTemplate
 from fhir_adapters.record_builder import record_from_gathered
+from models.features import BLOOD_PRESSURE_WINDOW
 from models.hypertension import Finding, assess_hypertension
 from models.prediction import NoEstimate, RiskEstimate
 from models.registry import RiskModels
@@ -63,6 +65,9 @@ HYPERTENSION_EXCLUSIONS = {
     Finding.ADOLESCENT: "aged 13-17 (adolescent categories)",
     Finding.CHILD: "under 13 (children's screening table)",
 }
+# A result or reading is recent within the year before the as-of date: the window of the
+# hypertension cards' "no blood pressure in 12 months" (365 days), used for the HbA1c too.
+RECENT_WINDOW = BLOOD_PRESSURE_WINDOW
 # Nothing is fetched: without an access the gatherer never calls the server, so no time budget
 # is spent; one second is what a call would be allowed, never used.
 _NO_FETCH_BUDGET_SECONDS = 1.0
@@ -91,16 +96,108 @@ class ServiceOutcome:
 
 
 @dataclass(frozen=True)
+class ChartFacts:
+    """Who the patient is and what the chart lacks, beside the risks: age and sex, and when an
+    HbA1c and an office blood pressure were last recorded (on or before the as-of date)."""
+
+    age_years: int | None
+    # FHIR `Patient.gender` ("female", "male", "other", "unknown").
+    sex: str | None
+    newest_hba1c: date | None
+    # Office readings only, the ones the screening cards read: a home series alone still gets
+    # the cards' "no office reading in 12 months".
+    newest_office_blood_pressure: date | None
+    hba1c_in_12_months: bool | None
+    office_blood_pressure_in_12_months: bool | None
+
+
+# For a row made without its record: every fact unknown.
+NO_CHART_FACTS = ChartFacts(None, None, None, None, None, None)
+
+
+def chart_facts(record: PatientRecord) -> ChartFacts:
+    """The record's age, sex, newest HbA1c and office blood pressure, and whether each falls in
+    the 12 months (`RECENT_WINDOW`) before its as-of date.
+
+    The record holds every HbA1c and blood pressure the chart has: the risk services' observation
+    template (`RISK_OBSERVATIONS`) asks for every one of their codes with no date bound, all
+    pages, so "none in 12 months" is not an artefact of a shorter search.
+    """
+    as_of = record.as_of
+    hba1c = _newest_by(as_of, (m.effective.date() for m in record.history(Measure.HBA1C)))
+    pressure = _newest_by(as_of, (r.effective.date() for r in record.office_blood_pressure))
+    since = as_of - RECENT_WINDOW
+    return ChartFacts(
+        age_years=record.demographics.age_years,
+        sex=record.demographics.sex.value,
+        newest_hba1c=hba1c,
+        newest_office_blood_pressure=pressure,
+        hba1c_in_12_months=hba1c is not None and hba1c >= since,
+        office_blood_pressure_in_12_months=pressure is not None and pressure >= since,
+    )
+
+
+def _newest_by(as_of: date, days: Iterator[date]) -> date | None:
+    """The latest day on or before `as_of` (a later one is not yet known on that day)."""
+    return max((day for day in days if day <= as_of), default=None)
+
+
+# The kinds of a work-list column, as a table schema maps them: free text (dates as ISO text),
+# a decimal, a whole number, a yes/no flag.
+TEXT, DECIMAL, INTEGER, FLAG = "text", "decimal", "integer", "flag"
+_FACT_COLUMNS = (
+    ("age_years", INTEGER),
+    ("sex", TEXT),
+    ("newest_hba1c_date", TEXT),
+    ("hba1c_in_12_months", FLAG),
+    ("newest_office_bp_date", TEXT),
+    ("office_bp_in_12_months", FLAG),
+)
+_OUTCOME_COLUMNS = (
+    ("probability", DECIMAL),
+    ("not_estimated", TEXT),
+    ("band", TEXT),
+    ("card", TEXT),
+    ("indicator", TEXT),
+    ("summary", TEXT),
+    ("factors", TEXT),
+    ("action", TEXT),
+    ("exclusion", TEXT),
+)
+
+
+def work_list_columns() -> tuple[tuple[str, str], ...]:
+    """Every column of `WorkListRow.flat()`, in its order, with its kind (text, decimal,
+    integer or flag)."""
+    outcome_columns = tuple(
+        (f"{prefix}_{name}", kind)
+        for prefix in ("diabetes", "hypertension")
+        for name, kind in _OUTCOME_COLUMNS
+    )
+    return (("patient_id", TEXT), *_FACT_COLUMNS, *outcome_columns)
+
+
+@dataclass(frozen=True)
 class WorkListRow:
-    """One patient of the panel: each risk service's outcome."""
+    """One patient of the panel: each risk service's outcome, and the chart's facts."""
 
     patient_id: str
     diabetes: ServiceOutcome
     hypertension: ServiceOutcome
+    facts: ChartFacts = NO_CHART_FACTS
 
     def flat(self) -> dict[str, object]:
         """The row as flat columns (`diabetes_probability`, ...), for CSV and Parquet."""
-        columns: dict[str, object] = {"patient_id": self.patient_id}
+        facts = self.facts
+        columns: dict[str, object] = {
+            "patient_id": self.patient_id,
+            "age_years": facts.age_years,
+            "sex": facts.sex,
+            "newest_hba1c_date": _iso(facts.newest_hba1c),
+            "hba1c_in_12_months": facts.hba1c_in_12_months,
+            "newest_office_bp_date": _iso(facts.newest_office_blood_pressure),
+            "office_bp_in_12_months": facts.office_blood_pressure_in_12_months,
+        }
         for prefix, outcome in (("diabetes", self.diabetes), ("hypertension", self.hypertension)):
             columns[f"{prefix}_probability"] = outcome.probability
             columns[f"{prefix}_not_estimated"] = outcome.not_estimated
@@ -112,6 +209,10 @@ class WorkListRow:
             columns[f"{prefix}_action"] = " | ".join(outcome.suggested_actions)
             columns[f"{prefix}_exclusion"] = outcome.exclusion
         return columns
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 @dataclass(frozen=True)
@@ -172,7 +273,9 @@ class PopulationScorer:
                 records[service.prefetch] = record
             outcomes.append(self._outcome(service, patient_id, record))
         diabetes, hypertension = outcomes
-        return WorkListRow(patient_id, diabetes, hypertension)
+        # Both services read one record (above); its facts are the patient's.
+        first_record = next(iter(records.values()))
+        return WorkListRow(patient_id, diabetes, hypertension, chart_facts(first_record))
 
     def _record(
         self, service: CdsService, patient_id: str, resources: Sequence[Resource], as_of: date

@@ -33,6 +33,7 @@ from cds_service.population.scoring import (
     PopulationScorer,
     ServiceOutcome,
     score_export,
+    work_list_columns,
 )
 from cds_service.population.synthetic_export import carebundle_templates, generated_patients
 from cds_service.settings import Settings
@@ -261,3 +262,71 @@ def test_another_patients_resources_do_not_count(scorer: PopulationScorer) -> No
 def test_patient_links(reference: str, expected: str | None) -> None:
     resource = {"resourceType": "Observation", "subject": {"reference": reference}}
     assert patient_of(resource) == expected
+
+
+# carebundle's healthy adult: born 1979-04-06, female, one HbA1c and one office blood pressure
+# panel, both taken on 2026-01-01.
+HEALTHY_MEASURED = date(2026, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "age", "newest", "recent"),
+    [
+        (date(2026, 6, 1), 47, HEALTHY_MEASURED, True),
+        (date(2026, 4, 5), 46, HEALTHY_MEASURED, True),
+        # 365 days on, the last day of the window; one more and the results are not recent.
+        (date(2027, 1, 1), 47, HEALTHY_MEASURED, True),
+        (date(2027, 1, 2), 47, HEALTHY_MEASURED, False),
+        # Before the tests were taken, the record has none yet.
+        (date(2025, 12, 31), 46, None, False),
+    ],
+)
+def test_the_row_says_age_sex_and_when_hba1c_and_bp_were_last_taken(
+    scorer: PopulationScorer, as_of: date, age: int, newest: date | None, recent: bool
+) -> None:
+    chart = exported_chart(carebundle_patient("healthy"), "pop-facts")
+    row = scorer.score("pop-facts", chart, as_of)
+    assert row.facts.age_years == age
+    assert row.facts.sex == "female"
+    assert row.facts.newest_hba1c == newest
+    assert row.facts.newest_office_blood_pressure == newest
+    assert row.facts.hba1c_in_12_months is recent
+    assert row.facts.office_blood_pressure_in_12_months is recent
+    flat = row.flat()
+    assert flat["newest_hba1c_date"] == (newest.isoformat() if newest else None)
+    assert flat["office_bp_in_12_months"] is recent
+
+
+def test_a_chart_without_hba1c_or_office_bp_is_flagged(scorer: PopulationScorer) -> None:
+    chart = exported_chart(carebundle_patient("healthy"), "pop-unmeasured")
+    hba1c_and_bp = {"4548-4", "85354-9", "8480-6", "8462-4"}
+    kept = [
+        r
+        for r in chart
+        if r["resourceType"] != "Observation" or r["code"]["coding"][0]["code"] not in hba1c_and_bp
+    ]
+    assert len(kept) < len(chart)
+    flat = scorer.score("pop-unmeasured", kept, date(2026, 6, 1)).flat()
+    assert flat["newest_hba1c_date"] is None
+    assert flat["newest_office_bp_date"] is None
+    assert flat["hba1c_in_12_months"] is False
+    assert flat["office_bp_in_12_months"] is False
+
+
+KIND_OF_VALUE = {str: "text", float: "decimal", int: "integer", bool: "flag"}
+
+
+def test_the_declared_columns_are_the_rows_columns(scorer: PopulationScorer) -> None:
+    charts = generated_patients(GENERATED_PATIENTS, GENERATED_SEED, TODAY, carebundle_templates())
+    rows = [scorer.score(chart[0]["id"], chart, TODAY).flat() for chart in charts]
+    columns = work_list_columns()
+    assert all([name for name, _ in columns] == list(row) for row in rows)
+    kinds = dict(columns)
+    assert set(kinds.values()) <= set(KIND_OF_VALUE.values())
+    seen: dict[str, set[str]] = {name: set() for name in kinds}
+    for row in rows:
+        for name, value in row.items():
+            if value is not None:
+                seen[name].add(KIND_OF_VALUE[type(value)])
+    # Every column held a value in some row, each of the column's kind.
+    assert all(seen[name] == {kind} for name, kind in kinds.items())
