@@ -1,0 +1,416 @@
+"""Population scoring: Spark local against one Python process, over the same generated export.
+
+For each population size, writes a seeded synthetic Bulk export once (carebundle charts with
+varied values, `cds_service.population.synthetic_export`; timed, its size on disk reported), then
+scores it in turn, the order alternating between repeats, with (a) the single-process loop
+(`scoring.score_export`, each row written to a CSV work list as it comes) and (b) the Spark job
+(`spark_job.score_export`, the same `PopulationScorer` in Spark's Python workers, Parquet and
+a CSV work list). One Spark session serves the whole run; its start-up, and a first job on a
+small export that warms the JVM and starts the Python workers, are timed apart and not counted
+in patients per second. Reports patients per second and their ratio, CPU seconds (from /proc),
+peak resident memory of the driver, the JVM and the Python workers (sampled), and the core-hours
+and wall time projected for a million patients on N cores, as the median (min-max) over the
+repeats.
+
+Run from the repository root:
+
+    .venv/bin/python bench/population.py --patients 10000 100000               # the report
+    .venv/bin/python bench/population.py --patients 10000 100000 --write docs/benchmarks.md
+    .venv/bin/python bench/population.py --quick                               # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from cds_service.population.batch import score_patient, scoring_settings, work_list_columns
+from cds_service.population.scoring import score_export as score_one_by_one
+from cds_service.population.spark_job import ScoreColumn, score_export
+from cds_service.population.spark_session import SparkSettings, spark_session
+from cds_service.population.synthetic_export import carebundle_templates, write_synthetic_export
+from cds_service.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from report import machine_line, publish  # noqa: E402
+
+SECTION = "## Population scoring: Spark local against one process"
+LOOP, SPARK = "one process", "Spark local"
+DEFAULT_PATIENTS = (10_000,)
+# Up to this size three repeats fit in a few minutes; above it, one (100k takes ~10 minutes).
+REPEATED_UP_TO, SMALL_REPEATS, LARGE_REPEATS = 10_000, 3, 1
+QUICK_PATIENTS = 300
+# The first Spark job's export: enough patients for every Python worker to get a task.
+WARM_UP_PATIENTS = 40
+PROJECTED_CORES = (8, 32, 128)
+PER_MILLION = 1_000_000
+SAMPLE_SECONDS = 0.1
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+DRIVER, JVM, WORKERS = "driver", "JVM", "Python workers"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed scoring of one export by one path."""
+
+    patients: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mib: dict[str, float]
+
+    @property
+    def per_second(self) -> float:
+        """Patients scored per second of wall time."""
+        return self.patients / self.seconds
+
+    @property
+    def core_seconds_per_patient(self) -> float:
+        """CPU seconds (all the path's processes) per patient."""
+        return self.cpu_seconds / self.patients
+
+
+@dataclass
+class Size:
+    """One population size: its export and every timed run of each path."""
+
+    patients: int
+    generate_seconds: float
+    resources: int
+    megabytes: float
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process under `pid` (children, their children, ...)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except FileNotFoundError:
+                continue
+            found += children
+            pending += children
+    return found
+
+
+def _stat_fields(pid: int) -> list[str]:
+    # The fields after the command name (which may hold spaces): proc(5) numbers them from 3.
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU of `pid` and its live descendants, with that of the children they
+    have reaped (an exited Python worker's time goes to its parent's cutime, cstime)."""
+    ticks = 0
+    for process in [pid, *descendants(pid)]:
+        try:
+            fields = _stat_fields(process)
+        except FileNotFoundError:  # exited meanwhile
+            continue
+        ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / CLOCK_TICKS_PER_SECOND
+
+
+def _role(pid: int) -> str:
+    comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    return JVM if comm == "java" else WORKERS
+
+
+def resident_mib(pid: int) -> dict[str, float]:
+    """Resident memory now: the driver, the JVM, and all other descendants (Python workers)."""
+    totals = dict.fromkeys((DRIVER, JVM, WORKERS), 0.0)
+    for process in [pid, *descendants(pid)]:
+        try:
+            pages = int(Path(f"/proc/{process}/statm").read_text().split()[1])
+            role = DRIVER if process == pid else _role(process)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        totals[role] += pages * PAGE_KIB / 1024
+    return totals
+
+
+@contextmanager
+def sampled_peaks() -> Iterator[dict[str, float]]:
+    """The peak resident memory of each role while the block runs, sampled every 0.1 s."""
+    peaks = dict.fromkeys((DRIVER, JVM, WORKERS), 0.0)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while True:
+            for role, mib in resident_mib(os.getpid()).items():
+                peaks[role] = max(peaks[role], mib)
+            if stop.wait(SAMPLE_SECONDS):
+                return
+
+    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+    sampler.start()
+    try:
+        yield peaks
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def run_loop(export: Path, output: Path, as_of: date) -> Run:
+    """The single-process loop, writing each row to a CSV work list as it comes; it loads its
+    scorer itself, as a Spark run's fresh workers do."""
+    with sampled_peaks() as peaks:
+        started, cpu = time.perf_counter(), time.process_time()
+        patients = 0
+        with output.open("w", encoding="utf-8", newline="") as handle:
+            writer: csv.DictWriter[str] | None = None
+            for row in score_one_by_one(export, as_of):
+                flat = row.flat()
+                if writer is None:
+                    writer = csv.DictWriter(handle, fieldnames=list(flat))
+                    writer.writeheader()
+                writer.writerow(flat)
+                patients += 1
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    return Run(patients, seconds, cpu_seconds, {DRIVER: peaks[DRIVER]})
+
+
+def run_spark(
+    session: Any, export: Path, output: Path, columns: list[ScoreColumn], as_of: date
+) -> Run:
+    """The Spark job with the hook path's scorer (`batch.score_patient`, as `cdss population
+    score` runs it), its CPU taken over the whole process tree."""
+    scorer = partial(
+        score_patient,
+        as_of=as_of.isoformat(),
+        settings_json=scoring_settings(Settings()).model_dump_json(),
+    )
+    with sampled_peaks() as peaks:
+        started, cpu = time.perf_counter(), tree_cpu_seconds(os.getpid())
+        summary = score_export(session, export, output, scorer, columns, replace=True)
+        seconds = time.perf_counter() - started
+        cpu_seconds = tree_cpu_seconds(os.getpid()) - cpu
+    return Run(summary.patients_scored, seconds, cpu_seconds, dict(peaks))
+
+
+def megabytes_on_disk(folder: Path) -> float:
+    """The size of a folder's files in MB (10^6 bytes)."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, float], list[Size]]:
+    """Start Spark once, warm it up, then generate and score each size, the paths alternating."""
+    as_of, templates = args.as_of, carebundle_templates()
+    fixed: dict[str, float] = {}
+    sizes: list[Size] = []
+    warm_up = workdir / "warm-up-export"
+    write_synthetic_export(warm_up, WARM_UP_PATIENTS, args.seed + 1, as_of, templates)
+    columns = list(work_list_columns())
+    started = time.perf_counter()
+    settings = SparkSettings(work_dir=workdir / "spark", master=args.master)
+    with spark_session(settings) as session:
+        fixed["start-up"] = time.perf_counter() - started
+        # The first job loads Spark's classes and JIT-compiles them, and starts the Python
+        # workers, which import the project and load the models: timed here, not counted below.
+        fixed["warm-up"] = run_spark(session, warm_up, workdir / "warm-up", columns, as_of).seconds
+        run_loop(warm_up, workdir / "warm-up.csv", as_of)
+        for patients in args.patients:
+            export = workdir / f"export-{patients}"
+            shutil.rmtree(export, ignore_errors=True)
+            began = time.perf_counter()
+            counts = write_synthetic_export(export, patients, args.seed, as_of, templates)
+            size = Size(
+                patients,
+                time.perf_counter() - began,
+                sum(counts.values()),
+                megabytes_on_disk(export),
+            )
+            repeats = args.repeats or (
+                SMALL_REPEATS if patients <= REPEATED_UP_TO else LARGE_REPEATS
+            )
+            for repeat in range(repeats):
+                # Alternating which goes first spreads slow drifts of the machine.
+                order = [LOOP, SPARK] if repeat % 2 == 0 else [SPARK, LOOP]
+                for path in order:
+                    if path == LOOP:
+                        run = run_loop(export, workdir / f"loop-{patients}.csv", as_of)
+                    else:
+                        run = run_spark(
+                            session, export, workdir / f"spark-{patients}", columns, as_of
+                        )
+                    size.runs.setdefault(path, []).append(run)
+                    print(
+                        f"{patients} patients, repeat {repeat + 1}, {path}: {run.patients} "
+                        f"scored in {run.seconds:.1f} s, {run.per_second:.0f}/s, "
+                        f"CPU {run.cpu_seconds:.1f} s",
+                        file=sys.stderr,
+                    )
+            shutil.rmtree(export)
+            sizes.append(size)
+    return fixed, sizes
+
+
+def spread(values: list[float], digits: int = 1) -> str:
+    """The median (min-max) of the repeats; one repeat, its value."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{mid:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def _peak(runs: list[Run], role: str) -> str:
+    values = [run.peak_rss_mib[role] for run in runs if role in run.peak_rss_mib]
+    return spread(values, 0) if values else "-"
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def render(args: argparse.Namespace, fixed: dict[str, float], sizes: list[Size]) -> str:
+    """The Markdown section."""
+    command = shlex.join([".venv/bin/python", "bench/population.py", *args.argv])
+    cores = os.cpu_count() or 1
+    lines = [
+        f"{SECTION}\n",
+        f"Command: `{command}`\n",
+        machine_line(args.started, args.load_at_start, f"; Spark master `{args.master}`"),
+        f"Spark session start-up {fixed['start-up']:.1f} s and its first job (the warm-up, "
+        f"{WARM_UP_PATIENTS} patients) {fixed['warm-up']:.1f} s, neither counted below.\n",
+        "| patients | export: resources, MB, s to write | path | patients scored | "
+        "patients/s | Spark/one process | CPU s | core-ms/patient | peak RSS MiB: driver | "
+        "JVM | Python workers |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in sizes:
+        loop, spark = size.runs[LOOP], size.runs[SPARK]
+        ratio = spread([s.per_second / o.per_second for s, o in zip(spark, loop, strict=True)], 2)
+        export = f"{size.resources}, {size.megabytes:.0f} MB, {size.generate_seconds:.1f} s"
+        for path, runs in ((LOOP, loop), (SPARK, spark)):
+            scored = "/".join(sorted({str(run.patients) for run in runs}))
+            lines.append(
+                f"| {size.patients} | {export} | {path} | {scored} | "
+                f"{spread([r.per_second for r in runs], 0)} | {ratio if path == SPARK else ''} | "
+                f"{spread([r.cpu_seconds for r in runs])} | "
+                f"{spread([r.core_seconds_per_patient * 1000 for r in runs], 2)} | "
+                f"{_peak(runs, DRIVER)} | {_peak(runs, JVM)} | {_peak(runs, WORKERS)} |"
+            )
+    largest = sizes[-1]
+    spark_cost = statistics.median(r.core_seconds_per_patient for r in largest.runs[SPARK])
+    loop_cost = statistics.median(r.core_seconds_per_patient for r in largest.runs[LOOP])
+    start = fixed["start-up"] + fixed["warm-up"]
+    lines += [
+        "",
+        f"### A million patients, projected from the {largest.patients}-patient runs\n",
+        "| cores | Spark: core-hours | Spark: wall time | one process: core-hours | "
+        "one process: wall time (one core) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for n in PROJECTED_CORES:
+        lines.append(
+            f"| {n} | {spark_cost * PER_MILLION / 3600:.2f} | "
+            f"{_hours(spark_cost * PER_MILLION / n + start)} | "
+            f"{loop_cost * PER_MILLION / 3600:.2f} | {_hours(loop_cost * PER_MILLION)} |"
+        )
+    lines += ["", NOTE.format(cores=cores, repeats=_repeats_text(args)), ""]
+    return "\n".join(lines)
+
+
+def _repeats_text(args: argparse.Namespace) -> str:
+    if args.repeats:
+        return f"{args.repeats} repeat(s) of each size"
+    return (
+        f"{SMALL_REPEATS} repeats up to {REPEATED_UP_TO} patients, {LARGE_REPEATS} above "
+        "(`--repeats` sets one number for all)"
+    )
+
+
+NOTE = (
+    "Method. Each size's export is written once (carebundle charts, values varied per patient, "
+    "half without glycaemic tests, a quarter without blood pressures) and scored by both paths "
+    "in one run, {repeats}, the order alternating; values are the median (min-max) over the "
+    "repeats, the ratio taken repeat by repeat. One process: `scoring.score_export` (it indexes "
+    "the files by patient, then reads back and scores one chart at a time), each row written "
+    "to a CSV as it comes, the scorer loaded in the run. Spark local: `spark_job.score_export` "
+    "with the same `PopulationScorer` in the executors' Python workers "
+    "(`batch.score_patient`, as `cdss population score` runs it: pickled by name, so each "
+    "worker loads the models once), writing Parquet and the CSV work list; its Python "
+    "workers are started afresh when idle for a minute, so a run may include loading the "
+    "models again. CPU s: "
+    "for one process, the driver's own time (`time.process_time`); for Spark, the user and "
+    "system time of the driver, the JVM and the Python workers, with their reaped children "
+    "(`/proc/<pid>/stat`). Peak RSS: sampled every 0.1 s from `/proc/<pid>/statm` "
+    "(the Python workers summed); the driver collects no patient rows in either path, and "
+    "the one-process index holds a file number and an offset a resource. Projection: "
+    "core-seconds per patient measured here (CPU s / patients) times a million, divided by "
+    "N cores, plus this run's session start-up and warm-up as a fixed cost; this assumes the "
+    "per-patient work scales linearly across executors, and ignores the shuffle that groups "
+    "each patient's resources across the network, reading the export from an object store, "
+    "skew (a few very long charts in one task), executor start-up and the cluster's own "
+    "overhead. This machine has {cores} cores, so Spark local's gain over one process here is "
+    "bounded by {cores}; its JVM's JSON parsing and grouping count in its CPU."
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, nargs="+", default=list(DEFAULT_PATIENTS))
+    parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--master", default="local[*]", help="Spark master URL")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help=f"runs of each path per size (default {SMALL_REPEATS} up to {REPEATED_UP_TO} "
+        f"patients, {LARGE_REPEATS} above)",
+    )
+    parser.add_argument("--workdir", type=Path, help="exports and outputs (default: a temp dir)")
+    parser.add_argument("--write", type=Path, help="also write the report (relative: to the repo)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_PATIENTS} patients, 1 repeat (smoke test)"
+    )
+    args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
+    if args.quick:
+        given = argv if argv is not None else sys.argv[1:]
+        if "--patients" not in given:
+            args.patients = [QUICK_PATIENTS]
+        args.repeats = 1
+    args.as_of = datetime.now(UTC).date()
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the comparison and print (and maybe write) the report."""
+    args = parse_args(argv)
+    args.load_at_start, args.started = os.getloadavg(), datetime.now(UTC)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        fixed, sizes = measure(args, args.workdir.resolve())
+    else:
+        with tempfile.TemporaryDirectory(prefix="cdss-population-bench-") as folder:
+            fixed, sizes = measure(args, Path(folder))
+    publish(render(args, fixed, sizes), args.write, REPO)
+
+
+if __name__ == "__main__":
+    main()
