@@ -304,6 +304,104 @@ def population_export(
     click.echo(f"wrote {len(result.files)} NDJSON files, listed in {result.manifest_path}")
 
 
+@population.command("score")
+@click.option(
+    "--input",
+    "export",
+    required=True,
+    help="The export: a folder of NDJSON files, or any path Spark reads (s3a://, hdfs://).",
+)
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for scores.parquet, worklist.csv and report.html.",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master URL: local[*], local[N], or a cluster's (spark://host:7077).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The date the panel is scored on, as a hook call on that day (default: today, UTC).",
+)
+@config_option
+@click.option("--replace", is_flag=True, help="Overwrite an earlier run's outputs in --output.")
+@click.option(
+    "--driver-host",
+    default=None,
+    help="The address executors reach this machine at (a cluster master only).",
+)
+@click.option(
+    "--conf",
+    "spark_conf",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A further Spark setting (spark.executor.memory=8g, ...); may be repeated.",
+)
+@click.option(
+    "--scratch",
+    "scratch_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for Spark's scratch files (default: a temporary folder, removed after).",
+)
+def population_score(
+    export: str,
+    output_dir: Path,
+    master: str,
+    as_of: Any,
+    config_file: Path | None,
+    replace: bool,
+    driver_host: str | None,
+    spark_conf: tuple[str, ...],
+    scratch_dir: Path | None,
+) -> None:
+    """Score every patient of a Bulk Data export on Spark as patient-view would: the work list."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    try:
+        from cds_service.population import batch
+        from cds_service.population.spark_session import PopulationJobError
+    except ImportError as exc:
+        # The base install has no pyspark: the message names the extra to install.
+        raise click.ClickException(str(exc)) from None
+    # py4j logs its connections at INFO; they say nothing a user acts on.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    options = {}
+    for setting in spark_conf:
+        key, equals, value = setting.partition("=")
+        if not equals or not key.startswith("spark."):
+            raise click.BadParameter("give KEY=VALUE with a spark.* key", param_hint="--conf")
+        options[key] = value
+    settings = _settings(config_file)
+    run_date = as_of.date() if as_of is not None else datetime.now(UTC).date()
+    with tempfile.TemporaryDirectory(prefix="cdss-spark-", dir=scratch_dir) as scratch:
+        job = batch.ScoreRun(
+            export=export,
+            output_dir=output_dir,
+            as_of=run_date,
+            scratch_dir=Path(scratch),
+            master=master,
+            driver_host=driver_host,
+            replace=replace,
+            spark_options=options,
+        )
+        try:
+            result = batch.run(job, settings)
+        except (PopulationJobError, ConfigurationError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+    for line in batch.describe(result):
+        click.echo(line)
+
+
 @main.command("admin-token")
 def admin_token() -> None:
     """Make an admin token: give the token to the administrator, its digest to the config."""
