@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from cds_service.population import scoring
-from cds_service.population.scoring import PopulationScorer, ServiceOutcome, WorkListRow
+from cds_service.population.scoring import PopulationScorer
 
 # First: without pyspark, this import says which extra to install.
 from cds_service.population.spark_session import SparkSettings, spark_session
@@ -47,8 +47,6 @@ from fhir_adapters.fhir_values import Resource
 
 REPORT_HTML = "report.html"
 _REPORT_MODULE = "cds_service.population.report"
-# A work-list column whose name ends so holds an estimate; the rest are words.
-_PROBABILITY_SUFFIX = "_probability"
 
 # One scorer per Python worker and scoring settings: Spark keeps its workers alive between
 # tasks (`spark.python.worker.reuse`), so the models load once per worker, not once per task.
@@ -107,21 +105,9 @@ def score_patient(
 
 def work_list_columns() -> tuple[ScoreColumn, ...]:
     """The score table's columns after the patient id, as `WorkListRow.flat()` names them."""
-    declared = getattr(scoring, "work_list_columns", None)
-    if declared is not None:
-        return tuple(
-            ScoreColumn(name, ColumnType(kind))
-            for name, kind in declared()
-            if name != PATIENT_ID_COLUMN
-        )
-    # Until scoring declares its columns' kinds: the estimates are decimals, the rest words.
-    blank = ServiceOutcome("", None, None, None, None, None, None, (), (), None)
     return tuple(
-        ScoreColumn(
-            name,
-            ColumnType.DECIMAL if name.endswith(_PROBABILITY_SUFFIX) else ColumnType.TEXT,
-        )
-        for name in WorkListRow("", blank, blank).flat()
+        ScoreColumn(name, ColumnType(kind))
+        for name, kind in scoring.work_list_columns()
         if name != PATIENT_ID_COLUMN
     )
 
