@@ -56,8 +56,10 @@ DEFAULT_PATIENTS = (10_000,)
 # Up to this size three repeats fit in a few minutes; above it, one (100k takes ~10 minutes).
 REPEATED_UP_TO, SMALL_REPEATS, LARGE_REPEATS = 10_000, 3, 1
 QUICK_PATIENTS = 300
-# The first Spark job's export: enough patients for every Python worker to get a task.
-WARM_UP_PATIENTS = 40
+# The first Spark job's export, at most this many patients (never more than the smallest size
+# measured): some ten thousand resources through each of Spark's operators, so that the JVM's
+# compiler has compiled them, and a task for every Python worker.
+WARM_UP_PATIENTS = 500
 PROJECTED_CORES = (8, 32, 128)
 PER_MILLION = 1_000_000
 SAMPLE_SECONDS = 0.1
@@ -74,6 +76,8 @@ class Run:
     seconds: float
     cpu_seconds: float
     peak_rss_mib: dict[str, float]
+    # Spark's CPU seconds by process (driver, JVM, Python workers); the loop's is the driver's.
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -122,17 +126,19 @@ def _stat_fields(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User and system CPU of `pid` and its live descendants, with that of the children they
-    have reaped (an exited Python worker's time goes to its parent's cutime, cstime)."""
-    ticks = 0
+def tree_cpu_seconds(pid: int) -> dict[str, float]:
+    """User and system CPU of `pid` (the driver) and its live descendants (the JVM, the Python
+    workers), by role, with that of the children each has reaped (an exited Python worker's
+    time goes to its parent's cutime and cstime)."""
+    ticks = dict.fromkeys((DRIVER, JVM, WORKERS), 0)
     for process in [pid, *descendants(pid)]:
         try:
             fields = _stat_fields(process)
+            role = DRIVER if process == pid else _role(process)
         except FileNotFoundError:  # exited meanwhile
             continue
-        ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / CLOCK_TICKS_PER_SECOND
+        ticks[role] += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return {role: count / CLOCK_TICKS_PER_SECOND for role, count in ticks.items()}
 
 
 def _role(pid: int) -> str:
@@ -205,11 +211,12 @@ def run_spark(
         settings_json=scoring_settings(Settings()).model_dump_json(),
     )
     with sampled_peaks() as peaks:
-        started, cpu = time.perf_counter(), tree_cpu_seconds(os.getpid())
+        started, before = time.perf_counter(), tree_cpu_seconds(os.getpid())
         summary = score_export(session, export, output, scorer, columns, replace=True)
         seconds = time.perf_counter() - started
-        cpu_seconds = tree_cpu_seconds(os.getpid()) - cpu
-    return Run(summary.patients_scored, seconds, cpu_seconds, dict(peaks))
+        after = tree_cpu_seconds(os.getpid())
+    by_role = {role: after[role] - before[role] for role in after}
+    return Run(summary.patients_scored, seconds, sum(by_role.values()), dict(peaks), by_role)
 
 
 def megabytes_on_disk(folder: Path) -> float:
@@ -223,10 +230,13 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, float], 
     fixed: dict[str, float] = {}
     sizes: list[Size] = []
     warm_up = workdir / "warm-up-export"
-    write_synthetic_export(warm_up, WARM_UP_PATIENTS, args.seed + 1, as_of, templates)
+    args.warm_up_patients = min(WARM_UP_PATIENTS, *args.patients)
+    write_synthetic_export(warm_up, args.warm_up_patients, args.seed + 1, as_of, templates)
     columns = list(work_list_columns())
     started = time.perf_counter()
-    settings = SparkSettings(work_dir=workdir / "spark", master=args.master)
+    settings = SparkSettings(
+        work_dir=workdir / "spark", master=args.master, driver_memory=args.driver_memory
+    )
     with spark_session(settings) as session:
         fixed["start-up"] = time.perf_counter() - started
         # The first job loads Spark's classes and JIT-compiles them, and starts the Python
@@ -277,6 +287,15 @@ def spread(values: list[float], digits: int = 1) -> str:
     return f"{mid:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
+def _cpu_split(runs: list[Run]) -> str:
+    """The JVM's and the Python workers' shares of a Spark run's CPU, medians."""
+    if not runs[0].cpu_by_role:
+        return ""
+    jvm = statistics.median(run.cpu_by_role[JVM] for run in runs)
+    workers = statistics.median(run.cpu_by_role[WORKERS] for run in runs)
+    return f" (JVM {jvm:.1f}, Python workers {workers:.1f})"
+
+
 def _peak(runs: list[Run], role: str) -> str:
     values = [run.peak_rss_mib[role] for run in runs if role in run.peak_rss_mib]
     return spread(values, 0) if values else "-"
@@ -293,9 +312,10 @@ def render(args: argparse.Namespace, fixed: dict[str, float], sizes: list[Size])
     lines = [
         f"{SECTION}\n",
         f"Command: `{command}`\n",
-        machine_line(args.started, args.load_at_start, f"; Spark master `{args.master}`"),
+        machine_line(args.started, args.load_at_start, _spark_detail(args)),
         f"Spark session start-up {fixed['start-up']:.1f} s and its first job (the warm-up, "
-        f"{WARM_UP_PATIENTS} patients) {fixed['warm-up']:.1f} s, neither counted below.\n",
+        f"{args.warm_up_patients} patients of another seed) {fixed['warm-up']:.1f} s, "
+        "neither counted below.\n",
         "| patients | export: resources, MB, s to write | path | patients scored | "
         "patients/s | Spark/one process | CPU s | core-ms/patient | peak RSS MiB: driver | "
         "JVM | Python workers |",
@@ -310,7 +330,7 @@ def render(args: argparse.Namespace, fixed: dict[str, float], sizes: list[Size])
             lines.append(
                 f"| {size.patients} | {export} | {path} | {scored} | "
                 f"{spread([r.per_second for r in runs], 0)} | {ratio if path == SPARK else ''} | "
-                f"{spread([r.cpu_seconds for r in runs])} | "
+                f"{spread([r.cpu_seconds for r in runs])}{_cpu_split(runs)} | "
                 f"{spread([r.core_seconds_per_patient * 1000 for r in runs], 2)} | "
                 f"{_peak(runs, DRIVER)} | {_peak(runs, JVM)} | {_peak(runs, WORKERS)} |"
             )
@@ -333,6 +353,11 @@ def render(args: argparse.Namespace, fixed: dict[str, float], sizes: list[Size])
         )
     lines += ["", NOTE.format(cores=cores, repeats=_repeats_text(args)), ""]
     return "\n".join(lines)
+
+
+def _spark_detail(args: argparse.Namespace) -> str:
+    memory = args.driver_memory or "Spark's default"
+    return f"; Spark master `{args.master}`, driver heap {memory}"
 
 
 def _repeats_text(args: argparse.Namespace) -> str:
@@ -358,8 +383,12 @@ NOTE = (
     "models again. CPU s: "
     "for one process, the driver's own time (`time.process_time`); for Spark, the user and "
     "system time of the driver, the JVM and the Python workers, with their reaped children "
-    "(`/proc/<pid>/stat`). Peak RSS: sampled every 0.1 s from `/proc/<pid>/statm` "
-    "(the Python workers summed); the driver collects no patient rows in either path, and "
+    "(`/proc/<pid>/stat`), the JVM's and the workers' shares in brackets. The warm-up job "
+    "(before any size, also run through the loop) loads and compiles Spark's classes and "
+    "starts the Python workers, which import the project and load the models. Peak RSS: "
+    "sampled every 0.1 s from `/proc/<pid>/statm` "
+    "(the Python workers summed; the driver is the process that also runs the loop, so its "
+    "Spark row keeps the loop's heap); the driver collects no patient rows in either path, and "
     "the one-process index holds a file number and an offset a resource. Projection: "
     "core-seconds per patient measured here (CPU s / patients) times a million, divided by "
     "N cores, plus this run's session start-up and warm-up as a fixed cost; this assumes the "
@@ -382,6 +411,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help=f"runs of each path per size (default {SMALL_REPEATS} up to {REPEATED_UP_TO} "
         f"patients, {LARGE_REPEATS} above)",
+    )
+    parser.add_argument(
+        "--driver-memory",
+        help="the Spark driver's heap, e.g. 4g (a local master's executors live in it; "
+        "Spark's default is 1g)",
     )
     parser.add_argument("--workdir", type=Path, help="exports and outputs (default: a temp dir)")
     parser.add_argument("--write", type=Path, help="also write the report (relative: to the repo)")
