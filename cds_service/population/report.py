@@ -133,7 +133,9 @@ class Figure:
 def write_report(work_list_csv: Path, output_html: Path, as_of: date) -> Path:
     """Write the HTML summary of a work list scored on `as_of`; the path written."""
     with work_list_csv.open(newline="", encoding="utf-8") as lines:
-        tally = _tally(csv.DictReader(lines))
+        # Spark's CSV writer escapes a quote inside a quoted text as \", Python's csv doubles
+        # it: reading with both rules takes either work list.
+        tally = _tally(csv.DictReader(lines, escapechar="\\"))
     environment = Environment(
         loader=PackageLoader("cds_service.population", "templates"),
         autoescape=True,

@@ -279,3 +279,29 @@ def test_an_age_that_is_not_a_number_is_refused_without_its_value(tmp_path: Path
         write_report(work_list, tmp_path / "report.html", AS_OF)
     assert "secret" not in str(refused.value)
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_spark_work_list_with_quoted_texts_is_read(tmp_path: Path) -> None:
+    # As Spark's CSV writer quotes: a text holding a comma and a quote, the quote escaped.
+    header = ",".join(name for name, _ in work_list_columns())
+    values = dict.fromkeys((name for name, _ in work_list_columns()), "")
+    values.update(
+        age_years="70",
+        sex="male",
+        hba1c_in_12_months="false",
+        office_bp_in_12_months="true",
+        diabetes_summary='"Risk \\"high, 40%\\" band"',
+        diabetes_band="high",
+        hypertension_exclusion="pregnant",
+    )
+    line = ",".join(values.values())
+    work_list = tmp_path / "worklist.csv"
+    work_list.write_text("\n".join([header, *[line] * 11]) + "\n")
+    html = write_report(work_list, tmp_path / "report.html", AS_OF).read_text(encoding="utf-8")
+    tables = parsed(html).tables
+    assert (
+        table_counts(tables["Diabetes risk: patients by risk band and age group"])["high", "65+"]
+        == "11"
+    )
+    reasons = tables["Hypertension risk: patients excluded, by reason"]
+    assert reasons[1:] == [["pregnant", "11"]]
