@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -356,7 +357,7 @@ def population_score(
     export: str,
     output_dir: Path,
     master: str,
-    as_of: Any,
+    as_of: datetime | None,
     config_file: Path | None,
     replace: bool,
     driver_host: str | None,
@@ -365,7 +366,6 @@ def population_score(
 ) -> None:
     """Score every patient of a Bulk Data export on Spark as patient-view would: the work list."""
     import tempfile
-    from datetime import UTC, datetime
 
     try:
         from cds_service.population import batch
