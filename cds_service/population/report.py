@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -292,13 +292,19 @@ def _completeness_figure(tally: _Tally) -> Figure:
     )
     header = ("age group", "patients", "without an HbA1c", "without an office BP")
     series = [(age, [no_hba1c[age], no_pressure[age]]) for age in ages]
-    chart = _chart(heading, series, ("without an HbA1c", "without an office BP"))
+    chart = _chart(heading, series, ("without an HbA1c", "without an office BP"), of=sizes)
     return Figure(heading, chart, Table(heading, header, rows))
 
 
-def _chart(title: str, series: Sequence[tuple[str, Sequence[int]]], groups: Sequence[str]) -> Chart:
-    """Bars for each labelled line, one per group (a legend names them), scaled to the
-    largest count; a small cell gets no bar, only its "<11"."""
+def _chart(
+    title: str,
+    series: Sequence[tuple[str, Sequence[int]]],
+    groups: Sequence[str],
+    of: Mapping[str, int] | None = None,
+) -> Chart:
+    """Bars for each labelled line, one per group (a legend names them): counts scaled to the
+    largest, or with `of` (each line's group size) shares of 100%. A small cell, or a share of
+    a small group, gets no bar, only its "<11"."""
     largest = max((n for _, counts in series for n in counts), default=0) or 1
     y = GROUP_GAP
     rows = []
@@ -306,8 +312,13 @@ def _chart(title: str, series: Sequence[tuple[str, Sequence[int]]], groups: Sequ
         top = y
         bars = []
         for number, n in enumerate(counts):
-            drawn = 0 if 0 < n < SMALL_CELL else round(BAR_AREA * n / largest)
-            bars.append(Bar(y, drawn, COLOURS[number % len(COLOURS)], _count(n)))
+            whole = largest if of is None else of[label]
+            small = 0 < n < SMALL_CELL or (of is not None and 0 < whole < SMALL_CELL)
+            text = _count(n) if of is None or small or not whole else f"{n / whole:.0%}"
+            drawn = 0 if small or not whole else round(BAR_AREA * n / whole)
+            bars.append(
+                Bar(y, drawn, COLOURS[number % len(COLOURS)], SUPPRESSED if small else text)
+            )
             y += BAR_HEIGHT + BAR_GAP
         short = label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
         rows.append(ChartRow(short, (top + y - BAR_GAP) // 2 + 4, tuple(bars)))

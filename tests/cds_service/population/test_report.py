@@ -263,6 +263,8 @@ def test_a_group_of_11_is_shown_and_one_of_10_is_not(tmp_path: Path) -> None:
     ]
     assert ["40-64", "21", "0 (0.0%)", "21 (100.0%)"] in completeness
     assert ["18-39", "0", "0", "0"] in completeness
+    # The completeness chart draws shares: all 21 lack an office BP, a full-length bar.
+    assert ("360", "100%") in parsed(html).bars
 
 
 def test_a_work_list_without_the_columns_is_refused(tmp_path: Path) -> None:
