@@ -369,6 +369,7 @@ def population_score(
 
     try:
         from cds_service.population import batch
+        from cds_service.population.report import WorkListUnreadable
         from cds_service.population.spark_session import PopulationJobError
     except ImportError as exc:
         # The base install has no pyspark: the message names the extra to install.
@@ -396,7 +397,7 @@ def population_score(
         )
         try:
             result = batch.run(job, settings)
-        except (PopulationJobError, ConfigurationError, OSError) as exc:
+        except (PopulationJobError, WorkListUnreadable, ConfigurationError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
     for line in batch.describe(result):
         click.echo(line)

@@ -3,7 +3,7 @@
 The glue between `scoring` (one patient's work-list row, as `patient-view` would answer for the
 chart) and `spark_job` (the export read, grouped by patient and written as Parquet and a CSV
 work list): the per-patient scoring function Spark calls in its executors, the work list's
-columns, and the run.
+columns, and the run, which ends with `report.write_report`'s page beside the work list.
 
 The scoring function is top-level and takes the run date and the scoring settings as text
 through `functools.partial`, so Spark pickles it by name; each executor's Python worker builds
@@ -14,8 +14,6 @@ the public URL, the SMART issuers), never the database URL, the patient key or a
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from cds_service.population import scoring
+from cds_service.population.report import write_report
 from cds_service.population.scoring import PopulationScorer
 
 # First: without pyspark, this import says which extra to install.
@@ -46,7 +45,6 @@ from cds_service.settings import ModelSettings, ServerSettings, Settings, SmartS
 from fhir_adapters.fhir_values import Resource
 
 REPORT_HTML = "report.html"
-_REPORT_MODULE = "cds_service.population.report"
 
 # One scorer per Python worker and scoring settings: Spark keeps its workers alive between
 # tasks (`spark.python.worker.reuse`), so the models load once per worker, not once per task.
@@ -74,7 +72,7 @@ class ScoreRunResult:
 
     summary: PopulationSummary
     seconds: float
-    report_html: Path | None
+    report_html: Path
 
     @property
     def patients_per_second(self) -> float:
@@ -125,7 +123,8 @@ def check_paths(export: str, output_dir: Path, replace: bool) -> None:
 
 
 def run(job: ScoreRun, settings: Settings) -> ScoreRunResult:
-    """Score every patient of the export on Spark and write the outputs (and the report)."""
+    """Score every patient of the export on Spark; write the score table, the work list and
+    the report."""
     check_paths(job.export, job.output_dir, job.replace)
     # The models are loaded (and verified) here first, so that a bad model directory is one
     # line now rather than an executor's failure after Spark has read the export.
@@ -152,18 +151,10 @@ def run(job: ScoreRun, settings: Settings) -> ScoreRunResult:
             replace=job.replace,
         )
     seconds = time.monotonic() - started
-    return ScoreRunResult(summary, seconds, _write_report(summary, job.as_of))
-
-
-def _write_report(summary: PopulationSummary, as_of: date) -> Path | None:
-    """The HTML summary beside the work list, where this version has the report module."""
-    if importlib.util.find_spec(_REPORT_MODULE) is None:
-        return None
-    report = importlib.import_module(_REPORT_MODULE)
-    output: Path = report.write_report(
-        summary.work_list_csv, summary.work_list_csv.with_name(REPORT_HTML), as_of
+    report = write_report(
+        summary.work_list_csv, summary.work_list_csv.with_name(REPORT_HTML), job.as_of
     )
-    return output
+    return ScoreRunResult(summary, seconds, report)
 
 
 def describe(result: ScoreRunResult) -> Sequence[str]:
@@ -178,9 +169,8 @@ def describe(result: ScoreRunResult) -> Sequence[str]:
         f"{summary.patients_without_patient_resource}",
         f"score table: {summary.scores_parquet}",
         f"work list: {summary.work_list_csv}",
+        f"report: {result.report_html}",
     ]
-    if result.report_html is not None:
-        lines.append(f"report: {result.report_html}")
     lines.append(
         f"{result.seconds:.1f} s, {result.patients_per_second:.1f} patients/s (Spark's start "
         "included)"
