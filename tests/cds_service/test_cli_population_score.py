@@ -15,10 +15,11 @@ import pytest
 from bulk_front import BulkFront
 from support import CDSS
 
-from cds_service.population.batch import REPORT_HTML, work_list_columns
+from cds_service.population.batch import REPORT_HTML, scoring_settings, work_list_columns
 from cds_service.population.scoring import score_export as score_one_by_one
 from cds_service.population.spark_job import ColumnType
 from cds_service.population.synthetic_export import write_synthetic_export
+from cds_service.settings import Settings
 
 AS_OF = date(2026, 6, 1)
 PATIENTS = 30
@@ -165,3 +166,27 @@ def test_a_spark_setting_must_be_a_spark_key_with_a_value(tmp_path: Path, settin
     )  # fmt: skip
     assert done.returncode == 2
     assert "give KEY=VALUE with a spark.* key" in done.stderr
+
+
+def test_only_what_the_scorer_reads_travels_to_the_executors(tmp_path: Path) -> None:
+    """The card policy, model directory, public URL and SMART issuers go with the job; the
+    database URL and the patient key stay on the driver."""
+    settings = Settings.model_validate(
+        {
+            "server": {"public_base_url": "https://cdss.example.org"},
+            "storage": {"database_url": "postgresql://cdss:db-password@db.example.org/cdss"},
+            "privacy": {"patient_key": "patient-key-" + "k" * 40},
+            "models": {"directory": str(tmp_path / "models")},
+            "cards": {"diabetes": {"moderate_from": 0.2, "high_from": 0.6}},
+            "smart": {"allowed_issuers": ["https://ehr.example.org/fhir"]},
+        }
+    )
+    shipped = scoring_settings(settings).model_dump_json()
+    assert "db-password" not in shipped
+    assert "patient-key-" not in shipped
+    received = Settings.model_validate_json(shipped)
+    assert received.cards == settings.cards
+    assert received.cards.diabetes.moderate_from == 0.2
+    assert received.models.directory == tmp_path / "models"
+    assert received.server.public_base_url == "https://cdss.example.org"
+    assert received.smart.allowed_issuers == ("https://ehr.example.org/fhir",)
