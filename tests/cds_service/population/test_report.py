@@ -294,7 +294,8 @@ def test_a_spark_work_list_with_quoted_texts_is_read(tmp_path: Path) -> None:
         office_bp_in_12_months="true",
         diabetes_summary='"Risk \\"high, 40%\\" band"',
         diabetes_band="high",
-        hypertension_exclusion="pregnant",
+        # Markup in a text is shown as text, never read as markup.
+        hypertension_exclusion="pregnant <b>&",
     )
     line = ",".join(values.values())
     work_list = tmp_path / "worklist.csv"
@@ -306,4 +307,6 @@ def test_a_spark_work_list_with_quoted_texts_is_read(tmp_path: Path) -> None:
         == "11"
     )
     reasons = tables["Hypertension risk: patients excluded, by reason"]
-    assert reasons[1:] == [["pregnant", "11"]]
+    assert reasons[1:] == [["pregnant <b>&", "11"]]
+    assert "pregnant &lt;b&gt;&amp;" in html
+    assert "<b>" not in html
