@@ -135,7 +135,7 @@ def write_report(work_list_csv: Path, output_html: Path, as_of: date) -> Path:
     with work_list_csv.open(newline="", encoding="utf-8") as lines:
         # Spark's CSV writer escapes a quote inside a quoted text as \", Python's csv doubles
         # it: reading with both rules takes either work list.
-        tally = _tally(csv.DictReader(lines, escapechar="\\"))
+        tally = _tally(csv.DictReader(lines, restval="", escapechar="\\"))
     environment = Environment(
         loader=PackageLoader("cds_service.population", "templates"),
         autoescape=True,

@@ -310,3 +310,12 @@ def test_a_spark_work_list_with_quoted_texts_is_read(tmp_path: Path) -> None:
     assert reasons[1:] == [["pregnant <b>&", "11"]]
     assert "pregnant &lt;b&gt;&amp;" in html
     assert "<b>" not in html
+
+
+def test_a_short_line_counts_its_missing_cells_as_empty(tmp_path: Path) -> None:
+    header = ",".join(name for name, _ in work_list_columns())
+    work_list = tmp_path / "worklist.csv"
+    work_list.write_text(header + "\n" + "p-short,70,male\n" * 11, encoding="utf-8")
+    html = write_report(work_list, tmp_path / "report.html", AS_OF).read_text(encoding="utf-8")
+    bands = table_counts(parsed(html).tables["Diabetes risk: patients by risk band and sex"])
+    assert bands["not estimated", "male"] == "11"
