@@ -19,6 +19,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as sql
 
+from cds_service.population.batch import work_list_columns
 from cds_service.population.export_files import export_files, group_by_patient, read_ndjson
 from cds_service.population.scoring import PopulationScorer
 from cds_service.population.scoring import score_export as score_one_by_one
@@ -322,18 +323,12 @@ def test_spark_rows_are_the_single_process_rows_of_the_hook_path_scorer(
     as_of = date(2026, 6, 1)
     write_synthetic_export(tmp_path / "export", 40, seed=20, as_of=as_of)
     expected = {row.patient_id: row.flat() for row in score_one_by_one(tmp_path / "export", as_of)}
-    sample = next(iter(expected.values()))
-    columns = [
-        ScoreColumn(name, ColumnType.DECIMAL if name.endswith("_probability") else ColumnType.TEXT)
-        for name in sample
-        if name != "patient_id"
-    ]
     summary = score_export(
         spark,
         tmp_path / "export",
         tmp_path / "scores",
         partial(score_as_the_hook_path_does, as_of=as_of.isoformat()),
-        columns,
+        work_list_columns(),
     )
     rows = spark.read.parquet(str(summary.scores_parquet)).collect()
     assert {row["patient_id"]: row.asDict() for row in rows} == expected
