@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -43,17 +43,22 @@ from cds_service.population.batch import score_patient, scoring_settings, work_l
 from cds_service.population.scoring import score_export as score_one_by_one
 from cds_service.population.spark_job import ScoreColumn, score_export
 from cds_service.population.spark_session import SparkSettings, spark_session
-from cds_service.population.synthetic_export import carebundle_templates, write_synthetic_export
+from cds_service.population.synthetic_export import (
+    ChartTemplate,
+    carebundle_templates,
+    write_synthetic_export,
+)
 from cds_service.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
+from hook_load import spread  # noqa: E402
 from report import machine_line, publish  # noqa: E402
 
 SECTION = "## Population scoring: Spark local against one process"
 LOOP, SPARK = "one process", "Spark local"
 DEFAULT_PATIENTS = (10_000,)
-# Up to this size three repeats fit in a few minutes; above it, one (100k takes ~10 minutes).
+# Up to this size three repeats fit in minutes; above it, one (100k: ~25 minutes on 2 cores).
 REPEATED_UP_TO, SMALL_REPEATS, LARGE_REPEATS = 10_000, 3, 1
 QUICK_PATIENTS = 300
 # The first Spark job's export, at most this many patients (never more than the smallest size
@@ -224,6 +229,17 @@ def megabytes_on_disk(folder: Path) -> float:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6
 
 
+def write_export(
+    export: Path, patients: int, seed: int, as_of: date, templates: Sequence[ChartTemplate]
+) -> Size:
+    """One size's export, written afresh and timed."""
+    shutil.rmtree(export, ignore_errors=True)
+    started = time.perf_counter()
+    counts = write_synthetic_export(export, patients, seed, as_of, templates)
+    seconds = time.perf_counter() - started
+    return Size(patients, seconds, sum(counts.values()), megabytes_on_disk(export))
+
+
 def measure(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, float], list[Size]]:
     """Start Spark once, warm it up, then generate and score each size, the paths alternating."""
     as_of, templates = args.as_of, carebundle_templates()
@@ -245,15 +261,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, float], 
         run_loop(warm_up, workdir / "warm-up.csv", as_of)
         for patients in args.patients:
             export = workdir / f"export-{patients}"
-            shutil.rmtree(export, ignore_errors=True)
-            began = time.perf_counter()
-            counts = write_synthetic_export(export, patients, args.seed, as_of, templates)
-            size = Size(
-                patients,
-                time.perf_counter() - began,
-                sum(counts.values()),
-                megabytes_on_disk(export),
-            )
+            size = write_export(export, patients, args.seed, as_of, templates)
             repeats = args.repeats or (
                 SMALL_REPEATS if patients <= REPEATED_UP_TO else LARGE_REPEATS
             )
@@ -277,14 +285,6 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, float], 
             shutil.rmtree(export)
             sizes.append(size)
     return fixed, sizes
-
-
-def spread(values: list[float], digits: int = 1) -> str:
-    """The median (min-max) of the repeats; one repeat, its value."""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    low, mid, high = min(values), statistics.median(values), max(values)
-    return f"{mid:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def _cpu_split(runs: list[Run]) -> str:
