@@ -133,9 +133,8 @@ class Figure:
 def write_report(work_list_csv: Path, output_html: Path, as_of: date) -> Path:
     """Write the HTML summary of a work list scored on `as_of`; the path written."""
     with work_list_csv.open(newline="", encoding="utf-8") as lines:
-        # Spark's CSV writer escapes a quote inside a quoted text as \", Python's csv doubles
-        # it: reading with both rules takes either work list.
-        tally = _tally(csv.DictReader(lines, restval="", escapechar="\\"))
+        # RFC 4180: a quote inside a quoted text doubled, as the population job writes it.
+        tally = _tally(csv.DictReader(lines, restval=""))
     environment = Environment(
         loader=PackageLoader("cds_service.population", "templates"),
         autoescape=True,

@@ -301,6 +301,9 @@ def _write_work_list(session: SparkSession, scores: Path, output_dir: Path) -> P
         .coalesce(1)
         .sortWithinPartitions(PATIENT_ID_COLUMN)
         .write.option("header", True)
+        # A quote inside a quoted text doubled (RFC 4180), as spreadsheets and Python's csv
+        # read it; Spark's own default escapes it with a backslash, which they misread.
+        .option("escape", '"')
         .csv(str(parts))
     )
     (part,) = parts.glob("part-*.csv")

@@ -76,8 +76,8 @@ def test_an_export_downloaded_and_scored_on_spark_gets_the_single_process_rows(
     assert len(expected) == PATIENTS
     kinds = {column.name: column.type for column in work_list_columns()}
     with (out / "worklist.csv").open(encoding="utf-8", newline="") as handle:
-        # Spark escapes a quote inside a quoted text as \", Python's csv doubles it: both read.
-        work_list = list(csv.DictReader(handle, escapechar="\\"))
+        # Read as any spreadsheet reads CSV (RFC 4180), with no escape character.
+        work_list = list(csv.DictReader(handle))
     assert [row["patient_id"] for row in work_list] == sorted(expected)
     for row in work_list:
         patient = expected[row["patient_id"]]

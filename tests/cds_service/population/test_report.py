@@ -283,8 +283,8 @@ def test_an_age_that_is_not_a_number_is_refused_without_its_value(tmp_path: Path
     assert not (tmp_path / "report.html").exists()
 
 
-def test_a_spark_work_list_with_quoted_texts_is_read(tmp_path: Path) -> None:
-    # As Spark's CSV writer quotes: a text holding a comma and a quote, the quote escaped.
+def test_a_work_list_with_quoted_texts_is_read(tmp_path: Path) -> None:
+    # As the population job writes it: a text holding a comma and a quote, the quote doubled.
     header = ",".join(name for name, _ in work_list_columns())
     values = dict.fromkeys((name for name, _ in work_list_columns()), "")
     values.update(
@@ -292,7 +292,7 @@ def test_a_spark_work_list_with_quoted_texts_is_read(tmp_path: Path) -> None:
         sex="male",
         hba1c_in_12_months="false",
         office_bp_in_12_months="true",
-        diabetes_summary='"Risk \\"high, 40%\\" band"',
+        diabetes_summary='"Risk ""high, 40%"" band"',
         diabetes_band="high",
         # Markup in a text is shown as text, never read as markup.
         hypertension_exclusion="pregnant <b>&",

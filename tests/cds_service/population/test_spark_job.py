@@ -52,6 +52,7 @@ COLUMNS = (
     ScoreColumn("newest_observation", ColumnType.TEXT),
     ScoreColumn("mean_value", ColumnType.DECIMAL),
     ScoreColumn("has_birth_date", ColumnType.FLAG),
+    ScoreColumn("summary", ColumnType.TEXT),
 )
 PATIENT_IDS = ("p-1", "p-2", "p-3", "p-4", "p-5")
 LOINC_HBA1C = "4548-4"
@@ -70,6 +71,9 @@ def count_resources(patient_id: str, resources: list[dict[str, Any]]) -> dict[st
         "newest_observation": max((r["effectiveDateTime"] for r in observations), default=None),
         "mean_value": sum(values) / len(values) if values else None,
         "has_birth_date": "birthDate" in patient,
+        # A comma and quotes, as a card's summary may hold: the work list must quote the text
+        # and double its quotes (RFC 4180) for a spreadsheet to read it back whole.
+        "summary": f'{len(observations)} observations, "{patient_id}"',
     }
 
 
