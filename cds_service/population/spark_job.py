@@ -119,16 +119,35 @@ class PopulationSummary:
     work_list_csv: Path
 
 
-def patient_key(resource_type: Column) -> Column:
-    """The patient id a resource names (its own id for a Patient), null when it names none."""
+# The top-level members the keys are read from. Each line's JSON is parsed once, by
+# json_tuple: read with get_json_object, the whole resource was parsed again for every member
+# and every branch of the key, most of the JVM's CPU in a run (bench/population.py).
+RESOURCE_TYPE, RESOURCE_ID, MEDICATION_REFERENCE = "resourceType", "id", "medicationReference"
+_MEMBERS = (
+    RESOURCE_TYPE,
+    RESOURCE_ID,
+    *sorted(set(PATIENT_ELEMENT.values())),
+    MEDICATION_REFERENCE,
+)
+
+
+def with_members(lines: DataFrame) -> DataFrame:
+    """The lines (`value`: a resource's JSON) with the top-level members the keys need, as
+    text columns (a member that is an object, as JSON text; absent, null)."""
+    return lines.select("value", sql.json_tuple("value", *_MEMBERS).alias(*_MEMBERS))
+
+
+def patient_key() -> Column:
+    """The patient id a resource names (its own id for a Patient), null when it names none;
+    from the columns of `with_members`."""
+    resource_type = sql.col(RESOURCE_TYPE)
     reference: Column = sql.lit(None).cast("string")
     for element_type, element in PATIENT_ELEMENT.items():
         reference = sql.when(
-            resource_type == element_type, sql.get_json_object("value", f"$.{element}.reference")
+            resource_type == element_type, sql.get_json_object(sql.col(element), "$.reference")
         ).otherwise(reference)
     linked = sql.regexp_extract(reference, _PATIENT_REFERENCE_JAVA, 1)
-    own_id = sql.get_json_object("value", "$.id")
-    key = sql.when(resource_type == PATIENT, own_id).otherwise(linked)
+    key = sql.when(resource_type == PATIENT, sql.col(RESOURCE_ID)).otherwise(linked)
     return sql.when(key != "", key)
 
 
@@ -146,11 +165,10 @@ def _keyed_resources(session: SparkSession, export: str) -> DataFrame:
         lines = session.read.text(sources)
     except PySparkException as exc:
         raise ExportNotFound(f"no {NDJSON_GLOB} file in the export folder {export}") from exc
-    resources = lines.where(sql.trim("value") != "")
-    resource_type = sql.get_json_object("value", "$.resourceType")
-    own_id = sql.get_json_object("value", "$.id")
+    resources = with_members(lines.where(sql.trim("value") != ""))
+    resource_type, own_id = sql.col(RESOURCE_TYPE), sql.col(RESOURCE_ID)
     return resources.select(
-        patient_key(resource_type).alias(PATIENT_ID_COLUMN),
+        patient_key().alias(PATIENT_ID_COLUMN),
         sql.coalesce(resource_type == PATIENT, sql.lit(False)).alias("is_patient"),
         sql.when(
             resource_type.isin(*sorted(SHARED_RESOURCES)) & (own_id != ""),
@@ -164,7 +182,7 @@ def _keyed_resources(session: SparkSession, export: str) -> DataFrame:
 def _medication_named(resource_type: Column) -> Column:
     """The `Medication/{id}` an order or statement names by reference, else null."""
     reference = sql.regexp_replace(
-        sql.get_json_object("value", "$.medicationReference.reference"), "(?s)/_history/.*", ""
+        sql.get_json_object(sql.col(MEDICATION_REFERENCE), "$.reference"), "(?s)/_history/.*", ""
     )
     named = reference.startswith(f"{MEDICATION}/") & resource_type.isin(*_MEDICATION_USES)
     return sql.when(named, reference)

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as sql
 
 from cds_service.population.batch import work_list_columns
 from cds_service.population.export_files import export_files, group_by_patient, read_ndjson
@@ -35,6 +34,7 @@ from cds_service.population.spark_job import (
     patient_key,
     score_export,
     score_row,
+    with_members,
 )
 from cds_service.population.spark_session import (
     SparkSettings,
@@ -368,12 +368,7 @@ def test_patient_key_reads_references_as_the_hook_path_does(spark: SparkSession)
         "not json",
     ]
     frame = spark.createDataFrame([(text,) for text in resources], ["value"])
-    keys = [
-        row[0]
-        for row in frame.select(
-            patient_key(sql.get_json_object("value", "$.resourceType"))
-        ).collect()
-    ]
+    keys = [row[0] for row in with_members(frame).select(patient_key()).collect()]
     reader = PatientScope(None)
     assert keys == [
         *(reader.patient_named(reference) for reference in REFERENCES),
