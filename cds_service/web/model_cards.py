@@ -22,7 +22,8 @@ blueprint = Blueprint("model_cards", __name__)
 
 _MODELS = (*(spec.name for spec in LEARNED_MODELS), INCIDENCE_MODEL)
 _DOCUMENTS = {
-    **{name: (f"{name}.md", "text/markdown; charset=utf-8") for name in _MODELS},
+    # Werkzeug adds "; charset=utf-8" to a text/* type itself (naming it here sent it twice).
+    **{name: (f"{name}.md", "text/markdown") for name in _MODELS},
     **{
         f"{spec.name}-{plot}.png": (f"{spec.name}-{plot}.png", "image/png")
         for spec in LEARNED_MODELS
