@@ -46,6 +46,9 @@ class DemoPorts:
 
 def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> None:
     """Start everything, print where to go, and serve the demo EHR until interrupted."""
+    # Absolute before anything names it: the service runs with the folder as its working
+    # directory, where a relative path written into its configuration would resolve again.
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     quieten_http_client_logs()
     cds_base = f"http://127.0.0.1:{ports.cds}"

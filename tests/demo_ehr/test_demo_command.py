@@ -27,8 +27,11 @@ def running_demo(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[by
     ehr, cds, fhir = free_port(), free_port(), free_port()
     log = (tmp_path / "demo.log").open("wb")
     ports = ["--ehr-port", str(ehr), "--cds-port", str(cds), "--fhir-port", str(fhir)]
+    # A relative --workdir, as the README's default `var/demo` is: the service it starts must
+    # not resolve it a second time from inside that folder.
     process = subprocess.Popen(
-        [str(CDSS), "demo", "--workdir", str(tmp_path / "demo"), *ports],
+        [str(CDSS), "demo", "--workdir", "var/demo", *ports],
+        cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
