@@ -195,11 +195,16 @@ def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file
 def demo(workdir: Path, ehr_port: int, cds_port: int, fhir_port: int) -> None:
     """Try it locally: synthetic patients, the service, and a small EHR that calls it."""
     try:
-        from demo_ehr.runner import DemoPorts, run_demo
+        from demo_ehr.runner import DemoPorts, missing_demo_parts, run_demo
+
+        missing = missing_demo_parts()
     except ImportError as exc:
+        missing = [exc.name or str(exc)]
+    if missing:
         raise click.ClickException(
-            f"the demo needs the [demo] extra (pip install 'cdss[demo]'): {exc}"
-        ) from None
+            "the demo needs the [demo] extra: bash scripts/install.sh --demo "
+            f"(or pip install 'cdss[demo]'); not installed: {', '.join(missing)}"
+        )
     try:
         run_demo(workdir, DemoPorts(ehr=ehr_port, cds=cds_port, fhir=fhir_port), click.echo)
     except (RuntimeError, OSError) as exc:

