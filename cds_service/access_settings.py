@@ -6,6 +6,7 @@ because it is what a security review reads.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,6 +119,11 @@ class AuthSettings(Section):
                 "[auth] sandbox = true to trust it (synthetic data only), or remove the issuer"
             )
         return self
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest an admin token is configured by (`[admin] token_sha256`)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _is_sha256_hex(value: str) -> bool:

@@ -1,4 +1,9 @@
-"""The `cdss` command: run the service, migrate its database, make keys and tokens for testing."""
+"""The `cdss` command: run the service, migrate its database, make keys and tokens for testing.
+
+Each command imports what it needs when it runs: the models, the database layer and the web
+app take seconds to import, and `cdss --help` or `cdss token` need none of them
+(tests/cds_service/test_cli_imports.py holds the line).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
-from cds_service.admin.access import token_digest
-from cds_service.auth.signing import generate_signing_key, public_key_set, sign_cds_token
 from cds_service.cli_options import config_option, settings_from
-from cds_service.components import JWT_CHECKS_OFF_WARNING, load_shared_models
 from cds_service.population.commands import population
-from cds_service.privacy import load_or_create_patient_key
 from cds_service.settings import SIGNING_ALGORITHMS, ConfigurationError, Settings
-from cds_service.storage.database import create_database_engine, migrate
 
 log = logging.getLogger("cdss")
 
 
 def prepare(settings: Settings) -> None:
     """What must happen once before workers start: the schema migrated, the patient key made."""
+    from cds_service.privacy import load_or_create_patient_key
+    from cds_service.storage.database import create_database_engine, migrate
+
     engine = create_database_engine(settings.storage.database_url)
     try:
         migrate(engine)
@@ -53,7 +55,10 @@ def serve(
     host: str | None, port: int | None, workers: int | None, config_file: Path | None
 ) -> None:
     """Run the production server (gunicorn; its workers share the models loaded once)."""
-    from cds_service.server import run_gunicorn  # gunicorn is needed only here
+    from pydantic import ValidationError
+
+    from cds_service.components import JWT_CHECKS_OFF_WARNING, load_shared_models
+    from cds_service.server import run_gunicorn
 
     settings = settings_from(config_file)
     server = settings.server.model_copy(
@@ -173,6 +178,8 @@ def keys() -> None:
 @click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file: Path) -> None:
     """Write a private JWK (keep it secret) and the public JWK Set the service trusts."""
+    from cds_service.auth.signing import generate_signing_key, public_key_set
+
     private_jwk = generate_signing_key(algorithm, kid)
     private_file.parent.mkdir(parents=True, exist_ok=True)
     private_file.touch(mode=0o600, exist_ok=False)
@@ -217,6 +224,8 @@ main.add_command(population)
 @main.command("admin-token")
 def admin_token() -> None:
     """Make an admin token: give the token to the administrator, its digest to the config."""
+    from cds_service.access_settings import token_digest
+
     secret = secrets.token_urlsafe(32)
     click.echo(f"token:  {secret}\nsha256: {token_digest(secret)}")
     click.echo("Add the digest to [admin] token_sha256; the token itself is not stored anywhere.")
@@ -234,6 +243,8 @@ def admin_token() -> None:
 @click.option("--tenant", default=None)
 def token(key_file: Path, issuer: str, audience: str, lifetime: int, tenant: str | None) -> None:
     """Print a CDS Hooks JWT for one call (its jti is single-use: one token, one call)."""
+    from cds_service.auth.signing import sign_cds_token
+
     private_jwk = json.loads(key_file.read_text(encoding="utf-8"))
     click.echo(
         sign_cds_token(

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from werkzeug.serving import make_server
 
-from cds_service.admin.access import token_digest
+from cds_service.access_settings import token_digest
 from cds_service.app import quieten_http_client_logs
 from cds_service.auth.signing import generate_signing_key, public_key_set
 from cds_service.settings import environment_without

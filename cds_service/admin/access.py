@@ -17,7 +17,6 @@ trying and makes the trying visible (the audit log, the `cdss_admin_refused` met
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import threading
@@ -25,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cds_service.access_settings import token_digest
 from cds_service.errors import AuthenticationFailed, TooManyAttempts
 from cds_service.metrics import ServiceMetrics
 from cds_service.settings import AdminSettings
@@ -37,11 +37,6 @@ NO_TOKEN = "no-token"  # noqa: S105
 WRONG_TOKEN = "wrong-token"  # noqa: S105
 THROTTLED = "throttled"
 BAD_FORM = "bad-form-token"
-
-
-def token_digest(token: str) -> str:
-    """The SHA-256 hex digest a token is configured by."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

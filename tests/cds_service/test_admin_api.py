@@ -24,7 +24,7 @@ from hook_calls import (
 )
 from support import CdssServer
 
-from cds_service.admin.access import token_digest
+from cds_service.access_settings import token_digest
 
 ACTOR = "cds-committee"
 

@@ -20,7 +20,7 @@ from conftest import TRUSTED_ISSUER, Mint, patient_view_request
 from hook_calls import DIABETES_PATH, TODAY, UCUM, diabetes_chart
 from support import CdssServer
 
-from cds_service.admin.access import token_digest
+from cds_service.access_settings import token_digest
 
 FEEDBACK_PATH = DIABETES_PATH + "/feedback"
 LOINC_HBA1C = "4548-4"

@@ -34,7 +34,7 @@ from support import CdssServer
 from test_metrics import scrape, value
 from test_note_summary_service import _call as note_summary_cards
 
-from cds_service.admin.access import token_digest
+from cds_service.access_settings import token_digest
 from cds_service.auth.signing import sign_cds_token
 from cds_service.services.note_summary import MADE, SHARED
 

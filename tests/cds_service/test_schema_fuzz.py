@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from support import CdssServer
 
-from cds_service.admin.access import token_digest
+from cds_service.access_settings import token_digest
 from cds_service.web.openapi import DOCUMENT_PATH
 from cds_service.web.openapi_operations import (
     ADMIN_API,
