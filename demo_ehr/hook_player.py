@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -67,9 +68,11 @@ class HookPlayer:
         answer.raise_for_status()
         return [entry["resource"] for entry in answer.json().get("entry", [])]
 
-    def patient(self, patient_id: str) -> dict[str, Any]:
-        """One patient's Patient resource."""
+    def patient(self, patient_id: str) -> dict[str, Any] | None:
+        """One patient's Patient resource, or None when the FHIR server has no such patient."""
         answer = self._client.get(f"{self._fhir}/Patient/{patient_id}", headers=self._fhir_headers)
+        if answer.status_code in (HTTPStatus.NOT_FOUND, HTTPStatus.GONE):
+            return None
         answer.raise_for_status()
         resource: dict[str, Any] = answer.json()
         return resource

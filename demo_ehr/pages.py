@@ -4,6 +4,7 @@ feedback when a suggestion is accepted or a card dismissed, and SMART launches f
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -57,10 +58,14 @@ def patients() -> str:
 
 
 @blueprint.get("/patients/<patient_id>")
-def chart(patient_id: str) -> str:
+def chart(patient_id: str) -> str | tuple[str, int]:
     """The chart opens: `patient-view` to every service, and their cards."""
     player = _player()
     patient = player.patient(patient_id)
+    if patient is None:
+        # The demo makes its patients afresh at each start, under new ids: a chart bookmarked
+        # in an earlier run names nobody now.
+        return render_template("demo_ehr/no_patient.html"), HTTPStatus.NOT_FOUND
     return render_template(
         "demo_ehr/chart.html",
         patient_id=patient_id,

@@ -241,3 +241,14 @@ def test_no_picker_for_an_unknown_client(ehr: FlaskClient, client: dict[str, str
         "error": "invalid_request",
         "error_description": "unknown client or redirect_uri",
     }
+
+
+def test_a_chart_of_no_such_patient_is_a_page_saying_so(ehr: FlaskClient) -> None:
+    """A chart link kept from an earlier demo run (its patients had other ids) is a 404 page
+    that leads back to the list, not a server error."""
+    page = ehr.get("/patients/from-an-earlier-run")
+    assert page.status_code == 404
+    text = page.get_data(as_text=True)
+    assert "<h1>No such patient</h1>" in text
+    assert '<a href="/">Choose a patient from the list</a>' in text
+    assert "Traceback" not in text
