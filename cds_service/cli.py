@@ -18,7 +18,12 @@ import click
 
 from cds_service.cli_options import config_option, settings_from
 from cds_service.population.commands import population
-from cds_service.settings import SIGNING_ALGORITHMS, ConfigurationError, Settings
+from cds_service.settings import (
+    ENV_CONFIG_FILE,
+    SIGNING_ALGORITHMS,
+    ConfigurationError,
+    Settings,
+)
 
 log = logging.getLogger("cdss")
 
@@ -229,6 +234,36 @@ def admin_token() -> None:
     secret = secrets.token_urlsafe(32)
     click.echo(f"token:  {secret}\nsha256: {token_digest(secret)}")
     click.echo("Add the digest to [admin] token_sha256; the token itself is not stored anywhere.")
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    # Click reads $CDSS_CONFIG here, so the report can say which of the two named the file.
+    envvar=ENV_CONFIG_FILE,
+    help="TOML configuration file (default: $CDSS_CONFIG, else built-in defaults).",
+)
+@click.option(
+    "--online", is_flag=True, help="Also fetch each issuer's jwks_url (a 3-second timeout)."
+)
+def doctor(config_file: Path | None, online: bool) -> None:
+    """Say what is installed and configured, and what to do next (exit 1: serve would fail)."""
+    from click.core import ParameterSource
+
+    from cds_service.doctor import ConfigurationSource, examine, render
+
+    context = click.get_current_context()
+    named_by = context.get_parameter_source("config_file")
+    source = ConfigurationSource(
+        config_file, from_environment=named_by is ParameterSource.ENVIRONMENT
+    )
+    report = examine(source, online=online)
+    for line in render(report):
+        click.echo(line)
+    context.exit(1 if report.blocks_serving else 0)
 
 
 @main.command()

