@@ -46,6 +46,22 @@ uuid>}], outcomeTimestamp}`; on dismiss, `{card, outcome: "overridden", outcomeT
 `overrideReason: {reason: {code, system}}` when a reason was picked (`system` only if the reason
 has one; no `display`, no `userComment`). `outcomeTimestamp` is `new Date().toISOString()`:
 UTC with milliseconds and `Z`.
+
+Not exercised by the tests, written down for the docs:
+- Its default FHIR server is `https://launch.smarthealthit.org/v/r2/fhir`, a DSTU2 (FHIR 1.0.2)
+  server (`src/reducers/fhir-server-reducers.js`: `defaultFhirServer`, `fhirVersion: '1.0.2'`);
+  an R4 server must be picked in the sandbox, e.g. `https://launch.smarthealthit.org/v/r4/fhir`.
+  Its default patient is `smart-1288992` and its user `Practitioner/COREPRACTITIONER1`
+  (`src/reducers/patient-reducers.js`); its default services are
+  `https://sandbox-services.cds-hooks.org/cds-services` (`src/reducers/cds-services-reducers.js`).
+- SMART links: for each `smart` link on a card the sandbox asks the FHIR server for a launch
+  context, `POST {fhirServer}/_services/smart/Launch` with `{launchUrl, parameters: {patient,
+  smart_messaging_origin, appContext}}`, the endpoint of the old HSPC sandboxes
+  (`src/retrieve-data-helpers/launch-context-retrieval.js`, "for HSPC Sandboxes only"), and
+  appends `launch={launch_id}&iss={fhirServer}` to the link. Any other FHIR server (the SMART
+  launcher's, sekmet, HAPI) has no such endpoint, so the link has no launch URL and is drawn
+  disabled, titled "Cannot launch SMART link without a SMART-enabled FHIR server"
+  (`src/components/CardList/card-list.jsx`, `remapUrl`).
 """
 
 from __future__ import annotations
@@ -277,24 +293,38 @@ def overridden_feedback(card_uuid: str, reason: dict[str, Any] | None) -> dict[s
     return {"feedback": [entry]}
 
 
-def sandbox_call(
+class BrowserRefused(Exception):
+    """The browser would not let the sandbox's script make a call or read its answer (CORS):
+    the script sees only a network error."""
+
+
+def sandbox_fetch(
     client: httpx.Client,
     method: str,
     url: str,
     body: dict[str, Any] | None = None,
     *,
     accept_json: bool = True,
-) -> tuple[httpx.Response, httpx.Response]:
+) -> httpx.Response:
     """One call as the sandbox's page makes it: the browser's preflight, then the call with a
-    fresh token for exactly `url`; both answers."""
+    fresh token for exactly `url`; its answer, or BrowserRefused as the browser would."""
     request_headers = POST_PREFLIGHT_HEADERS if body is not None else DISCOVERY_PREFLIGHT_HEADERS
-    checked = preflight(client, url, method, request_headers)
+    refusal = preflight_refusal(
+        preflight(client, url, method, request_headers), method, request_headers
+    )
+    if refusal is not None:
+        raise BrowserRefused(f"{method} {url}: {refusal}")
     headers = {"Origin": SANDBOX_ORIGIN, "Authorization": f"Bearer {sandbox_jwt(url)}"}
     # Discovery and hook calls send `Accept: application/json`; feedback sends none (its
     # `accept_json=False`), so httpx's `*/*` stands for the browser's default.
     if accept_json:
         headers["Accept"] = JSON_TYPE
     if body is None:
-        return checked, client.request(method, url, headers=headers)
-    headers["Content-Type"] = JSON_TYPE
-    return checked, client.request(method, url, headers=headers, content=json.dumps(body))
+        response = client.request(method, url, headers=headers)
+    else:
+        headers["Content-Type"] = JSON_TYPE
+        response = client.request(method, url, headers=headers, content=json.dumps(body))
+    refusal = response_refusal(response)
+    if refusal is not None:
+        raise BrowserRefused(f"{method} {url} answered {response.status_code}: {refusal}")
+    return response
