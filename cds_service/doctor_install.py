@@ -119,17 +119,25 @@ def java_runtime() -> Finding:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Finding(Status.MISSING, "Java", f"{java} did not run ({type(exc).__name__})")
-    found = _JAVA_VERSION.search(done.stderr + done.stdout)
-    if found is None:
+    major = java_major_version(done.stderr + done.stdout)
+    if major is None:
         return Finding(Status.MISSING, "Java", f"{java} did not say its version")
-    major = int(found["major"])
-    if major == 1 and found["minor"] is not None:  # "1.8" is Java 8
-        major = int(found["minor"])
     if major < JAVA_MINIMUM:
         return Finding(
             Status.MISSING, "Java", f"{java} is Java {major}; Spark needs Java {JAVA_MINIMUM}+"
         )
     return Finding(Status.OK, "Java", f"Java {major} at {java}")
+
+
+def java_major_version(banner: str) -> int | None:
+    """The major version `java -version` names (8 for "1.8.0_402", 17 for "17.0.15")."""
+    found = _JAVA_VERSION.search(banner)
+    if found is None:
+        return None
+    major = int(found["major"])
+    if major == 1 and found["minor"] is not None:
+        return int(found["minor"])
+    return major
 
 
 def training_finding() -> Finding:

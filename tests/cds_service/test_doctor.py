@@ -6,15 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import KeySetPublisher, free_port
 
 from cds_service.auth.signing import generate_signing_key, public_key_set
+from cds_service.doctor_install import java_major_version
 
 CDSS = Path(sys.executable).with_name("cdss")
 PATIENT_KEY = "5a" * 32
@@ -244,3 +248,49 @@ def test_a_key_set_url_is_fetched_only_when_asked(
     assert lines_about(online.stdout, "issuer https://ehr.example.test")[0].endswith(
         f"jwks_url = {key_publisher.url} (fetched): a JWK Set of 1 usable key(s)"
     )
+
+
+def test_what_stops_serving_is_an_error_and_the_rest_is_not(tmp_path: Path) -> None:
+    """Models that are not there and a schema from a newer version stop `cdss serve`; a patient
+    key others can read, or an issuer's missing key file with JWT checks off, do not."""
+    database = tmp_path / "cdss.db"
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        connection.execute("INSERT INTO alembic_version VALUES ('9999_from_the_future')")
+    patient_key = tmp_path / "patient.key"
+    patient_key.write_text(PATIENT_KEY + "\n", encoding="ascii")
+    patient_key.chmod(0o644)
+    (tmp_path / "no-models").mkdir()
+    config = write_config(
+        tmp_path,
+        '[models]\ndirectory = "no-models"\n[auth]\nverify_jwt = false\n'
+        '[[auth.issuers]]\niss = "https://ehr.example.test"\njwks_file = "absent.json"\n',
+    )
+    done = doctor(tmp_path, "--config", str(config))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert lines_about(done.stdout, "risk models")[0].startswith(
+        f"error risk models: [models] directory {tmp_path / 'no-models'}: model "
+    )
+    assert lines_about(done.stdout, "database") == [
+        f"error database: sqlite:///{database}: schema at 9999_from_the_future, a migration "
+        "this version of cdss does not have (a newer one migrated it)"
+    ]
+    assert lines_about(done.stdout, "patient key") == [
+        f"warning patient key: {patient_key} can be read by other users"
+    ]
+    assert lines_about(done.stdout, "JWT checks")[0].startswith("warning JWT checks: OFF")
+    assert "absent.json" not in done.stdout
+    assert PATIENT_KEY not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("banner", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment', 17),
+        ('java version "1.8.0_402"\nJava(TM) SE Runtime Environment', 8),
+        ('openjdk version "21" 2023-09-19', 21),
+        ("Picked up JAVA_TOOL_OPTIONS: -Xmx1g", None),
+    ],
+)
+def test_the_java_major_version_is_read_from_its_banner(banner: str, major: int | None) -> None:
+    assert java_major_version(banner) == major
