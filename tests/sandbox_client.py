@@ -61,7 +61,13 @@ Not exercised by the tests, written down for the docs:
   appends `launch={launch_id}&iss={fhirServer}` to the link. Any other FHIR server (the SMART
   launcher's, sekmet, HAPI) has no such endpoint, so the link has no launch URL and is drawn
   disabled, titled "Cannot launch SMART link without a SMART-enabled FHIR server"
-  (`src/components/CardList/card-list.jsx`, `remapUrl`).
+  (`src/components/CardList/card-list.jsx`, `remapUrl`). The sandbox asks for every card's
+  `smart` links after every call, with the access token only when it has one
+  (`service-exchange.js`, `remapSmartLinks`).
+- It holds an access token only when launched through its `launch.html` by a SMART EHR, as the
+  client `src/config/fhir-config.js` names for the old "CDS Hooks DSTU2 HSPC Sandbox"; its
+  `fhirServer` is then the launching server (`fhir-server-reducers.js`, `SMART_AUTH_SUCCESS`).
+- `iat` and `exp` are `Math.round`ed seconds, so `iat` may be half a second ahead of the clock.
 """
 
 from __future__ import annotations

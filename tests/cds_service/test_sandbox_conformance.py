@@ -365,3 +365,23 @@ def test_feedback_on_accept_and_on_dismiss_is_stored(sandbox: Sandbox) -> None:
     # The sandbox sends the reason's code (and system, had it one), never its display.
     [stored] = row["overrideReasons"]
     assert (stored["code"], stored["system"], stored["cards"]) == ("patient-declined", None, 1)
+
+
+def test_a_sandbox_whose_every_read_failed_sends_no_prefetch_and_gets_every_required_key_named(
+    sandbox: Sandbox,
+) -> None:
+    # Pointed at a secured FHIR server without being SMART-launched, the sandbox reads with no
+    # token: every read is refused, and the call carries no `prefetch` member at all.
+    patient_id, fhir = sandbox.charts[HYPERTENSION], sandbox.fhir
+    templates = sandbox.templates("hypertension-risk")
+    resolution = resolve_prefetch(fhir.base_url, templates, {"patientId": patient_id}, None)
+    body = patient_view_request(fhir.base_url, patient_id, resolution.prefetch)
+
+    response = sandbox_fetch(sandbox.page, "POST", sandbox.service_url("hypertension-risk"), body)
+
+    assert {status for _, _, status in resolution.reads} == {401}
+    assert "prefetch" not in body
+    assert response.status_code == 412
+    named = sorted(loc for issue in response.json()["issue"] for loc in issue["expression"])
+    # The required keys, each once; the optional ones (medications, family history) are not.
+    assert named == ["prefetch.conditions", "prefetch.observations", "prefetch.patient"]
