@@ -38,6 +38,7 @@ from fhir_adapters.fhir_fetch_errors import (
     resource_in,
     translate_transport_errors,
 )
+from fhir_adapters.fhir_query import with_encoded_query
 
 __all__ = [
     "FHIR_SERVER_UNREADABLE",
@@ -371,8 +372,9 @@ def _page_resources(page: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def url_on_server(base_url: str, url: str) -> str:
-    """An absolute URL for a relative query, or `FhirForeignUrl` for a URL off the server (or
-    one whose path climbs out of the base with a `.` or `..` segment)."""
+    """The absolute URL a query or link is sent to, its query percent-encoded (see
+    `fhir_adapters.fhir_query`: a proxy may rewrite `//` in it); `FhirForeignUrl` for a URL off
+    the server (or one whose path climbs out of the base with a `.` or `..` segment)."""
     base = base_url.rstrip("/")
     # A query's parameters may hold URLs ("code=http://loinc.org|4548-4"): only a scheme at
     # the very start makes a URL absolute.
@@ -387,4 +389,4 @@ def url_on_server(base_url: str, url: str) -> str:
     path = urlsplit(absolute).path
     if any(unquote(segment) in _DOT_SEGMENTS for segment in path.split("/")):
         raise FhirForeignUrl("a path leaves the resource it names; it is not requested")
-    return absolute
+    return with_encoded_query(absolute)
