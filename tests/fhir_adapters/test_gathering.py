@@ -177,7 +177,8 @@ def test_a_next_link_off_the_server_is_not_followed_with_the_token(
         return httpx.Response(200, json=page(range(2), "http://elsewhere.example/steal?page=1"))
 
     gathered = gatherer_for(handler).gather((OBSERVATIONS,), None, CONTEXT, ACCESS, BUDGET)
-    assert asked == [f"{BASE}/Observation?patient=p1&code=http://loinc.org|4548-4"]
+    # Sent percent-encoded (fhir_adapters/fhir_query.py), and only the query the key asked for.
+    assert asked == [f"{BASE}/Observation?patient=p1&code=http%3A%2F%2Floinc.org%7C4548-4"]
     assert ids(gathered.resources["observations"]) == ["o0", "o1"]
     assert "outside the FHIR server" in gathered.incomplete["observations"]
 
