@@ -30,7 +30,14 @@ from models.criteria import (
     STAGE2_DIASTOLIC,
     STAGE2_SYSTOLIC,
 )
-from models.prediction import Contribution, FilledIn, RiskEstimate, probability_at
+from models.prediction import (
+    NOTHING_RECORDED,
+    Absence,
+    Contribution,
+    FilledIn,
+    RiskEstimate,
+    probability_at,
+)
 
 # A factor is worth naming when it moved the log-odds by at least this much (about 5% in odds).
 MIN_SHOWN_EFFECT = 0.05
@@ -100,7 +107,9 @@ def shown_number(value: float, cut_offs: Sequence[float], decimals: int) -> str:
 def describe_value(item: Contribution) -> str:
     """One input in words: "BMI 34.2 kg/m2 (2024-03-02)", "Current smoker", or its filling-in."""
     if item.value is None:
-        return filled_in_text(item) if item.filled_in is not None else f"{item.label}: not recorded"
+        if item.filled_in is not None:
+            return filled_in_text(item)
+        return f"{item.label}: {missing_words(item)}"
     if item.feature in _FLAG_WORDS:
         text = _FLAG_WORDS[item.feature][0 if item.value >= 0.5 else 1]
     elif item.feature == "parents_with_hypertension":
@@ -244,19 +253,50 @@ def _filled_in(item: Contribution) -> FilledIn:
     return FilledIn(item.value, "the model's value for a missing input")
 
 
+def missing_words(item: Contribution) -> str:
+    """Why the chart gave an input no value, as its record says: "not recorded" only when
+    nothing was; "last recorded 2024-04-05, older than the model's 1-year window" when the
+    value is too old for the model; "recorded 2026-10-01 but not usable: ..." otherwise."""
+    why = item.missing_reason or NOTHING_RECORDED
+    when = "" if why.last_recorded is None else f" {why.last_recorded.isoformat()}"
+    if why.absence is Absence.TOO_OLD:
+        window = "" if why.window_years is None else f" {why.window_years}-year"
+        return f"last recorded{when}, older than the model's{window} window"
+    if why.absence is Absence.NOT_USABLE:
+        return f"recorded{when} but not usable: {why.reason}"
+    return "not recorded"
+
+
+# The heading's word for each reason an input was filled in, in the order they are named.
+_ABSENCE_WORDS = (
+    (Absence.NOT_RECORDED, "not recorded"),
+    (Absence.TOO_OLD, "too old"),
+    (Absence.NOT_USABLE, "not usable"),
+)
+
+
+def _filled_heading(filled: Sequence[Contribution]) -> str:
+    """ "**Not recorded or too old, filled in by the model:**", naming only the reasons present."""
+    present = {(item.missing_reason or NOTHING_RECORDED).absence for item in filled}
+    words = [word for absence, word in _ABSENCE_WORDS if absence in present]
+    said = words[0] if len(words) < 2 else f"{', '.join(words[:-1])} or {words[-1]}"
+    return f"**{said[0].upper()}{said[1:]}, filled in by the model:**"
+
+
 def filled_in_text(item: Contribution) -> str:
     """A filled-in input in words: "HbA1c: not recorded, filled in with 5.6%, the average ..."."""
     name = _FILLED_NAMES.get(item.feature, item.label)
-    return f"{name}: not recorded, {_filled_value(item, _filled_in(item))}"
+    return f"{name}: {missing_words(item)}, {_filled_value(item, _filled_in(item))}"
 
 
 def missing_lines(estimate: RiskEstimate, consequence: str = "") -> list[str]:
-    """The inputs the chart did not give, what the model filled in for each, and its push;
-    then `consequence`, what that means for this model ("the risk may be higher"), if given."""
+    """The inputs the chart did not give (or gave too old or unusable), what the model filled
+    in for each, and its push; then `consequence`, what that means for this model ("the risk
+    may be higher"), if given."""
     parts = explained(estimate)
     if not parts.filled:
         return []
-    lines = ["**Not recorded, filled in by the model:**"]
+    lines = [_filled_heading(parts.filled)]
     lines.extend(
         f"- {filled_in_text(c)}: {push_words(parts.points(c.shapley), c.shapley)}"
         for c in parts.filled

@@ -192,6 +192,7 @@ class IncidenceModel:
                     filled_in=FilledIn(inputs.value(name), "read as none")
                     if name in missing
                     else None,
+                    missing_reason=values[name].missing_reason if name in missing else None,
                 )
                 for name, shapley in result.contributions.items()
             ),

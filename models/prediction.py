@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from math import exp
 
 # The scales on which contributions add up exactly.
@@ -18,6 +19,34 @@ def probability_at(margin_scale: str, margin: float) -> float:
     if margin_scale == LOG_CUMULATIVE_HAZARD:
         return 1.0 - exp(-exp(margin))
     raise ValueError(f"unknown margin scale {margin_scale!r}")
+
+
+class Absence(StrEnum):
+    """Why an input has no value for the model."""
+
+    # Nothing of the kind is in the chart.
+    NOT_RECORDED = "not-recorded"
+    # Recorded, but every value is older than the window the model reads the input from.
+    TOO_OLD = "too-old"
+    # Recorded within the window, but not as the model's data measured it (a home reading,
+    # an implausible value, a status recorded as unknown).
+    NOT_USABLE = "not-usable"
+
+
+@dataclass(frozen=True)
+class MissingReason:
+    """Why an input has no value, so a card never calls a value in the chart "not recorded"."""
+
+    absence: Absence
+    # When the newest value of the kind was taken; None when nothing was recorded.
+    last_recorded: date | None = None
+    # For `Absence.TOO_OLD`: how many years back the model reads this input.
+    window_years: int | None = None
+    # For `Absence.NOT_USABLE`: why, in a clinician's words ("only home readings").
+    reason: str = ""
+
+
+NOTHING_RECORDED = MissingReason(Absence.NOT_RECORDED)
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,8 @@ class Contribution:
     shapley: float
     # Set when `value` is None and the model filled the input in: with what, and why.
     filled_in: FilledIn | None = None
+    # Set when `value` is None: why the chart gave none (nothing, too old, not usable).
+    missing_reason: MissingReason | None = None
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,7 @@ class LearnedRiskModel:
                 shapley=float(explanation.contributions[row, index]),
                 # A missing input is filled in by the model and moves the estimate: say how.
                 filled_in=filled if value.value is None else None,
+                missing_reason=value.missing_reason if value.value is None else None,
             )
             for index, (feature, value, filled) in enumerate(
                 zip(self.spec.features, inputs.values, self.scorer.filled_in(), strict=True)

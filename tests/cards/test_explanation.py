@@ -11,9 +11,12 @@ are the shipped ones, and every number checked is computed from them here.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from fhir_charts import ADULT_MEASURES, blood_pressure, chart
+from fhir_charts import ADULT_MEASURES, blood_pressure, chart, lab_result
 from golden_cards import advise
+from model_records import AS_OF
 
 from cards.explanation import explained, filled_in_text, percent, push_words
 from models.prediction import RiskEstimate
@@ -129,3 +132,27 @@ def test_data_not_used_is_said_in_plain_words(models: RiskModels) -> None:
     assert "- A result or measurement could not be used" in detail
     for technical in ("Observation/", "stone", "`"):
         assert technical not in detail
+
+
+def test_a_pressure_too_old_for_the_model_is_not_called_not_recorded(models: RiskModels) -> None:
+    """Issue 22, item 7: a BMI and a blood pressure taken at the same visit 600 days ago. The
+    model reads body measures back 3 years and blood pressure 1 year (the mean of the last
+    year's readings), so it uses the BMI and fills in the pressure; the card says the pressure
+    is too old for it, with its date, never that it was not recorded."""
+    visit = 600
+    record = chart(
+        blood_pressure(128, 92, days=visit),
+        measures=(lab_result("39156-5", 34.0, "kg/m2", days=visit),),
+    )
+    estimate = models.dysglycemia.predict(record)
+    assert isinstance(estimate, RiskEstimate)
+    assert {"systolic", "diastolic"} <= set(estimate.missing)
+    assert "bmi" not in estimate.missing
+    detail = _detail(advise(models, record), "diabetes-risk", "diabetes-risk")
+    taken = (AS_OF - timedelta(days=visit)).isoformat()
+    for label in ("Systolic blood pressure", "Diastolic blood pressure"):
+        assert f"- {label}: last recorded {taken}, older than the model's 1-year window" in detail
+        assert f"{label}: not recorded" not in detail
+    # What was never recorded is still said so.
+    assert "- Waist circumference: not recorded, filled in with" in detail
+    assert "**Not recorded or too old, filled in by the model:**" in detail
