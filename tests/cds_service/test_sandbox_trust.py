@@ -22,8 +22,9 @@ from cds_service.auth.key_sets import SANDBOX_TRUST_WARNING
 from cds_service.auth.signing import generate_signing_key, public_key_set
 
 HOOK_PATH = "/cds-services/diabetes-risk"
-# A stand-in for the sandbox: its own issuer, pinned like the sandbox's key set, signing with
-# a test key (the sandbox's own private key is not shipped with this service).
+# A stand-in for the sandbox: its own issuer, pinned like the sandbox's key set, signing with a
+# test key, so each refusal below is tried against a set this module controls.
+# test_sandbox_conformance.py signs with the sandbox's own published key.
 SANDBOX_LIKE_ISSUER = "https://sandbox-like.example.test"
 SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 SANDBOX_KEY = generate_signing_key("ES384", kid="44823f3d-0b01-4a6c-a80e-b9d3e8a7226f")
@@ -35,11 +36,10 @@ def sandbox_shaped_token(
     key: dict[str, Any], audience: str, *, issuer: str = SANDBOX_LIKE_ISSUER, **header: Any
 ) -> str:
     """A token laid out exactly as the sandbox's jwt-generator makes it: header `alg`, `typ`,
-    `kid`, `jku`; claims `iss`, `sub`, `aud`, `exp`, `iat`, `jti`."""
+    `kid`, `jku`; claims `iss`, `aud`, `exp`, `iat`, `jti` (no `sub`)."""
     now = int(time.time())
     claims = {
         "iss": issuer,
-        "sub": "48163c5e-88b5-4cb3-92d3-23b800caa927",
         "aud": audience,
         "exp": now + 300,
         "iat": now,
