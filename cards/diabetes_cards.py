@@ -48,6 +48,7 @@ from cards.explanation import (
     missing_inputs,
     missing_lines,
     percent,
+    unusable_input_lines,
 )
 from cards.policy import Band, CardPolicy, FeedbackHistory
 from fhir_adapters.codes import ConditionKind, Measure
@@ -204,15 +205,22 @@ def _not_estimated(
         return ()
     absent = [name for name in DYSGLYCEMIA.required if name in result.missing]
     wanted, either = missing_inputs(absent), missing_inputs(absent, "or")
+    # A required input that is in the chart but too old or not usable is said so, with its
+    # date: "not recorded" only for what was never recorded.
+    unusable = unusable_input_lines([item for item in result.missing_reasons if item[0] in absent])
+    summary = (
+        (f"Diabetes risk not estimated: no usable {either}",
+         "Diabetes risk not estimated: a required input is not usable")
+        if unusable
+        else (f"Diabetes risk not estimated: no {either} recorded",
+              "Diabetes risk not estimated: a required input is not recorded")
+    )  # fmt: skip
     return (
         build_card(
             hook_instance=hook_instance,
             card_type=NOT_ESTIMATED,
             band=None,
-            summary=fitting_summary(
-                f"Diabetes risk not estimated: no {either} recorded",
-                "Diabetes risk not estimated: a required input is not recorded",
-            ),
+            summary=fitting_summary(*summary),
             indicator=Indicator.INFO,
             # What was in the chart but not used (a BMI in an unknown unit, a result not
             # linked to this patient) says why an input counts as not recorded.
@@ -223,6 +231,7 @@ def _not_estimated(
                     "years are not used). "
                     "No number is given rather than one resting on too little.",
                     "",
+                    *([*unusable, ""] if unusable else []),
                     *data_issue_lines(record.data_issues),
                     POPULATION,
                     "",

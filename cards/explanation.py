@@ -35,6 +35,7 @@ from models.prediction import (
     Absence,
     Contribution,
     FilledIn,
+    MissingReason,
     RiskEstimate,
     probability_at,
 )
@@ -125,6 +126,18 @@ def describe_value(item: Contribution) -> str:
     if item.note:
         when.append(item.note)
     return f"{text} ({', '.join(when)})" if when else text
+
+
+def unusable_input_lines(reasons: Sequence[tuple[str, MissingReason]]) -> list[str]:
+    """A line for each input in the chart the model could not use, saying why: "- BMI (or
+    weight and height): last recorded 2022-03-04, older than the model's 3-year window"; the
+    inputs never recorded are left to the caller's words."""
+    lines = []
+    for name, why in reasons:
+        if why.absence is not Absence.NOT_RECORDED:
+            words = _FEATURE_NAMES.get(name, name.replace("_", " "))
+            lines.append(f"- {words[0].upper()}{words[1:]}: {reason_words(why)}")
+    return lines
 
 
 def missing_inputs(features: Sequence[str], conjunction: str = "and") -> str:
@@ -254,10 +267,14 @@ def _filled_in(item: Contribution) -> FilledIn:
 
 
 def missing_words(item: Contribution) -> str:
-    """Why the chart gave an input no value, as its record says: "not recorded" only when
-    nothing was; "last recorded 2024-04-05, older than the model's 1-year window" when the
-    value is too old for the model; "recorded 2026-10-01 but not usable: ..." otherwise."""
-    why = item.missing_reason or NOTHING_RECORDED
+    """Why the chart gave an input no value, in words (`reason_words`)."""
+    return reason_words(item.missing_reason or NOTHING_RECORDED)
+
+
+def reason_words(why: MissingReason) -> str:
+    """Why an input has no value, as its record says: "not recorded" only when nothing was;
+    "last recorded 2024-04-05, older than the model's 1-year window" when the value is too old
+    for the model; "recorded 2026-10-01 but not usable: ..." otherwise."""
     when = "" if why.last_recorded is None else f" {why.last_recorded.isoformat()}"
     if why.absence is Absence.TOO_OLD:
         window = "" if why.window_years is None else f" {why.window_years}-year"

@@ -234,6 +234,15 @@ class FeatureVector:
         """The names of the inputs that had no usable value."""
         return tuple(item.name for item in self.values if item.value is None)
 
+    @property
+    def missing_reasons(self) -> tuple[tuple[str, MissingReason], ...]:
+        """Each input with no usable value and why: nothing recorded, too old, not usable."""
+        return tuple(
+            (item.name, item.missing_reason or NOTHING_RECORDED)
+            for item in self.values
+            if item.value is None
+        )
+
 
 # What NHANES 2017-18 recorded as its top value stood for everyone at or above it.
 AGE_ENTERED_AS_TOP_CODE = (

@@ -128,3 +128,5 @@ class NoEstimate:
     model: str
     reasons: tuple[str, ...]
     missing: tuple[str, ...] = ()
+    # Why each missing input has no value, (name, reason): a card says "too old", not "none".
+    missing_reasons: tuple[tuple[str, MissingReason], ...] = ()

@@ -132,7 +132,7 @@ class LearnedRiskModel:
         inputs = feature_vector(record, self.spec.features)
         reasons = self._refusals(record, inputs)
         if reasons:
-            return NoEstimate(self.spec.name, reasons, inputs.missing)
+            return NoEstimate(self.spec.name, reasons, inputs.missing, inputs.missing_reasons)
         explanation = self.scorer.explain(inputs.as_array()[np.newaxis, :])
         estimate = self.estimate(inputs, explanation, 0)
         return replace(estimate, caveats=population_caveats(self.subgroup_caveats, record))

@@ -9,6 +9,7 @@ read the diff as a clinician would.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -237,4 +238,20 @@ def test_the_site_decides_which_bands_get_a_card(models: RiskModels) -> None:
             HOOK_INSTANCE,
         )
         == ()
+    )
+
+
+def test_a_bmi_too_old_for_the_model_is_not_called_not_recorded(models: RiskModels) -> None:
+    """Issue 22, item 7: a BMI 4 years old is in the chart, but the model reads body measures
+    back 3 years: no estimate, and the card says the BMI is too old, with its date, never that
+    none was recorded."""
+    days = 4 * 365
+    chart = record(measurements=(measurement(Measure.BMI, 31.0, days=days),), blood_pressure=())
+    (card,) = advise(models, chart)["diabetes-risk"]
+    assert card.card_type == "diabetes-risk-not-estimated"
+    assert card.card.summary == "Diabetes risk not estimated: no usable BMI (or weight and height)"
+    taken = (AS_OF - timedelta(days=days)).isoformat()
+    assert (
+        f"- BMI (or weight and height): last recorded {taken}, older than the model's 3-year window"
+        in (card.card.detail or "")
     )
