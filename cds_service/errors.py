@@ -30,6 +30,9 @@ class Problem:
 
     location: str
     message: str
+    # The OperationOutcome issue type of this problem, where it is not the error's own (a 412
+    # whose key ran out of the fetch budget says `timeout` for that key only).
+    issue_code: str | None = None
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
@@ -125,10 +128,15 @@ class PrefetchUnavailable(CdssError):
 def operation_outcome(
     code: str, problems: Sequence[Problem], severity: str = "error"
 ) -> dict[str, Any]:
-    """A FHIR R4 OperationOutcome with one issue per problem."""
+    """A FHIR R4 OperationOutcome with one issue per problem, of type `code` unless the problem
+    names its own."""
     issues: list[dict[str, Any]] = []
     for problem in problems:
-        issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": str(problem)}
+        issue: dict[str, Any] = {
+            "severity": severity,
+            "code": problem.issue_code or code,
+            "diagnostics": str(problem),
+        }
         if problem.location:
             issue["expression"] = [problem.location]
         issues.append(issue)

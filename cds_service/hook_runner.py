@@ -4,7 +4,11 @@ advice, and record the cards shown.
 `fhirServer` is the caller's word, so the service reads only the FHIR servers the caller's
 issuer lists (`[[auth.issuers]] fhir_servers`): any other is never contacted, and the call is
 answered as if the data could not be fetched, in the same words as any fault of a listed
-server, so the answers cannot be used to map what listens at an address.
+server, so the answers cannot be used to map what listens at an address. The one fault said as
+it is: a required key whose query did not finish within the fetch budget on a server the
+service read. The answer's own delay says that much already; its 412 issue (type `timeout`)
+names the key, the query as the service's template (never rendered: that names the patient),
+the budget and the setting that sets it (docs/fhir-budget.md).
 """
 
 from __future__ import annotations
@@ -26,13 +30,20 @@ from cds_service.services.definition import CdsService, ServiceInput
 from cds_service.settings import AuthSettings, is_loopback_host
 from cds_service.storage.stores import IssuedCardRecord, IssuedCardStore
 from fhir_adapters.fhir_server import FhirAccess, normalised_base_url
-from fhir_adapters.gathering import GatheredData, PatientDataGatherer
+from fhir_adapters.gathering import BudgetOverrun, GatheredData, PatientDataGatherer
 from fhir_adapters.prefetch import InvalidPrefetch
 from fhir_adapters.record_builder import record_from_gathered
 
 log = logging.getLogger(__name__)
 
 NO_PATIENT = ""
+# The OperationOutcome issue type (FHIR R4 IssueType) of a required key the budget cut short.
+TIMEOUT_ISSUE = "timeout"
+# Where an integrator changes the fetch budget, as the 412 of a key the budget cut short says.
+FETCH_BUDGET_SETTING = (
+    "[fhir] fetch_budget_seconds in the configuration file, or fhir.fetch_budget_seconds "
+    "through the admin API (PATCH /admin/config)"
+)
 # How much of a refused fhirServer's host a log line quotes.
 LOGGED_HOST_LIMIT = 100
 
@@ -93,19 +104,17 @@ class HookRunner:
         config: ConfigInForce,
     ) -> Sequence[Card]:
         """The cards for this call; `PrefetchUnavailable` when required data cannot be had."""
-        gathered = self._gather(service, request, caller, config.config.fhir.fetch_budget_seconds)
-        missing_required = [
-            template.key
+        budget_seconds = config.config.fhir.fetch_budget_seconds
+        gathered = self._gather(service, request, caller, budget_seconds)
+        problems = [
+            _missing_required(template.key, gathered, budget_seconds)
             for template in service.prefetch
             if template.required and template.key in gathered.unavailable
         ]
-        if missing_required:
-            for key in missing_required:
-                # The reasons are the service's own words: no patient data, no token.
-                log.warning("prefetch key %s unavailable: %s", key, gathered.unavailable[key])
-            problems = [
-                Problem(f"prefetch.{key}", gathered.unavailable[key]) for key in missing_required
-            ]
+        if problems:
+            for problem in problems:
+                # The service's own words and its template queries: no patient data, no token.
+                log.warning("%s answers 412: %s", service.id, problem)
             raise PrefetchUnavailable("required data could not be obtained", problems)
         now = datetime.now(UTC)
         record = record_from_gathered(request.patient_id or NO_PATIENT, gathered, now.date())
@@ -225,3 +234,26 @@ class HookRunner:
         if not recorded and caller.token is not None:
             # Another call with this token committed first: this one answers nothing.
             raise replay_refused(caller.token.jti)
+
+
+def _missing_required(key: str, gathered: GatheredData, budget_seconds: float) -> Problem:
+    """The 412's issue for a required key with no data: the gatherer's words, or, when the
+    budget ran out on it, what ran out of time and how to give it more."""
+    overrun = gathered.budget_overruns.get(key)
+    if overrun is None:
+        return Problem(f"prefetch.{key}", gathered.unavailable[key])
+    return Problem(f"prefetch.{key}", _overrun_words(overrun, budget_seconds), TIMEOUT_ISSUE)
+
+
+def _overrun_words(overrun: BudgetOverrun, budget_seconds: float) -> str:
+    # "Nothing" only when nothing was read: pages may have come back holding no resource.
+    read = (
+        f"{overrun.pages_read} page{'' if overrun.pages_read == 1 else 's'} read by then, "
+        "none holding a resource"
+        if overrun.pages_read
+        else "nothing read by then"
+    )
+    return (
+        f"not prefetched, and the query {overrun.template} did not finish within the fetch "
+        f"budget of {budget_seconds:g} s ({read}); the budget is {FETCH_BUDGET_SETTING}"
+    )

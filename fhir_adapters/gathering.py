@@ -5,7 +5,8 @@ and from `fhirServer` (with the request's bearer token) when the EHR sent nothin
 OperationOutcome, for it. A prefetched searchset that has a `next` link is completed from the
 server. Attachments that are only a URL are read from the server last. All of it runs within one
 time budget and one byte allowance; what could not be had is said per key, for the service to
-answer 412 or to say on its card what is missing.
+answer 412 or to say on its card what is missing. A key the budget cut short is said as such,
+with its template query (`BudgetOverrun`): docs/fhir-budget.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from fhir_adapters.fhir_server import (
     CallAllowance,
     FhirAccess,
     FhirFetcher,
+    FhirTimeout,
     SearchRequest,
+    SearchResult,
     bundle_resources,
     next_page,
 )
@@ -48,8 +51,24 @@ NO_ACCESS = "not prefetched, and the request grants no FHIR server access to fet
 # Every fault of the FHIR server, and a server the caller may not name, read the same to the
 # caller (`FHIR_SERVER_UNREADABLE`); what went wrong goes to the log.
 FETCH_FAILED = f"not prefetched, and {FHIR_SERVER_UNREADABLE}"
+# The one fault said as it is: the call's time budget ran out on a server the service was let
+# read (no other is ever contacted). The caller learns nothing new from it, for the answer's own
+# delay already says so; the query named is the service's template as published in discovery,
+# its tokens unfilled, never the rendered query (which names the patient).
+FETCH_TIMED_OUT = "not prefetched, and the query {query} did not finish within the fetch budget"
 NO_CONTEXT = "the hook context lacks what the query needs"
 _NOTE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
+
+
+@dataclass(frozen=True)
+class BudgetOverrun:
+    """A key whose reading ran out of the call's time budget, told without patient data."""
+
+    # The prefetch template as the service declares it in discovery, its tokens unfilled
+    # ("Observation?patient={{context.patientId}}&..."): the rendered query names the patient.
+    template: str
+    # Pages read from the FHIR server before the budget ran out (a prefetched first page aside).
+    pages_read: int
 
 
 @dataclass(frozen=True)
@@ -58,7 +77,8 @@ class GatheredData:
 
     resources: dict[str, tuple[Resource, ...]]
     # Keys with no data at all because it could not be obtained, and why, in the words the
-    # caller may be told (`FETCH_FAILED` for every fault of the FHIR server).
+    # caller may be told (`FETCH_FAILED` for every fault of the FHIR server but running out of
+    # the budget, `FETCH_TIMED_OUT`).
     unavailable: dict[str, str] = field(default_factory=dict)
     # Keys with some of their pages only, and why not all.
     incomplete: dict[str, str] = field(default_factory=dict)
@@ -74,6 +94,8 @@ class GatheredData:
     # Resources left out because they are linked to no patient the service can check
     # (`patient_links` says which links count).
     unlinked: tuple[SetAside, ...] = ()
+    # Keys, unavailable or incomplete, whose reading the time budget cut short.
+    budget_overruns: dict[str, BudgetOverrun] = field(default_factory=dict)
 
     def all_resources(self) -> Iterator[Resource]:
         """Every resource gathered, from every key."""
@@ -86,7 +108,8 @@ class GatheredData:
         issues = []
         for key, reason in self.unavailable.items():
             subject = self.subjects.get(key, key)
-            fault = self.fetch_faults.get(key)
+            # A timeout's reason says it all; any other fault's words are for the log.
+            fault = None if key in self.budget_overruns else self.fetch_faults.get(key)
             detail = reason if fault is None else f"{reason}: {fault}"
             issues.append(
                 DataIssue(
@@ -146,6 +169,7 @@ class PatientDataGatherer:
         unavailable: dict[str, str] = {}
         incomplete: dict[str, str] = {}
         fetch_faults: dict[str, str] = {}
+        budget_overruns: dict[str, BudgetOverrun] = {}
         requests: dict[str, SearchRequest] = {}
         for template in templates:
             item = items[template.key]
@@ -172,18 +196,25 @@ class PatientDataGatherer:
                 else:
                     unavailable[key] = FETCH_FAILED if access_refused else NO_ACCESS
         elif requests and access is not None:
+            queries = {template.key: template.query for template in templates}
             for key, result in self._fetcher.search_all(
                 access, requests, deadline, allowance
             ).items():
+                prefetched = key in resources
                 fetched = resources.get(key, ()) + result.resources
+                if isinstance(result.error, FhirTimeout):
+                    budget_overruns[key] = BudgetOverrun(queries[key], result.pages)
                 if result.error is not None and not fetched:
-                    unavailable[key] = FETCH_FAILED
+                    timed_out = isinstance(result.error, FhirTimeout)
+                    unavailable[key] = (
+                        FETCH_TIMED_OUT.format(query=queries[key]) if timed_out else FETCH_FAILED
+                    )
                     # The error's words are the service's own: no patient data, no token.
                     fetch_faults[key] = str(result.error)
                     continue
                 resources[key] = fetched
                 if result.error is not None:
-                    incomplete[key] = f"a later page could not be read: {result.error}"
+                    incomplete[key] = _cut_short(result, prefetched, queries[key])
                 elif result.truncated:
                     incomplete[key] = "more pages than the page cap allows"
         # A server that ignores a search parameter it does not support (as FHIR allows, unless
@@ -201,6 +232,7 @@ class PatientDataGatherer:
             subjects={template.key: template.subject for template in templates},
             fetch_faults=fetch_faults,
             unlinked=tuple(sorted(sorting.unlinked, key=lambda item: item.reference)),
+            budget_overruns=budget_overruns,
         )
         for issue in gathered.issues():
             # For the integrator: the service's own words and the server's status, no patient data.
@@ -239,6 +271,21 @@ class PatientDataGatherer:
                 else:
                     attachments[url] = result
         return replace(gathered, attachments=attachments, attachment_errors=errors)
+
+
+def _cut_short(result: SearchResult, prefetched: bool, query: str) -> str:
+    """Why a key holds only some of its pages: what stopped the next, and for a timeout, how far
+    the reading got (the budget is the integrator's to change)."""
+    if not isinstance(result.error, FhirTimeout):
+        return f"a later page could not be read: {result.error}"
+    pages = f"{result.pages} page{'' if result.pages == 1 else 's'}"
+    if not prefetched:
+        read = pages
+    elif result.pages:
+        read = f"the prefetched first page and {pages} more"
+    else:
+        read = "the prefetched first page only"
+    return f"{read} of the query {query} read; the next did not finish within the fetch budget"
 
 
 def _provided_resources(key: str, value: Mapping[str, Any]) -> tuple[Resource, ...]:

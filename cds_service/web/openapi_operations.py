@@ -58,7 +58,9 @@ ERROR_MEANINGS: Mapping[int, str] = {
     404: "No such service or document.",
     409: "Another configuration change was accepted at the same moment: read it and retry.",
     412: "Hook calls: data the service needs was neither prefetched nor obtainable from the "
-    "FHIR server. Admin changes: `If-Match` names a version no longer in force.",
+    "FHIR server; an issue per missing prefetch key, of code `timeout` when its query did not "
+    "finish within the fetch budget. Admin changes: `If-Match` names a version no longer in "
+    "force.",
     413: "The body is larger than the configured limit.",
     429: "Too many refused admin attempts from this address; `Retry-After` says when to retry.",
     500: "An unexpected failure (a bug): a fatal OperationOutcome, never a stack trace or "
