@@ -51,8 +51,8 @@ from cards.explanation import (
     unusable_input_lines,
 )
 from cards.policy import Band, CardPolicy, FeedbackHistory
-from fhir_adapters.codes import ConditionKind, Measure
-from fhir_adapters.patient_record import PatientRecord
+from fhir_adapters.codes import ConditionKind, DrugClass, Measure
+from fhir_adapters.patient_record import PatientRecord, Treatment
 from models.criteria import (
     ADULT_AGE,
     DIABETES_RESCREEN_YEARS,
@@ -96,12 +96,23 @@ def diabetes_cards(
         return ()
     finding = read_results(record)
     if finding is not None and finding.finding not in (Finding.PREDIABETES_RANGE, Finding.NORMAL):
+        # A result in the diabetes range stands whatever is taken (ADA 2025, section 2): the
+        # card is shown, saying if treatment could not be checked.
         card = lab_card(record, finding, history, hook_instance)
         return () if card is None else (card,)
     if record.has_condition(ConditionKind.PREDIABETES):
         if hba1c_unreliable(record):
             return ()  # in pregnancy and postpartum HbA1c is unreliable (ADA): none to suggest
+        # A yearly HbA1c is due with prediabetes, on metformin or not.
         return _prediabetes_monitoring(record, undiagnosed, policy, history, hook_instance)
+    if record.treatment(DrugClass.ANTIDIABETIC) is Treatment.UNKNOWN:
+        # A medication list could not be read, so metformin or insulin cannot be ruled out, and
+        # what follows is only for people without diabetes: a prediabetes-range result on a
+        # glucose-lowering drug may be treated diabetes (ADA 2025 defines prediabetes in people
+        # without it), and USPSTF 2021 and ADA 2025 screen, and the NHANES models estimate, only
+        # people without known diabetes (the training data counted the treated as diagnosed).
+        # No card: a screening suggestion is never urgent, and is made once the lists are read.
+        return ()
     if finding is not None:
         card = lab_card(record, finding, history, hook_instance)
         return () if card is None else (card,)

@@ -45,8 +45,8 @@ from cards.diabetes_screening import (
 )
 from cards.explanation import data_issue_lines
 from cards.policy import FeedbackHistory
-from fhir_adapters.codes import Measure
-from fhir_adapters.patient_record import PatientRecord
+from fhir_adapters.codes import DrugClass, Measure
+from fhir_adapters.patient_record import PatientRecord, Treatment
 from models.criteria import (
     FASTING_GLUCOSE_DIABETES,
     FASTING_GLUCOSE_DYSGLYCEMIA,
@@ -142,6 +142,17 @@ def _detail(*paragraphs: str, record: PatientRecord, converted: bool) -> str:
     return f"{text}\n\n{issues}" if issues else text
 
 
+def _no_diabetes(record: PatientRecord) -> str:
+    """ "no diabetes diagnosis or treatment"; with a medication list unread, nothing is said of
+    treatment but that it could not be checked (the result stands either way, ADA 2025)."""
+    if record.treatment(DrugClass.ANTIDIABETIC) is Treatment.UNKNOWN:
+        return (
+            "no diabetes diagnosis; treatment could not be checked "
+            f"({record.unread_medications} could not be read)"
+        )
+    return "no diabetes diagnosis or treatment"
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -168,7 +179,12 @@ def _meets_criteria(
     detail = _detail(
         f"The chart holds {shown}: two results in the diabetes range ({DIABETES_RANGE}), which "
         "meets the ADA criteria for diabetes (2025, section 2: two abnormal results, from the "
-        "same sample or two separate samples). No diabetes diagnosis or treatment is recorded.",
+        "same sample or two separate samples). "
+        + (
+            "No diabetes diagnosis or treatment is recorded."
+            if record.treatment(DrugClass.ANTIDIABETIC) is not Treatment.UNKNOWN
+            else f"{_sentence(_no_diabetes(record))}."
+        ),
         "Review the results and record the diagnosis.",
         record=record,
         converted=any(item.converted for item in finding.results),
@@ -204,8 +220,8 @@ def _unconfirmed(
     )
     action = suggested_tests(orders) if orders else ": confirmatory test ordered, result awaited"
     detail = _detail(
-        f"The chart holds {shown}, in the diabetes range ({DIABETES_RANGE}, ADA), and no diabetes "
-        "diagnosis or treatment. One abnormal result is not a diagnosis. " + TWO_RESULTS_RULE,
+        f"The chart holds {shown}, in the diabetes range ({DIABETES_RANGE}, ADA), and "
+        f"{_no_diabetes(record)}. One abnormal result is not a diagnosis. " + TWO_RESULTS_RULE,
         CONFIRMS,
         pending_test(history),
         record=record,
@@ -237,7 +253,7 @@ def _glucose_200_or_more(
     )
     detail = _detail(
         f"The chart holds {shown_result(latest)}, coded without a fasting status (not LOINC "
-        "1558-6, fasting glucose), and no diabetes diagnosis or treatment.",
+        f"1558-6, fasting glucose), and {_no_diabetes(record)}.",
         f"A random plasma glucose of {RANDOM_GLUCOSE_DIABETES:g} mg/dL or more is diabetes only "
         "with classic symptoms of hyperglycaemia (polyuria, polydipsia, unexplained weight loss) "
         "or a hyperglycaemic crisis (ADA 2025, section 2). No such symptoms are recorded (the "
@@ -282,7 +298,7 @@ def _unknown_fasting(
     )
     detail = _detail(
         f"The chart holds {shown}, coded without a fasting status (LOINC 2345-7 or 2339-0, not "
-        "1558-6, fasting glucose), and no diabetes diagnosis or treatment.",
+        f"1558-6, fasting glucose), and {_no_diabetes(record)}.",
         "Such results are not read as fasting glucose: fasting, "
         f"{FASTING_GLUCOSE_DIABETES:g} mg/dL or more would be in the diabetes range (ADA 2025, "
         "section 2); after a meal such a value can be normal. A fasting plasma glucose or an "

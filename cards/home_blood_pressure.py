@@ -28,8 +28,14 @@ from cards.card_parts import (
 )
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
-from cards.hypertension_populations import ASSUMPTION, antihypertensives
+from cards.hypertension_populations import (
+    ASSUMPTION,
+    antihypertensives,
+    treatment_unchecked,
+    unchecked_line,
+)
 from cards.policy import FeedbackHistory
+from fhir_adapters.codes import DrugClass
 from fhir_adapters.patient_record import PatientRecord
 from models.criteria import (
     HOME_SERIES_DAYS,
@@ -154,8 +160,11 @@ def home_blood_pressure_cards(
         reading.format(goal=TREATED_GOAL_TEXT, cut=STAGE1_PRESSURE_TEXT),
         "",
         *([f"{named}. {ASSUMPTION}", ""] if assessment.treated else []),
+        # With a medication list unread the readings may be on treatment: said, never "none".
         *(
-            ["Hypertension is diagnosed; no antihypertensive is on record.", ""]
+            [unchecked_line(record), ""]
+            if treatment_unchecked(record, DrugClass.ANTIHYPERTENSIVE)
+            else ["Hypertension is diagnosed; no antihypertensive is on record.", ""]
             if assessment.diagnosed and not assessment.treated
             else []
         ),

@@ -35,10 +35,16 @@ from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines, factor_lines, missing_lines, percent
 from cards.home_blood_pressure import home_blood_pressure_cards
 from cards.hypertension_children import child_cards
-from cards.hypertension_populations import adolescent_cards, goal_cards
+from cards.hypertension_populations import (
+    adolescent_cards,
+    goal_cards,
+    treatment_unchecked,
+    unchecked_line,
+)
 from cards.hypertension_pregnancy import postpartum_cards, pregnancy_cards
 from cards.hypertension_unmeasured import unmeasured_cards
 from cards.policy import CardPolicy, FeedbackHistory
+from fhir_adapters.codes import DrugClass
 from fhir_adapters.patient_record import PatientRecord
 from models.home_blood_pressure import HomeFinding, assess_home_blood_pressure
 from models.hypertension import INCIDENCE_MODEL, Finding, HypertensionAssessment
@@ -107,6 +113,11 @@ def _office_cards(
             record, assessment.estimate, assessment.earlier, policy, history, hook_instance
         )
     if assessment.finding is Finding.INCIDENCE and isinstance(assessment.estimate, RiskEstimate):
+        if treatment_unchecked(record, DrugClass.ANTIHYPERTENSIVE):
+            # Parikh 2008 counted treatment as hypertension: its risk is for the untreated, and
+            # with a medication list unread this patient may not be. The card is a years-away
+            # risk at most `info`, so none beats one that may not apply (and says nothing new).
+            return ()
         return _incidence(record, assessment.estimate, pressure, policy, history, hook_instance)
     return ()
 
@@ -135,7 +146,8 @@ def _detection(
                 f"Readings in the last year: {readings}, all on one day, mean "
                 f"{pressure_text(pressure)}: the {stage}. ACC/AHA 2017 bases a diagnosis on the "
                 "mean of readings on two or more occasions; repeat on another day, or "
-                "measure at home.\n\n" + "\n".join(data_issue_lines(record.data_issues))
+                "measure at home.\n\n"
+                + "\n".join([*_unchecked_lines(record), *data_issue_lines(record.data_issues)])
             ).strip(),
             source=source("ACC/AHA 2017 blood pressure categories (cdss)", TOPIC),
         )
@@ -167,6 +179,7 @@ def _detection(
         f"the latest on {pressure.systolic.effective}): the {stage}. No hypertension diagnosis "
         "is recorded.",
         "",
+        *_unchecked_lines(record),
         "ACC/AHA 2017: confirm office readings out of the office (home or ambulatory "
         "monitoring) before treating, then record the diagnosis.",
         "",
@@ -183,6 +196,18 @@ def _detection(
         detail="\n".join(detail).strip(),
         source=source("ACC/AHA 2017 blood pressure categories (cdss)", TOPIC),
     )
+
+
+def _unchecked_lines(record: PatientRecord) -> list[str]:
+    """The raised readings stand whatever is taken; if the lists could not be read the card says
+    whether they were taken on treatment is not known (the warning rests on the readings)."""
+    if not treatment_unchecked(record, DrugClass.ANTIHYPERTENSIVE):
+        return []
+    return [
+        f"{unchecked_line(record)} If an antihypertensive is taken, these readings are on "
+        "treatment.",
+        "",
+    ]
 
 
 def _incidence(

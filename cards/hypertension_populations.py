@@ -32,7 +32,7 @@ from cards.explanation import data_issue_lines
 from cards.hypertension_unmeasured import earlier_lines
 from cards.policy import FeedbackHistory
 from fhir_adapters.codes import ConditionKind, DrugClass
-from fhir_adapters.patient_record import MedicationFact, PatientRecord
+from fhir_adapters.patient_record import MedicationFact, PatientRecord, Treatment
 from models.criteria import (
     ADOLESCENT_AGE,
     ADOLESCENT_HYPERTENSION_VISITS,
@@ -69,6 +69,17 @@ def antihypertensives(record: PatientRecord) -> tuple[MedicationFact, ...]:
         if item.drug_class is DrugClass.ANTIHYPERTENSIVE:
             found.setdefault(item.ingredient, item)
     return tuple(found.values())
+
+
+def treatment_unchecked(record: PatientRecord, drug_class: DrugClass) -> bool:
+    """Whether a drug of the class is not on record only because a medication list could not
+    be read: then no card may say that none is taken."""
+    return record.treatment(drug_class) is Treatment.UNKNOWN
+
+
+def unchecked_line(record: PatientRecord) -> str:
+    """The sentence a card says in place of "none on record" when the lists were not read."""
+    return f"Treatment could not be checked: {record.unread_medications} could not be read."
 
 
 def _days(pressure: PressureSummary) -> str:
@@ -137,6 +148,10 @@ def goal_cards(
     """The card for known hypertension (treated or diagnosed): above goal, or unmeasured."""
     medications = antihypertensives(record)
     treated = bool(medications)
+    # Diagnosed, and no antihypertensive read, but a medication list could not be read: the
+    # goal is the same treated or not (ACC/AHA 2017, section 8.1.5), so the card stays, with
+    # its indicator; it only may not say that none is taken, nor advise as if none were.
+    unknown = treatment_unchecked(record, DrugClass.ANTIHYPERTENSIVE)
     pressure = assessment.pressure
     names = medication_names(medications)
     age = record.demographics.age_years
@@ -148,6 +163,8 @@ def goal_cards(
         + "; ".join(f"{item.display} ({item.source})" for item in medications)
         + "."
         if treated
+        else unchecked_line(record)
+        if unknown
         else "No antihypertensive on record."
     )
     known = [line for line in (_diagnosis_line(record), listed) if line]
@@ -202,6 +219,13 @@ def goal_cards(
             f"BP {shown} on {name}: above the {TREATED_GOAL_TEXT} goal on treatment"
             for name in names
         ]
+    elif unknown:
+        summaries = [
+            f"BP {shown} in diagnosed hypertension, treatment unknown (medications not read): "
+            f"above the {TREATED_GOAL_TEXT} goal",
+            f"BP {shown}, hypertension diagnosed, treatment unknown: above the "
+            f"{TREATED_GOAL_TEXT} goal",
+        ]
     else:
         summaries = [
             f"BP {shown} in diagnosed hypertension, no antihypertensive on record: above the "
@@ -217,6 +241,14 @@ def goal_cards(
         advice = (
             f"ACC/AHA 2017: the goal for most treated adults is below {TREATED_GOAL_TEXT} mmHg; "
             "confirm with home readings and review adherence, dose or an added agent."
+        )
+    elif unknown:
+        advice = (
+            f"ACC/AHA 2017: the goal in diagnosed hypertension is below {TREATED_GOAL_TEXT} mmHg. "
+            "Check what the patient takes: if treated, confirm with home readings and review "
+            "adherence, dose or an added agent; if not, lifestyle measures for all, and "
+            "medication for stage 2, or for stage 1 with clinical cardiovascular disease or a "
+            "10-year ASCVD risk of 10% or more."
         )
     else:
         advice = (
@@ -302,8 +334,12 @@ def adolescent_cards(
     detail = [
         f"Mean blood pressure {pressure_text(pressure)} ({pressure.systolic.note}, on "
         f"{_days(pressure)}, the latest on {pressure.systolic.effective}), at age {age}: the "
-        f"{stage} of the AAP 2017 categories for adolescents ({ADOLESCENT_AGE} and over). No "
-        "hypertension diagnosis or treatment is recorded.",
+        f"{stage} of the AAP 2017 categories for adolescents ({ADOLESCENT_AGE} and over). "
+        + (
+            f"No hypertension diagnosis is recorded. {unchecked_line(record)}"
+            if treatment_unchecked(record, DrugClass.ANTIHYPERTENSIVE)
+            else "No hypertension diagnosis or treatment is recorded."
+        ),
         "",
         verdict,
         "",

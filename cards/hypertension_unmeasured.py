@@ -34,7 +34,8 @@ from cards.explanation import (
     percent,
 )
 from cards.policy import CardPolicy, FeedbackHistory
-from fhir_adapters.patient_record import BloodPressureReading, PatientRecord
+from fhir_adapters.codes import DrugClass
+from fhir_adapters.patient_record import BloodPressureReading, PatientRecord, Treatment
 from models.criteria import (
     EARLIER_READINGS_SHOWN,
     EARLIER_READINGS_YEARS,
@@ -88,6 +89,20 @@ def earlier_lines(earlier: tuple[BloodPressureReading, ...], known: bool = False
     return [f"Earlier readings ({window}): {listed}.", "", meaning]
 
 
+def _unchecked_lines(record: PatientRecord) -> list[str]:
+    """Said when a medication list could not be read. The card stays: a measurement is due
+    treated or not (a treated patient unmeasured in a year gets one asked for too), and the
+    model was built on treated and untreated adults alike; only its population (no
+    antihypertensive) cannot be checked."""
+    if record.treatment(DrugClass.ANTIHYPERTENSIVE) is not Treatment.UNKNOWN:
+        return []
+    return [
+        f"Treatment could not be checked: {record.unread_medications} could not be read. If "
+        "an antihypertensive is taken, the question is whether the treatment goal is met.",
+        "",
+    ]
+
+
 def unmeasured_cards(
     record: PatientRecord,
     estimate: RiskEstimate | NoEstimate | None,
@@ -138,7 +153,13 @@ def unmeasured_cards(
                 else "No blood pressure recorded in 12 months: measure",
                 indicator=Indicator.WARNING if all_raised else Indicator.INFO,
                 detail="\n".join(
-                    [f"No blood pressure reading in the last 12 months.{cannot}", "", *evidence]
+                    [
+                        f"No blood pressure reading in the last 12 months.{cannot}",
+                        "",
+                        *evidence,
+                        *([""] if evidence else []),
+                        *_unchecked_lines(record),
+                    ]
                 ).strip(),
                 source=source(
                     "Blood pressure if measured (cdss)", TOPIC, policy.model_cards_url, model
@@ -162,6 +183,7 @@ def unmeasured_cards(
         *caveat_lines(estimate),
         *factor_lines(estimate),
         *missing_lines(estimate),
+        *_unchecked_lines(record),
         *data_issue_lines(record.data_issues),
         "Built on NHANES 2017-18 adults whose blood pressure was measured at the examination "
         "(treated and untreated alike); it estimates today's blood pressure, not future risk.",

@@ -221,6 +221,25 @@ class ClinicalNote:
     text: str
 
 
+class Treatment(StrEnum):
+    """What the record tells of treatment with a drug class."""
+
+    # An active medication of the class was read (in any list that could be read).
+    TAKEN = "taken"
+    # Every medication list was read in full, and none of the class is in them.
+    NOT_TAKEN = "not-taken"
+    # None of the class in what was read, but a medication list could not be read in full: the
+    # patient may take one, and no card may say that none is taken.
+    UNKNOWN = "unknown"
+
+
+# What a clinician calls each medication list, by the FHIR resource type that holds it.
+MEDICATION_LISTS = {
+    "MedicationRequest": "medication orders",
+    "MedicationStatement": "the medication list",
+}
+
+
 @dataclass(frozen=True)
 class PatientRecord:
     """One patient's data as of a date; every tuple is newest first."""
@@ -236,6 +255,9 @@ class PatientRecord:
     family_history: tuple[FamilyHistoryFact, ...]
     notes: tuple[ClinicalNote, ...]
     data_issues: tuple[DataIssue, ...]
+    # The medication lists (`MEDICATION_LISTS` resource types) that could not be read in full:
+    # with any, the absence of a drug from `medications` says nothing (`treatment`).
+    unread_medication_lists: tuple[str, ...] = ()
 
     @property
     def office_blood_pressure(self) -> tuple[BloodPressureReading, ...]:
@@ -279,6 +301,20 @@ class PatientRecord:
     def takes(self, drug_class: DrugClass) -> bool:
         """Whether an active medication of this class is recorded."""
         return any(item.drug_class is drug_class for item in self.medications)
+
+    def treatment(self, drug_class: DrugClass) -> Treatment:
+        """Whether the patient takes a drug of this class, as far as the record can tell."""
+        if self.takes(drug_class):
+            return Treatment.TAKEN
+        return Treatment.UNKNOWN if self.unread_medication_lists else Treatment.NOT_TAKEN
+
+    @property
+    def unread_medications(self) -> str:
+        """The medication lists that could not be read in full, in a clinician's words
+        ("medication orders and the medication list"); "" when every list was read."""
+        return " and ".join(
+            MEDICATION_LISTS.get(kind, "a medication list") for kind in self.unread_medication_lists
+        )
 
     @property
     def smoking_status(self) -> SmokingStatus | None:

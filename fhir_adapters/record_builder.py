@@ -34,6 +34,7 @@ from fhir_adapters.patient_record import (
     MedicationFact,
     PatientRecord,
 )
+from fhir_adapters.prefetch import PrefetchTemplate
 from fhir_adapters.units import UNIT_RULES, UnusableQuantity, check_range
 
 _NOTE_TYPES = frozenset({"DocumentReference", "DiagnosticReport"})
@@ -60,8 +61,11 @@ def build_patient_record(
     fetched_attachments: Mapping[str, Mapping[str, object]] | None = None,
     attachment_errors: Mapping[str, str] | None = None,
     gathering_issues: Iterable[DataIssue] = (),
+    unread_medication_lists: Iterable[str] = (),
 ) -> PatientRecord:
-    """The record of one patient as of a date, from whatever resources were gathered."""
+    """The record of one patient as of a date, from whatever resources were gathered;
+    `unread_medication_lists` names the medication resource types that could not be read in
+    full (then no card may take a drug's absence for the absence of treatment)."""
     by_kind = _sort_resources(resources)
     issues = list(gathering_issues)
     demographics = _demographics(patient_id, by_kind.patients, as_of, issues)
@@ -159,6 +163,7 @@ def build_patient_record(
             )
         ),
         data_issues=tuple(sorted(set(issues), key=lambda i: (i.path, i.reason))),
+        unread_medication_lists=tuple(sorted(set(unread_medication_lists))),
     )
 
 
@@ -171,7 +176,25 @@ def record_from_gathered(patient_id: str, gathered: GatheredData, as_of: date) -
         fetched_attachments=gathered.attachments,
         attachment_errors=gathered.attachment_errors,
         gathering_issues=gathered.issues(),
+        unread_medication_lists=_unread_medication_lists(gathered),
     )
+
+
+# A key is known by the words gathering uses for what it holds (`PrefetchTemplate.subject`,
+# from the query's resource type), as that is all `GatheredData` keeps of a key's query.
+_MEDICATION_SUBJECTS = {
+    PrefetchTemplate(kind, f"{kind}?").subject: kind for kind in sorted(_MEDICATION_TYPES)
+}
+
+
+def _unread_medication_lists(gathered: GatheredData) -> list[str]:
+    """The medication resource types whose key could not be read, or only in part: a drug's
+    absence from them is then no evidence that it is not taken."""
+    return [
+        _MEDICATION_SUBJECTS[subject]
+        for key in (*gathered.unavailable, *gathered.incomplete)
+        if (subject := gathered.subjects.get(key, "")) in _MEDICATION_SUBJECTS
+    ]
 
 
 def _sort_resources(resources: Iterable[Resource]) -> _Sorted:
