@@ -13,7 +13,10 @@
 httpx's exceptions become these at exactly one place, `translate_transport_errors`; callers
 never see an httpx type. Their messages are for the service's log: the EHR calling the service
 is told only `FHIR_SERVER_UNREADABLE`, whatever the fault, so its answers cannot map what
-listens at an address (refused connection, garbage, 401, redirect all read the same).
+listens at an address (refused connection, garbage, 401, redirect all read the same). One
+exception: a required key whose query ran out of the time budget is named as such, with its
+template (`cds_service.hook_runner`): the answer's own delay says as much already, and only a
+server the caller's issuer lists is ever contacted (docs/fhir-budget.md).
 Every answer is read as a stream against the call's deadline and byte caps (`read_body`), so a
 server that trickles or never ends its body holds a fetch thread no longer than the budget and
 no more memory than the cap.
@@ -30,8 +33,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-# What a caller of the service is told of any fault of the FHIR server, and of a `fhirServer`
-# its issuer may not name (never contacted): one sentence, so no answer says what is there.
+# What a caller of the service is told of any fault of the FHIR server but running out of the
+# budget, and of a `fhirServer` its issuer may not name (never contacted): one sentence, so no
+# answer says what is there.
 FHIR_SERVER_UNREADABLE = "the FHIR server could not be read"
 
 
