@@ -19,7 +19,7 @@ from cards.card_parts import IssuedCard, build_card, source
 from cards.cds_card import Indicator
 from cards.explanation import data_issue_lines
 from fhir_adapters.codes import ConditionKind, DrugClass
-from fhir_adapters.patient_record import PatientRecord
+from fhir_adapters.patient_record import PatientRecord, Treatment
 from models.criteria import (
     POSTPARTUM_WEEKS,
     PREECLAMPSIA_FROM_WEEKS,
@@ -62,6 +62,21 @@ def _known_hypertension(record: PatientRecord) -> bool:
     )
 
 
+def _unchecked_lines(record: PatientRecord) -> list[str]:
+    """With no hypertension on record and a medication list unread, an antihypertensive (and
+    so hypertension before the pregnancy) cannot be ruled out: said, the ACOG reading kept."""
+    if _known_hypertension(record):
+        return []
+    if record.treatment(DrugClass.ANTIHYPERTENSIVE) is not Treatment.UNKNOWN:
+        return []
+    return [
+        "",
+        f"Treatment could not be checked: {record.unread_medications} could not be read. If an "
+        "antihypertensive is taken, hypertension may predate the pregnancy (chronic "
+        "hypertension): assess for superimposed preeclampsia.",
+    ]
+
+
 def pregnancy_cards(
     record: PatientRecord, pressure: PregnancyPressure | None, hook_instance: str
 ) -> tuple[IssuedCard, ...]:
@@ -101,6 +116,7 @@ def pregnancy_cards(
             "Hypertension is diagnosed or treated: if it predates the pregnancy or 20 weeks it "
             "is chronic hypertension; assess for superimposed preeclampsia.",
         ]
+    detail += _unchecked_lines(record)
     if pressure.severe:
         detail += ["", SEVERE_LINE]
     detail += [
@@ -169,6 +185,7 @@ def postpartum_cards(
             "",
             "Hypertension is diagnosed or treated: assess for superimposed preeclampsia.",
         ]
+    detail += _unchecked_lines(record)
     if pressure.severe:
         detail += ["", SEVERE_LINE]
     detail += [

@@ -16,7 +16,14 @@ from datetime import date
 from typing import Any
 
 import pytest
-from fhir_charts import ADULT_MEASURES, PATIENT_ID, blood_pressure, icd10_condition, medication
+from fhir_charts import (
+    ADULT_MEASURES,
+    PATIENT_ID,
+    blood_pressure,
+    icd10_condition,
+    medication,
+    pregnancy,
+)
 from fhir_charts import lab_result as result
 from golden_cards import HOOK_INSTANCE, advise
 from home_bp_charts import home_week
@@ -26,9 +33,9 @@ from cards.card_parts import IssuedCard
 from cards.home_blood_pressure import home_blood_pressure_cards
 from cards.policy import NO_HISTORY
 from cds_service.services.definition import RISK_PREFETCH
-from fhir_adapters.codes import DrugClass, SmokingStatus
+from fhir_adapters.codes import SmokingStatus
 from fhir_adapters.gathering import FETCH_FAILED, GatheredData
-from fhir_adapters.patient_record import PatientRecord, Treatment
+from fhir_adapters.patient_record import PatientRecord
 from fhir_adapters.record_builder import record_from_gathered
 from models.registry import RiskModels, load_risk_models
 
@@ -88,30 +95,6 @@ def text_of(card: IssuedCard) -> str:
 
 
 UNTREATED_CLAIMS = ("no antihypertensive", "untreated", "no hypertension diagnosis or treatment")
-
-
-@pytest.mark.parametrize(
-    ("unread", "partly_read", "expected"),
-    [
-        (BOTH_LISTS, (), ("MedicationRequest", "MedicationStatement")),
-        (("medications",), (), ("MedicationRequest",)),
-        ((), ("medicationStatements",), ("MedicationStatement",)),
-        ((), (), ()),
-    ],
-)
-def test_the_record_says_which_medication_lists_were_not_read(
-    unread: tuple[str, ...], partly_read: tuple[str, ...], expected: tuple[str, ...]
-) -> None:
-    record = gathered_chart(unread=unread, partly_read=partly_read)
-    assert record.unread_medication_lists == expected
-    known = Treatment.UNKNOWN if expected else Treatment.NOT_TAKEN
-    assert record.treatment(DrugClass.ANTIHYPERTENSIVE) is known
-
-
-def test_lisinopril_in_the_list_that_was_read_is_treatment_whatever_the_other() -> None:
-    record = gathered_chart(LISINOPRIL_TAKEN, unread=("medications",))
-    assert record.treatment(DrugClass.ANTIHYPERTENSIVE) is Treatment.TAKEN
-    assert record.treatment(DrugClass.ANTIDIABETIC) is Treatment.UNKNOWN
 
 
 def test_diagnosed_above_goal_with_medications_unread_claims_no_absence_of_treatment(
@@ -229,3 +212,18 @@ def test_no_reading_in_a_year_says_treatment_was_not_checked(models: RiskModels)
     card = hypertension_card(models, gathered_chart(blood_pressure(150, 95, days=500), age=63))
     assert card.card_type == "blood-pressure-unmeasured"
     assert "Treatment could not be checked" in (card.card.detail or "")
+
+
+def test_raised_pressure_in_pregnancy_says_chronic_hypertension_was_not_ruled_out(
+    models: RiskModels,
+) -> None:
+    # ACOG's reading of the pressure is the same; what an unread list hides is whether an
+    # antihypertensive (chronic hypertension) predates the pregnancy.
+    raised = (blood_pressure(142, 92, days=3), blood_pressure(140, 90, days=10))
+    card = hypertension_card(models, gathered_chart(pregnancy(), *raised))
+    assert (card.card_type, card.card.indicator.value) == (
+        "pregnancy-blood-pressure-raised",
+        "warning",
+    )
+    assert "Treatment could not be checked" in (card.card.detail or "")
+    assert "superimposed preeclampsia" in (card.card.detail or "")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cds_service.services.definition import RISK_PREFETCH
 from fhir_adapters.codes import (
     ICD10_CM,
     LOINC,
@@ -23,14 +24,16 @@ from fhir_adapters.codes import (
     SmokingStatus,
 )
 from fhir_adapters.fhir_values import patient_name
+from fhir_adapters.gathering import FETCH_FAILED, GatheredData
 from fhir_adapters.patient_record import (
     AdministrativeSex,
     ClinicalStatus,
     DataIssue,
     MeasurementSetting,
     PatientRecord,
+    Treatment,
 )
-from fhir_adapters.record_builder import build_patient_record
+from fhir_adapters.record_builder import build_patient_record, record_from_gathered
 
 AS_OF = date(2026, 11, 23)
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1970-11-24"}
@@ -353,6 +356,44 @@ def test_medication_references_are_resolved_or_reported() -> None:
             "MedicationRequest/m2.medicationReference", "the Medication it names was not found"
         ),
     )
+
+
+# (keys that could not be read, keys read only in part, the medication lists left unread)
+MEDICATION_LISTS_READ = [
+    (("medications", "medicationStatements"), (), ("MedicationRequest", "MedicationStatement")),
+    (("medications",), (), ("MedicationRequest",)),
+    ((), ("medicationStatements",), ("MedicationStatement",)),
+    (("familyHistory",), ("observations",), ()),
+    ((), (), ()),
+]
+
+
+@pytest.mark.parametrize(("unread", "partly_read", "expected"), MEDICATION_LISTS_READ)
+def test_a_medication_list_not_read_in_full_leaves_treatment_unknown(
+    unread: tuple[str, ...], partly_read: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    # The risk services' own keys and the words gathering gives each (`PrefetchTemplate.subject`).
+    subjects = {template.key: template.subject for template in RISK_PREFETCH}
+    gathered = GatheredData(
+        {"patient": (PATIENT,)},
+        unavailable=dict.fromkeys(unread, FETCH_FAILED),
+        incomplete=dict.fromkeys(partly_read, "a later page could not be read"),
+        subjects=subjects,
+    )
+    built = record_from_gathered("p1", gathered, AS_OF)
+    assert built.unread_medication_lists == expected
+    known = Treatment.UNKNOWN if expected else Treatment.NOT_TAKEN
+    assert built.treatment(DrugClass.ANTIHYPERTENSIVE) is known
+    assert built.treatment(DrugClass.ANTIDIABETIC) is known
+
+
+def test_a_drug_read_from_one_list_is_taken_whatever_the_other() -> None:
+    losartan = medication("m6", "active", "Losartan 50 mg", resource_type="MedicationStatement")
+    built = record(losartan, unread_medication_lists=("MedicationRequest",))
+    assert built.treatment(DrugClass.ANTIHYPERTENSIVE) is Treatment.TAKEN
+    assert built.treatment(DrugClass.ANTIDIABETIC) is Treatment.UNKNOWN
+    assert built.unread_medications == "medication orders"
+    assert record(losartan).treatment(DrugClass.ANTIDIABETIC) is Treatment.NOT_TAKEN
 
 
 def test_family_history_from_relatives_and_findings() -> None:
