@@ -47,6 +47,7 @@ from smart_launcher_protocol import (
 )
 
 FORM = "application/x-www-form-urlencoded"
+LAUNCHER_UI = "launcherUI"
 _ROUTE = re.compile(
     r"^/v/(?P<release>r[234])(?:/sim/(?P<sim>[^/]+))?/(?P<part>auth|fhir)(?P<rest>/.*)?$"
 )
@@ -62,7 +63,9 @@ class SmartLauncherServer:
         self.proxy = LauncherProxy(self.upstream_base_url, upstream_token=upstream_token)
         self.authorize_requests: list[dict[str, str]] = []  # as the app sent them
         self.token_answers: list[dict[str, Any]] = []
-        self.fhir_requests: list[str] = []  # path and query as the app sent them
+        # Each FHIR request's path and query under the base, with the `client_id` of the
+        # launcher's token it brought (None without one).
+        self.fhir_requests: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=30)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -255,7 +258,10 @@ class SmartLauncherServer:
             if resource == "Encounter":  # EncounterPicker fetchEncounters
                 search |= {"patient": query.get("patient", ""), "_sort:desc": "date"}
             # The pickers read through the launcher's FHIR base, `aud`, which keeps its path.
-            found = self._fhir(query["aud"], f"/{resource}?{urlencode(search)}", {}, b"", "GET")
+            # backend/index.ts `/env.js`: the page's own token, for client "launcherUI".
+            page_token = {"authorization": f"Bearer {sign({'client_id': LAUNCHER_UI}, 600)}"}
+            target = f"/{resource}?{urlencode(search)}"
+            found = self._fhir(query["aud"], target, page_token, b"", "GET")
             bundle = json.loads(found.body)
             ids = [entry["resource"]["id"] for entry in bundle.get("entry", [])]
             # The encounter picker offers "Launch without encounter" (NONE) when there is none.
@@ -269,9 +275,7 @@ class SmartLauncherServer:
     ) -> Reply:
         """backend/routes/fhir/proxy.ts through tests/launcher_proxy.py; the token check is
         lib.ts validateToken: none is fine, one must be a token this launcher signed."""
-        with self._lock:
-            self.fhir_requests.append(request_url)
-        sent = headers.get("authorization")
+        sent, client_id = headers.get("authorization"), None
         if sent is not None:
             try:
                 claims = verify(sent.split(" ")[-1])
@@ -279,6 +283,9 @@ class SmartLauncherServer:
                 return Reply(401, f"Invalid token: {error}".encode())
             if claims.get("sim_error"):
                 return Reply(401, str(claims["sim_error"]).encode())
+            client_id = claims.get("client_id")
+        with self._lock:
+            self.fhir_requests.append((request_url, client_id))
         reply = self.proxy.respond(method, LAUNCHER_FHIR_PATH + request_url, headers, body)
         content = reply.body.replace(self.proxy.base_url.encode(), mount.encode())
         return Reply(reply.status, content, tuple(reply.headers.items()))

@@ -15,9 +15,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from conftest import SMART_CLIENT_ID
 from fhir_servers import SekmetServer
-from smart_launcher import SmartLauncherServer
-from smart_launcher_protocol import MANUAL, LaunchOptions
+from smart_launcher import LAUNCHER_UI, SmartLauncherServer
+from smart_launcher_protocol import MANUAL, NO_ENCOUNTER, LaunchOptions
 from support import CdssServer
 from test_smart_launch import diabetes_estimates
 from test_smart_page import HBA1C, dated_values, observations, since_of, table_rows
@@ -36,6 +37,7 @@ class Launch:
     hops: list[str]
     token_answer: dict[str, Any]
     page: httpx.Response
+    fhir_requests: list[tuple[str, str | None]]  # (path and query, the token's client_id)
 
     def authorize_request(self) -> dict[str, str]:
         """What the app first sent to the launcher's authorize endpoint."""
@@ -68,7 +70,7 @@ def service(start_server: Callable[..., CdssServer], launcher: SmartLauncherServ
 
 def walk(launcher: SmartLauncherServer, service: CdssServer, url: str) -> Launch:
     """Follow a browser's redirects from `url` to the app's page, cookies kept."""
-    answers_before = len(launcher.token_answers)
+    answers_before, requests_before = len(launcher.token_answers), len(launcher.fhir_requests)
     hops = [url]
     with httpx.Client(timeout=60) as browser:
         response = browser.get(url)
@@ -77,7 +79,7 @@ def walk(launcher: SmartLauncherServer, service: CdssServer, url: str) -> Launch
             response = browser.get(hops[-1])
     assert hops[-1] == service.base_url + "/smart/app", (hops[-1], response.text[:300])
     (token_answer,) = launcher.token_answers[answers_before:]
-    return Launch(hops, token_answer, response)
+    return Launch(hops, token_answer, response, launcher.fhir_requests[requests_before:])
 
 
 def urljoin_location(response: httpx.Response) -> str:
@@ -133,6 +135,9 @@ def test_an_ehr_launch_with_an_encounter_opens_the_page_for_the_launchers_patien
         "encounter",
     }
     assert any("/select-encounter?" in hop for hop in charted_launch.hops)
+    # The app reads the chart with the token it was given (the picker with the launcher's own).
+    clients = {client for _, client in charted_launch.fhir_requests}
+    assert clients == {SMART_CLIENT_ID, LAUNCHER_UI}
     assert charted_launch.page.status_code == 200
     assert 'id="estimate-' in charted_launch.page.text
 
@@ -183,6 +188,40 @@ def test_aud_is_the_launchers_fhir_base_with_its_path(
     # The launcher accepted it: the app came back with a code, not an error.
     callback = next(hop for hop in launch.hops if "/smart/callback?" in hop)
     assert "code" in parse_qs(urlsplit(callback).query)
+
+
+@pytest.mark.parametrize(
+    "aud",
+    [
+        "{base}/",  # a trailing slash
+        "{origin}/fhir",  # the origin's FHIR path, not the launcher's
+        "{host}:1/v/r4/fhir",  # another port
+    ],
+)
+def test_the_launcher_refuses_any_other_aud(
+    launcher: SmartLauncherServer, service: CdssServer, aud: str
+) -> None:
+    # What makes the acceptance above mean something: the launcher compares the whole URL.
+    callback = service.base_url + "/smart/callback"
+    host = launcher.origin.rsplit(":", 1)[0]
+    sent = aud.format(base=launcher.fhir_base, origin=launcher.origin, host=host)
+    answer = httpx.get(
+        launcher.origin + "/v/r4/auth/authorize",
+        params={
+            "response_type": "code",
+            "client_id": SMART_CLIENT_ID,
+            "redirect_uri": callback,
+            "scope": "launch patient/Patient.rs",
+            "state": "s",
+            "aud": sent,
+            "launch": LaunchOptions(patient="p", encounter=NO_ENCOUNTER).encode(),
+        },
+    )
+    back = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert answer.headers["Location"].startswith(callback + "?")
+    assert back["error"] == ["invalid_request"]
+    assert back["state"] == ["s"]
+    assert "code" not in back
 
 
 def test_the_launchers_automatic_encounter_pick_fails_on_a_fhir_base_with_a_path(
