@@ -3,11 +3,13 @@ opens the detail app from one; Ctrl-C stops everything it started."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,9 +23,29 @@ CDSS = Path(sys.executable).with_name("cdss")
 READY_WITHIN_SECONDS = 180
 
 
+@dataclass(frozen=True)
+class RunningDemo:
+    """`cdss demo` started on free ports, and where each of its parts listens."""
+
+    process: subprocess.Popen[bytes]
+    ehr_base: str
+    cds_base: str
+    fhir_base: str
+
+    def stopped_everything(self) -> bool:
+        """Nothing the demo started still answers: the EHR, the service, the FHIR server."""
+        for url in (self.ehr_base + "/", self.cds_base + "/healthz", self.fhir_base + "/metadata"):
+            try:
+                httpx.get(url, timeout=2)
+            except httpx.TransportError:
+                continue
+            return False
+        return True
+
+
 @pytest.fixture
-def running_demo(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
-    """`cdss demo` on free ports; the demo EHR's and the service's base URLs."""
+def running_demo(tmp_path: Path) -> Iterator[RunningDemo]:
+    """`cdss demo` on free ports, once the demo EHR answers."""
     ehr, cds, fhir = free_port(), free_port(), free_port()
     log = (tmp_path / "demo.log").open("wb")
     ports = ["--ehr-port", str(ehr), "--cds-port", str(cds), "--fhir-port", str(fhir)]
@@ -36,27 +58,32 @@ def running_demo(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[by
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    ehr_base = f"http://127.0.0.1:{ehr}"
+    demo = RunningDemo(
+        process,
+        f"http://127.0.0.1:{ehr}",
+        f"http://127.0.0.1:{cds}",
+        f"http://127.0.0.1:{fhir}/fhir",
+    )
     deadline = time.monotonic() + READY_WITHIN_SECONDS
     while time.monotonic() < deadline:
         assert process.poll() is None, (tmp_path / "demo.log").read_text()
         try:
-            if httpx.get(ehr_base + "/", timeout=5).status_code == 200:
+            if httpx.get(demo.ehr_base + "/", timeout=5).status_code == 200:
                 break
         except httpx.TransportError:
             time.sleep(0.5)
     else:
         raise AssertionError((tmp_path / "demo.log").read_text())
-    yield ehr_base, f"http://127.0.0.1:{cds}", process
+    yield demo
     if process.poll() is None:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
     log.close()
 
 
 def test_one_command_gives_an_ehr_with_cards_and_the_detail_app(
-    running_demo: tuple[str, str, subprocess.Popen[bytes]], browser: webdriver.Chrome
+    running_demo: RunningDemo, browser: webdriver.Chrome
 ) -> None:
-    ehr_base, cds_base, process = running_demo
+    ehr_base, cds_base = running_demo.ehr_base, running_demo.cds_base
     browser.get(ehr_base + "/")
     charts = [
         link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "#patients a")
@@ -75,8 +102,14 @@ def test_one_command_gives_an_ehr_with_cards_and_the_detail_app(
     assert browser.current_url == cds_base + "/smart/app"
     assert "Estimated probability" in browser.find_element(By.TAG_NAME, "main").text
 
-    process.send_signal(signal.SIGINT)  # Ctrl-C
-    assert process.wait(timeout=60) == 0
-    for url in (ehr_base + "/", cds_base + "/healthz"):
-        with pytest.raises(httpx.TransportError):
-            httpx.get(url, timeout=2)
+    running_demo.process.send_signal(signal.SIGINT)  # Ctrl-C
+    assert running_demo.process.wait(timeout=60) == 0
+    assert running_demo.stopped_everything()
+
+
+def test_sigterm_stops_everything_the_demo_started(running_demo: RunningDemo) -> None:
+    """`kill`, a service manager or a closed terminal's SIGTERM/SIGHUP: Python's default would
+    end the demo at once and leave the FHIR server and the service running on their ports."""
+    running_demo.process.send_signal(signal.SIGTERM)
+    running_demo.process.wait(timeout=60)
+    assert running_demo.stopped_everything()
