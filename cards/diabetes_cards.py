@@ -17,6 +17,9 @@
    NHANES data recorded everyone 80 and over, and the card says so.
 6. No estimate for want of a measurement: an `info` card that names it (if the site wants it).
 
+With a medication list unread (metformin or insulin not ruled out) only 2 and 3 remain, 2
+saying that treatment could not be checked: 4 to 6 are for people without diabetes.
+
 In pregnancy the models give no number (not their population) and HbA1c is unreliable (ADA):
 no risk card, no prediabetes follow-up, and no prevention referral.
 """

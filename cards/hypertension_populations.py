@@ -4,8 +4,9 @@
   mean against the goal (ACC/AHA 2017: below 130/80 for diagnosed hypertension, treated or
   not). On treatment the mean counts only readings taken after the treatment began (its order
   date; with none recorded, the last 3 months' readings, and the card says so). Above the goal:
-  a card naming the medication, or saying that none is on record; at goal: none; no reading:
-  a measurement. Never "no hypertension diagnosis", never a provisional diagnosis, never an
+  a card naming the medication, or saying that none is on record (or, when a medication list
+  could not be read, that treatment could not be checked: never "none"); at goal: none; no
+  reading: a measurement. Never "no hypertension diagnosis", never a provisional diagnosis, never an
   estimate. For ages 13-17 the goal is AAP 2017's (the same 130/80).
 - Ages 13-17, untreated and undiagnosed: AAP 2017's adolescent categories (the adult numbers),
   worded as that guideline's, which diagnoses hypertension on 3 visits in the hypertensive

@@ -227,3 +227,14 @@ def test_raised_pressure_in_pregnancy_says_chronic_hypertension_was_not_ruled_ou
     )
     assert "Treatment could not be checked" in (card.card.detail or "")
     assert "superimposed preeclampsia" in (card.card.detail or "")
+
+
+def test_a_prediabetes_range_result_is_not_carded_when_treatment_is_unknown(
+    models: RiskModels,
+) -> None:
+    # On metformin or insulin an HbA1c of 6.2% may be treated diabetes, not prediabetes (ADA
+    # 2025 defines prediabetes in people without diabetes): no "add prediabetes" card then.
+    hba1c = result("4548-4", 6.2, "%", days=20)
+    read = advise(models, gathered_chart(hba1c, unread=()))["diabetes-risk"]
+    assert [card.card_type for card in read] == ["prediabetes-range-hba1c"]
+    assert advise(models, gathered_chart(hba1c))["diabetes-risk"] == []
