@@ -128,16 +128,22 @@ def describe_value(item: Contribution) -> str:
     return f"{text} ({', '.join(when)})" if when else text
 
 
+def input_absence(name: str, why: MissingReason) -> str:
+    """An input without a value and why, in clinical words: "BMI (or weight and height): last
+    recorded 2022-03-04, older than the model's 3-year window", "Waist: not recorded"."""
+    words = _FEATURE_NAMES.get(name, name.replace("_", " "))
+    return f"{words[0].upper()}{words[1:]}: {reason_words(why)}"
+
+
 def unusable_input_lines(reasons: Sequence[tuple[str, MissingReason]]) -> list[str]:
     """A line for each input in the chart the model could not use, saying why: "- BMI (or
     weight and height): last recorded 2022-03-04, older than the model's 3-year window"; the
     inputs never recorded are left to the caller's words."""
-    lines = []
-    for name, why in reasons:
-        if why.absence is not Absence.NOT_RECORDED:
-            words = _FEATURE_NAMES.get(name, name.replace("_", " "))
-            lines.append(f"- {words[0].upper()}{words[1:]}: {reason_words(why)}")
-    return lines
+    return [
+        f"- {input_absence(name, why)}"
+        for name, why in reasons
+        if why.absence is not Absence.NOT_RECORDED
+    ]
 
 
 def missing_inputs(features: Sequence[str], conjunction: str = "and") -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from cards.diabetes_cards import NOT_ESTIMATED, PREDIABETES_MONITORING, RISK
-from cards.explanation import describe_value, percent
+from cards.explanation import describe_value, input_absence, percent
 from cards.hypertension_cards import INCIDENCE
 from cards.hypertension_unmeasured import UNMEASURED
 from cards.note_card import unread_notes
@@ -29,7 +29,7 @@ from fhir_adapters.record_builder import record_from_gathered
 from models.criteria import HBA1C_DIABETES, HBA1C_DYSGLYCEMIA, STAGE1_PRESSURE_TEXT
 from models.hypertension import INCIDENCE_MODEL, assess_hypertension
 from models.note_summary import NoteSummary
-from models.prediction import NoEstimate, RiskEstimate
+from models.prediction import NOTHING_RECORDED, NoEstimate, RiskEstimate
 from models.registry import RiskModels
 from models.risk_models import DYSGLYCEMIA, UNDIAGNOSED_DIABETES, UNMEASURED_BLOOD_PRESSURE
 
@@ -250,7 +250,11 @@ def explain(answer: RiskEstimate | NoEstimate) -> ExplainedRisk:
     """An estimate as rows, largest push first; or why there is none."""
     title = RISK_TITLES.get(answer.model, answer.model)
     if isinstance(answer, NoEstimate):
-        return ExplainedRisk(title, answer.model, None, "", (), answer.missing, answer.reasons)
+        reasons = dict(answer.missing_reasons)
+        missing = tuple(
+            input_absence(name, reasons.get(name, NOTHING_RECORDED)) for name in answer.missing
+        )
+        return ExplainedRisk(title, answer.model, None, "", (), missing, answer.reasons)
     largest = max((abs(item.shapley) for item in answer.contributions), default=0.0) or 1.0
     factors = tuple(
         FactorBar(describe_value(item), item.shapley, round(100 * abs(item.shapley) / largest, 1))
@@ -262,7 +266,9 @@ def explain(answer: RiskEstimate | NoEstimate) -> ExplainedRisk:
         percent(answer.probability),
         answer.margin_scale,
         factors,
-        answer.missing,
+        # Each input without a value is a row of the table already, saying why (too old, not
+        # recorded, not usable) and what the model filled in.
+        (),
         (),
         baseline=answer.expected_margin,
         margin=answer.margin,
