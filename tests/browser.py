@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +15,11 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-# Screenshots of the pages under test, kept for people to look at (not compared).
+# Screenshots of the pages under test, kept for people to look at (not compared): in
+# test-artifacts/, or in the folder `CDSS_SCREENSHOTS` names (the docs' are made with
+# `CDSS_SCREENSHOTS=docs/screenshots`, see docs/sandbox.md).
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SCREENSHOTS_VARIABLE = "CDSS_SCREENSHOTS"
 # Nothing but the page under test: no updates, sync, translation or other calls out.
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -59,8 +63,9 @@ def navigating(driver: webdriver.Chrome, action: Callable[[], object]) -> None:
 
 def save_screenshot(driver: webdriver.Chrome, name: str, whole_page: bool = False) -> Path:
     """Keep a screenshot of the page as it is now (all of its length with `whole_page`)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    folder = Path(os.environ.get(SCREENSHOTS_VARIABLE) or ARTIFACTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     size = driver.get_window_size()
     if whole_page:
         height = driver.execute_script("return document.documentElement.scrollHeight")

@@ -7,15 +7,14 @@ opened with the URL parameters it reads at start (`src/components/MainView/main-
 Patient View then resolves the service's prefetch in the browser, calls the service with its
 own ES384 token (trusted through `[auth] sandbox = true` and the pinned key set), shows the
 cards, sends feedback from Accept and Dismiss, and opens a card's SMART link with a launch
-context from its FHIR server. Screenshots are kept for the docs: in the
-folder `CDSS_SCREENSHOTS` names, else in the test's tmp_path.
+context from its FHIR server. Its screenshots (`browser.save_screenshot`) are the docs' when run
+with `CDSS_SCREENSHOTS=docs/screenshots`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from browser import save_screenshot
 from conftest import TRUSTED_ISSUER, Mint
 from fhir_servers import SekmetServer, resolve_prefetch_as_an_ehr
 from selenium import webdriver
@@ -216,12 +216,6 @@ def sandbox_service(
     server.stop()
 
 
-def screenshot(driver: webdriver.Chrome, folder: Path, name: str) -> None:
-    """Keep the window as it is now as `sandbox-<name>.png`, for the docs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(folder / f"sandbox-{name}.png"))
-
-
 def expected_diabetes_cards(
     server: CdssServer, mint: Mint, fhir_server: SekmetServer, patient_id: str
 ) -> list[dict[str, Any]]:
@@ -315,12 +309,10 @@ def test_the_sandbox_shows_the_cards_and_sends_feedback_the_service_stores(
     loaded_patients: dict[str, str],
     mint: Mint,
     browser: webdriver.Chrome,
-    tmp_path: Path,
 ) -> None:
     patient_id = loaded_patients[PATIENT]
     expected = expected_diabetes_cards(sandbox_service, mint, fhir_server, patient_id)
     (diabetes,) = [card for card in expected if card.get("suggestions")]
-    shots = Path(os.environ.get("CDSS_SCREENSHOTS") or tmp_path)
     open_sandbox(browser, sandbox_site, open_fhir.base_url, patient_id, sandbox_service.base_url)
 
     try:
@@ -336,17 +328,17 @@ def test_the_sandbox_shows_the_cards_and_sends_feedback_the_service_stores(
         assert card_with_summary(browser, card["summary"]) is not None, card["summary"]
     # The sandbox resolved the prefetch itself, searching by POST as it does.
     assert any(request.endswith("/_search") for request in open_fhir.requests)
-    screenshot(browser, shots, "1-patient-view")
+    save_screenshot(browser, "sandbox-1-patient-view")
     scroll_into_view(browser, shown, "start")
     # The service's Markdown rendered: bold made strong, no asterisks left.
     assert shown.find_elements(By.TAG_NAME, "strong")
     assert "**" not in shown.text
-    screenshot(browser, shots, "2-card-detail")
+    save_screenshot(browser, "sandbox-2-card-detail")
 
     # Accept: the sandbox POSTs `accepted` feedback with the suggestion's uuid.
     suggestion = diabetes["suggestions"][0]
     scroll_into_view(browser, button_labelled(shown, suggestion["label"]), "center")
-    screenshot(browser, shots, "3-card-actions")
+    save_screenshot(browser, "sandbox-3-card-actions")
     browser.execute_script("arguments[0].click();", button_labelled(shown, suggestion["label"]))
     accepted = WebDriverWait(browser, WAIT_SECONDS).until(
         lambda _: feedback_with(sandbox_service, "accepted")
@@ -394,7 +386,7 @@ def test_the_sandbox_shows_the_cards_and_sends_feedback_the_service_stores(
     item = WebDriverWait(browser, WAIT_SECONDS).until(
         lambda d: menu_item_shown(d, f"Override: {reason['display']}")
     )
-    screenshot(browser, shots, "4-override-reasons")
+    save_screenshot(browser, "sandbox-4-override-reasons")
     item.click()
     overridden = WebDriverWait(browser, WAIT_SECONDS).until(
         lambda _: feedback_with(sandbox_service, "overridden")
