@@ -15,9 +15,11 @@ import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from support import LoopbackHttpServer
 
 FHIR_JSON = "application/fhir+json"
 FHIR_NDJSON = "application/fhir+ndjson"
@@ -61,23 +63,18 @@ class BulkFront:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._job = secrets.token_hex(4)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.base_url = f"http://127.0.0.1:{self.port}/fhir"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = LoopbackHttpServer(self._handler_class())
+        self.port = self._http.port
+        self.base_url = f"{self._http.origin}/fhir"
 
     def start(self) -> BulkFront:
         """Start serving."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def manifest(self) -> dict[str, object]:
         """The completion manifest (IG 2.0.0), with this front's fault applied."""

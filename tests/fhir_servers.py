@@ -7,11 +7,12 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from support import LoopbackHttpServer
 
 from demo_ehr.fhir_server import FHIR_JSON, SekmetServer
 
@@ -72,24 +73,18 @@ class FaultyFhirServer:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=30)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/fhir"
-        # A short poll interval: stop() waits for the serving loop to notice.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = LoopbackHttpServer(self._handler_class())
+        self.base_url = f"{self._http.origin}/fhir"
 
     def start(self) -> FaultyFhirServer:
         """Start serving."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Release any slow requests, stop serving and close the upstream connections."""
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
         self._client.close()
 
     def fault_for(self, resource_type: str) -> Fault | None:

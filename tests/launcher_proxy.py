@@ -33,12 +33,13 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from support import LoopbackHttpServer
 
 FHIR_JSON = "application/fhir+json"
 # The launcher's path for an R4 FHIR base (`/v/:fhir_release/fhir`, without a `sim`).
@@ -88,23 +89,17 @@ class LauncherProxy:
         self.requests_seen: list[str] = []
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=60)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}{LAUNCHER_FHIR_PATH}"
-        # A short poll interval: stop() waits for the serving loop to notice.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = LoopbackHttpServer(self._handler_class())
+        self.base_url = f"{self._http.origin}{LAUNCHER_FHIR_PATH}"
 
     def start(self) -> LauncherProxy:
         """Start serving."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the upstream connections."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
         self._client.close()
 
     def __enter__(self) -> LauncherProxy:

@@ -19,7 +19,7 @@ import json
 import re
 import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -45,6 +45,7 @@ from smart_launcher_protocol import (
     verify,
     with_query,
 )
+from support import LoopbackHttpServer
 
 FORM = "application/x-www-form-urlencoded"
 LAUNCHER_UI = "launcherUI"
@@ -68,23 +69,18 @@ class SmartLauncherServer:
         self.fhir_requests: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=30)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = LoopbackHttpServer(self._handler_class())
+        self.origin = self._http.origin
 
     def start(self) -> SmartLauncherServer:
         """Start serving."""
         self.proxy.start()
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
         self._client.close()
         self.proxy.stop()
 

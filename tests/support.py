@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -200,6 +200,31 @@ def _postgres_bin_dir() -> Path:
     return candidates[0].parent
 
 
+class LoopbackHttpServer:
+    """A threaded HTTP server on 127.0.0.1 and a free port, serving on its own daemon thread
+    from `start()` until `stop()`: the stand-ins for other parties' servers (FHIR fronts, key
+    sets, the launcher, the sandbox's pages) are each one of these and a request handler."""
+
+    def __init__(self, handler: Callable[..., BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.origin = f"http://127.0.0.1:{self.port}"
+        # A short poll interval: stop() waits for the serving loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> None:
+        """Start serving."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class KeySetPublisher:
     """Serves a JWK Set over HTTP on 127.0.0.1, as an EHR publishes its keys for `jku`."""
 
@@ -221,16 +246,14 @@ class KeySetPublisher:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = LoopbackHttpServer(Handler)
+        self.url = f"{self._http.origin}/.well-known/jwks.json"
 
     def start(self) -> KeySetPublisher:
         """Start serving."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()

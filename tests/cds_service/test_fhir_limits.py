@@ -17,13 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 import pytest
 from conftest import ALLOWED_TENANT, TENANT_ISSUER, Mint
-from support import CdssServer
+from support import CdssServer, LoopbackHttpServer
 from test_hooks_fhir_server import hook_call, locations
 
 BUDGET_SECONDS = 2.0
@@ -76,24 +76,22 @@ class MisbehavingFhirServer:
         self.held_when_the_other_caller_asked: list[int] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._http = LoopbackHttpServer(self._handler_class())
 
     @property
     def base_url(self) -> str:
         """The FHIR base URL to hand to the service."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/fhir"
+        return f"{self._http.origin}/fhir"
 
     def start(self) -> MisbehavingFhirServer:
         """Serve in a background thread."""
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and end every answer still being sent."""
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._http.stop()
 
     def _send(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
         handler.wfile.write(data)

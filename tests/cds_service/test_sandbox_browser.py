@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -34,7 +33,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
-from support import CdssServer
+from support import CdssServer, LoopbackHttpServer
 from test_admin_api import admin_config, bearer
 
 SANDBOX_APP = Path(__file__).resolve().parent.parent / "sandbox_app"
@@ -65,24 +64,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class QuietHttpServer:
-    """A threaded HTTP server on 127.0.0.1 for one handler class, stopped by its owner."""
-
-    def __init__(self, handler: Callable[..., BaseHTTPRequestHandler]) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-
-
 class SandboxFiles(SimpleHTTPRequestHandler):
     """The sandbox's static files, as any web server would serve them, without a log."""
 
@@ -94,7 +75,7 @@ class SandboxFiles(SimpleHTTPRequestHandler):
 class OpenFhir:
     """The open FHIR front's address and what it was asked."""
 
-    server: QuietHttpServer
+    server: LoopbackHttpServer
     base_url: str
     requests: list[str] = field(default_factory=list)
     launches: list[dict[str, Any]] = field(default_factory=list)
@@ -162,15 +143,17 @@ def open_fhir_front(upstream: SekmetServer) -> OpenFhir:
         def log_message(self, *_: Any) -> None:
             pass
 
-    server = QuietHttpServer(Front)
+    server = LoopbackHttpServer(Front)
+    server.start()
     record["front"] = OpenFhir(server, server.origin + "/fhir")
     return record["front"]
 
 
 @pytest.fixture(scope="module")
-def sandbox_site() -> Iterator[QuietHttpServer]:
+def sandbox_site() -> Iterator[LoopbackHttpServer]:
     """The vendored sandbox build, served from 127.0.0.1."""
-    site = QuietHttpServer(functools.partial(SandboxFiles, directory=str(SANDBOX_APP)))
+    site = LoopbackHttpServer(functools.partial(SandboxFiles, directory=str(SANDBOX_APP)))
+    site.start()
     yield site
     site.stop()
 
@@ -188,7 +171,7 @@ def sandbox_service(
     tmp_path_factory: pytest.TempPathFactory,
     new_database: Callable[[str], str],
     trusted_issuers: list[dict[str, Any]],
-    sandbox_site: QuietHttpServer,
+    sandbox_site: LoopbackHttpServer,
     open_fhir: OpenFhir,
 ) -> Iterator[CdssServer]:
     """`cdss serve` configured as docs/sandbox.md says, for the local sandbox's origin."""
@@ -285,7 +268,7 @@ def scroll_into_view(driver: webdriver.Chrome, element: WebElement, block: str) 
 
 
 def open_sandbox(
-    driver: webdriver.Chrome, site: QuietHttpServer, fhir_base: str, patient_id: str, cds: str
+    driver: webdriver.Chrome, site: LoopbackHttpServer, fhir_base: str, patient_id: str, cds: str
 ) -> None:
     """Open the sandbox on the patient, with the FHIR server and the service's discovery URL."""
     driver.set_window_size(WINDOW_WIDTH, WINDOW_HEIGHT)
@@ -302,7 +285,7 @@ def open_sandbox(
 
 
 def test_the_sandbox_shows_the_cards_and_sends_feedback_the_service_stores(
-    sandbox_site: QuietHttpServer,
+    sandbox_site: LoopbackHttpServer,
     open_fhir: OpenFhir,
     sandbox_service: CdssServer,
     fhir_server: SekmetServer,
