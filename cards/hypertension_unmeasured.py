@@ -32,6 +32,7 @@ from cards.explanation import (
     missing_inputs,
     missing_lines,
     percent,
+    unusable_input_lines,
 )
 from cards.policy import CardPolicy, FeedbackHistory
 from fhir_adapters.codes import DrugClass
@@ -137,8 +138,19 @@ def unmeasured_cards(
         explain = policy.explain_missing_estimate and bool(wanted)
         if not (explain or all_raised) or history.holds_back(UNMEASURED, None):
             return ()
+        # A required input in the chart but too old or not usable is said so, with its date:
+        # "without" only of what was never recorded.
+        unusable = (
+            []
+            if estimate is None
+            else unusable_input_lines(
+                [item for item in estimate.missing_reasons if item[0] in wanted]
+            )
+        )
+        usable = " a usable value for" if unusable else ""
         cannot = (
-            f" The chance that it is raised cannot be estimated without: {missing_inputs(wanted)}."
+            " The chance that it is raised cannot be estimated without"
+            f"{usable}: {missing_inputs(wanted)}."
             if wanted
             else ""
         )
@@ -155,6 +167,7 @@ def unmeasured_cards(
                 detail="\n".join(
                     [
                         f"No blood pressure reading in the last 12 months.{cannot}",
+                        *(["", *unusable] if unusable else []),
                         "",
                         *evidence,
                         *([""] if evidence else []),

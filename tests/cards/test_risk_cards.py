@@ -251,7 +251,13 @@ def test_a_bmi_too_old_for_the_model_is_not_called_not_recorded(models: RiskMode
     assert card.card_type == "diabetes-risk-not-estimated"
     assert card.card.summary == "Diabetes risk not estimated: no usable BMI (or weight and height)"
     taken = (AS_OF - timedelta(days=days)).isoformat()
-    assert (
+    too_old = (
         f"- BMI (or weight and height): last recorded {taken}, older than the model's 3-year window"
-        in (card.card.detail or "")
     )
+    assert too_old in (card.card.detail or "")
+    # The blood-pressure estimate needs the BMI too, and says the same of it.
+    (unmeasured,) = advise(models, chart)["hypertension-risk"]
+    assert unmeasured.card_type == "blood-pressure-unmeasured"
+    detail = unmeasured.card.detail or ""
+    assert "cannot be estimated without a usable value for: BMI" in detail
+    assert too_old in detail
