@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from cards.card_parts import OVERRIDE_REASONS
 from cds_service.storage.database import reading
 from cds_service.storage.stores import ACCEPTED, OVERRIDDEN
 from cds_service.storage.tables import feedback, issued_card
@@ -59,6 +60,12 @@ class CardTypeFeedback:
         return None if answered == 0 else self.accepted / answered
 
 
+# The display of each of the service's own override reasons, by code. An EHR may send the reason
+# chosen by its code alone (the CDS Hooks sandbox does: `src/components/CardList`), and the
+# summary still names it as the card offered it.
+_OWN_REASON_DISPLAYS = {reason.code: reason.display for reason in OVERRIDE_REASONS if reason.code}
+
+
 def summarize_feedback(engine: Engine, since: datetime, until: datetime) -> list[CardTypeFeedback]:
     """Every issuer, service and card type with cards issued in `[since, until)`."""
     in_period = (issued_card.c.issued_at >= since, issued_card.c.issued_at < until)
@@ -98,7 +105,10 @@ def summarize_feedback(engine: Engine, since: datetime, until: datetime) -> list
         elif row.outcome == OVERRIDDEN:
             overridden[key].add(row.card_uuid)
             reason = row.override_reason or {}
-            coding = (reason.get("system"), reason.get("code"), reason.get("display"))
+            system, code, display = reason.get("system"), reason.get("code"), reason.get("display")
+            if display is None and system is None and isinstance(code, str):
+                display = _OWN_REASON_DISPLAYS.get(code)
+            coding = (system, code, display)
             reasons[key][coding].add(row.card_uuid)
     return [
         CardTypeFeedback(

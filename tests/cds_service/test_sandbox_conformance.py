@@ -365,9 +365,11 @@ def test_feedback_on_accept_and_on_dismiss_is_stored(sandbox: Sandbox) -> None:
     ]
     assert row["issuer"] == SANDBOX_ISSUER
     assert (row["accepted"], row["overridden"]) == (1, 1)
-    # The sandbox sends the reason's code (and system, had it one), never its display.
+    # The sandbox sends the reason's code (and system, had it one), never its display; the
+    # summary names it as the card offered it.
     [stored] = row["overrideReasons"]
     assert (stored["code"], stored["system"], stored["cards"]) == ("patient-declined", None, 1)
+    assert stored["display"] == reason["display"]
 
 
 def test_a_sandbox_whose_every_read_failed_sends_no_prefetch_and_gets_every_required_key_named(
