@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -23,6 +24,9 @@ from fhir_adapters.fhir_values import patient_name as fhir_patient_name
 PATIENT_VIEW = "patient-view"
 DEMO_USER = "Practitioner/demo-clinician"
 TOKEN_LIFETIME_SECONDS = 300
+# FHIR reads in flight at once while a chart opens: enough for every distinct prefetch query of
+# the demo's services, and one keep-alive connection each on the shared client.
+PREFETCH_READS_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,24 @@ class HookPlayer:
     def open_chart(self, patient_id: str) -> list[ServiceCards]:
         """`patient-view` to every service for this hook, as the chart opens."""
         discovery = self._client.get(f"{self._cds}/cds-services").json()
-        answers = []
-        for service in discovery.get("services", []):
-            if service.get("hook") != PATIENT_VIEW:
-                continue
-            answers.append(self._call(service, patient_id))
-        return answers
+        services = [s for s in discovery.get("services", []) if s.get("hook") == PATIENT_VIEW]
+        context = {"userId": DEMO_USER, "patientId": patient_id}
+        queries = {
+            _filled(template, context)
+            for service in services
+            for template in service.get("prefetch", {}).values()
+        }
+        # Every prefetch query is read at once, and each distinct query once: services asking
+        # for the same data (both risk services read the chart's observations) are given the
+        # same answer, as one hook's prefetch is the same chart at the same moment. Each
+        # service is called as soon as its own queries are read, not after the slowest other's.
+        with (
+            ThreadPoolExecutor(PREFETCH_READS_IN_FLIGHT) as readers,
+            ThreadPoolExecutor(max(1, len(services))) as callers,
+        ):
+            reads = {query: readers.submit(self._read, query) for query in queries}
+            calls = [callers.submit(self._call, service, context, reads) for service in services]
+            return [call.result() for call in calls]
 
     def send_feedback(self, service_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Feedback on one card (`card`, `outcome`, and what was accepted or why overridden)."""
@@ -98,31 +114,37 @@ class HookPlayer:
         receipt: dict[str, Any] = answer.json()
         return receipt
 
-    def _call(self, service: Mapping[str, Any], patient_id: str) -> ServiceCards:
+    def _call(
+        self,
+        service: Mapping[str, Any],
+        context: Mapping[str, str],
+        reads: Mapping[str, Future[dict[str, Any] | None]],
+    ) -> ServiceCards:
         service_id, title = service["id"], service.get("title", service["id"])
-        context = {"userId": DEMO_USER, "patientId": patient_id}
+        prefetch = {}
+        for key, template in service.get("prefetch", {}).items():
+            resolved = reads[_filled(template, context)].result()
+            # What the EHR cannot read it leaves out: the service fetches it or says so.
+            if resolved is not None:
+                prefetch[key] = resolved
         path = f"/cds-services/{service_id}"
         body = {
             "hook": PATIENT_VIEW,
             "hookInstance": str(uuid.uuid4()),
-            "context": context,
-            "prefetch": self._prefetch(service.get("prefetch", {}), context),
+            "context": dict(context),
+            "prefetch": prefetch,
         }
         answer = self._client.post(self._cds + path, json=body, headers=self._signed(path))
         if answer.status_code != 200:
             return ServiceCards(service_id, title, (), f"the service answered {answer.status_code}")
         return ServiceCards(service_id, title, tuple(answer.json().get("cards", [])))
 
-    def _prefetch(self, templates: Mapping[str, str], context: Mapping[str, str]) -> dict[str, Any]:
-        resolved: dict[str, Any] = {}
-        for key, template in templates.items():
-            query = template
-            for name, value in context.items():
-                query = query.replace("{{context." + name + "}}", value)
-            answer = self._client.get(f"{self._fhir}/{query}", headers=self._fhir_headers)
-            # What the EHR cannot read it leaves out: the service fetches it or says so.
-            if answer.status_code == 200:
-                resolved[key] = answer.json()
+    def _read(self, query: str) -> dict[str, Any] | None:
+        """One filled prefetch query read from the FHIR server; None when it did not answer 200."""
+        answer = self._client.get(f"{self._fhir}/{query}", headers=self._fhir_headers)
+        if answer.status_code != 200:
+            return None
+        resolved: dict[str, Any] = answer.json()
         return resolved
 
     def _signed(self, path: str) -> dict[str, str]:
@@ -138,6 +160,13 @@ class HookPlayer:
 def patient_name(patient: Mapping[str, Any]) -> str:
     """The patient's name as the chart gives it, or their id when it gives none."""
     return fhir_patient_name(patient) or str(patient["id"])
+
+
+def _filled(template: str, context: Mapping[str, str]) -> str:
+    """A prefetch template with the hook's context tokens filled in."""
+    for name, value in context.items():
+        template = template.replace("{{context." + name + "}}", value)
+    return template
 
 
 def _now() -> str:
