@@ -6,7 +6,7 @@ Start-up, each part on its own with the demo's real parts, one after another:
 - synthea: the `synthea` program, 3 patients, the demo's seed; then the same read back from
   the folder where `cdss demo` keeps them for a later start;
 - carebundle: the five carebundle profiles;
-- load: the eight transaction Bundles posted to sekmet;
+- load: the eight transaction Bundles posted to sekmet, then SQLite's statistics gathered;
 - serve: `cdss serve` (the demo's configuration, 2 workers) until `/readyz` answers.
 
 Then, with `--whole N`, `cdss demo` itself N times in one folder, from the command until the
@@ -61,6 +61,7 @@ from demo_ehr.patients import (  # noqa: E402
 from demo_ehr.runner import (  # noqa: E402
     CDSS,
     DEMO_ISSUER,
+    refresh_search_statistics,
     start_service,
     wait_until_ready,
     write_service_config,
@@ -194,9 +195,12 @@ def chart_opens(
                 chart = open_chart(app, transport, patient_id, fhir.base_url, cds_base)
                 measured[kind, n == 0].append(chart)
                 if verbose:
-                    print(
-                        kind, n, f"{chart.total:.0f}", chart.parts, chart.templates, file=sys.stderr
-                    )
+                    calls = {
+                        r.url.path: round((r.end - r.start) * 1000)
+                        for r in transport.requests
+                        if r.method == "POST"
+                    }
+                    print(kind, n, f"{chart.total:.0f}", chart.parts, calls, file=sys.stderr)
     return measured
 
 
@@ -328,6 +332,9 @@ def main() -> None:
             bundles += [("Synthea", b) for b in synthea.values()]
             cast, parts["loading 8 bundles into sekmet"] = timed(
                 lambda: {fhir.load(bundle): kind for kind, bundle in bundles}
+            )
+            _, parts["statistics of sekmet's database (ANALYZE)"] = timed(
+                lambda: refresh_search_statistics(fhir)
             )
             key = generate_signing_key("ES384")
             cds_port = free_port()
