@@ -64,20 +64,28 @@ def running_demo(tmp_path: Path) -> Iterator[RunningDemo]:
         f"http://127.0.0.1:{cds}",
         f"http://127.0.0.1:{fhir}/fhir",
     )
-    deadline = time.monotonic() + READY_WITHIN_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (tmp_path / "demo.log").read_text()
-        try:
-            if httpx.get(demo.ehr_base + "/", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.5)
-    else:
-        raise AssertionError((tmp_path / "demo.log").read_text())
-    yield demo
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+    try:
+        deadline = time.monotonic() + READY_WITHIN_SECONDS
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "demo.log").read_text()
+            try:
+                if httpx.get(demo.ehr_base + "/", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError((tmp_path / "demo.log").read_text())
+        yield demo
+    finally:
+        # Whatever happened, nothing is left running: SIGTERM stops every child the demo
+        # started (sekmet runs in a session of its own, out of reach of the group's SIGKILL).
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        log.close()
 
 
 def test_one_command_gives_an_ehr_with_cards_and_the_detail_app(
