@@ -61,7 +61,6 @@ from demo_ehr.patients import (  # noqa: E402
 from demo_ehr.runner import (  # noqa: E402
     CDSS,
     DEMO_ISSUER,
-    refresh_search_statistics,
     start_service,
     wait_until_ready,
     write_service_config,
@@ -335,7 +334,7 @@ def main() -> None:
                 lambda: {fhir.load(bundle): kind for kind, bundle in bundles}
             )
             _, parts["statistics of sekmet's database (ANALYZE)"] = timed(
-                lambda: refresh_search_statistics(fhir)
+                fhir.refresh_search_statistics
             )
             key = generate_signing_key("ES384")
             cds_port = free_port()

@@ -12,11 +12,13 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ SEKMET = Path(sys.executable).with_name("sekmet")
 START_TIMEOUT_SECONDS = 60
 LOAD_TIMEOUT_SECONDS = 300
 FHIR_JSON = "application/fhir+json"
+# sekmet's SQLite database under the data_dir the settings give it (sekmet's default name).
+SEKMET_DATABASE = Path("data") / "sekmet.db"
+SQLITE_BUSY_SECONDS = 30
 
 
 def free_port() -> int:
@@ -114,6 +119,21 @@ class SekmetServer:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=20)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def refresh_search_statistics(self) -> bool:
+        """Have SQLite gather statistics on the freshly loaded tables, as after any bulk load;
+        False when the database is not where sekmet puts it by default.
+
+        Without them sekmet's planner answers `_sort=-date` slowly: a Synthea chart's risk
+        observations took 2.4 s, 0.1 s after (docs/benchmarks.md). Nothing read or sent changes.
+        """
+        database = self.workdir / SEKMET_DATABASE
+        if not database.exists():
+            return False
+        with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_SECONDS)) as connection:
+            connection.execute("ANALYZE")
+            connection.commit()
+        return True
 
     def load(self, bundle: Mapping[str, Any]) -> str:
         """POST a transaction Bundle; the id the server gave its Patient."""

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import secrets
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -39,9 +37,6 @@ SMART_CLIENT_ID = "cdss-detail"
 START_TIMEOUT_SECONDS = 120
 # In the demo's folder: Synthea's patients, kept for the next start (`demo_ehr.patients`).
 PATIENT_CACHE = "synthetic-patients"
-# sekmet's SQLite database under the data_dir SekmetServer gives it (sekmet's default name).
-SEKMET_DATABASE = Path("data") / "sekmet.db"
-SQLITE_BUSY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -96,7 +91,7 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
         )
         for bundle in histories.values():
             fhir.load(bundle)
-        if not refresh_search_statistics(fhir):
+        if not fhir.refresh_search_statistics():
             say("sekmet's database is not where expected: charts open slower (docs/benchmarks.md)")
         wait_until_ready(service, workdir, cds_base)
         with httpx.Client(timeout=30) as client:
@@ -137,22 +132,6 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
             except subprocess.TimeoutExpired:
                 service.kill()
         fhir.stop()
-
-
-def refresh_search_statistics(fhir: SekmetServer) -> bool:
-    """Have SQLite gather statistics on sekmet's freshly loaded tables, as after any bulk load;
-    False when its database is not where sekmet's settings put it by default.
-
-    Without them sekmet's planner answers `_sort=-date` slowly: a Synthea chart's risk
-    observations took 2.4 s, 0.1 s after (docs/benchmarks.md). Nothing read or sent changes.
-    """
-    database = fhir.workdir / SEKMET_DATABASE
-    if not database.exists():
-        return False
-    with closing(sqlite3.connect(database, timeout=SQLITE_BUSY_SECONDS)) as connection:
-        connection.execute("ANALYZE")
-        connection.commit()
-    return True
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

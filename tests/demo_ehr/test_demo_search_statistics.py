@@ -10,9 +10,8 @@ from contextlib import closing
 
 import pytest
 
-from demo_ehr.fhir_server import SekmetServer
+from demo_ehr.fhir_server import SEKMET_DATABASE, SekmetServer
 from demo_ehr.patients import carebundle_patient
-from demo_ehr.runner import SEKMET_DATABASE, refresh_search_statistics
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ def test_statistics_are_gathered_and_searches_answer_as_before(
     assert before[0]
     assert statistics_rows(server) == 0
 
-    assert refresh_search_statistics(server)
+    assert server.refresh_search_statistics()
 
     assert statistics_rows(server) > 0
     assert [entries(*search) for search in searches] == before
@@ -63,6 +62,6 @@ def test_statistics_are_gathered_and_searches_answer_as_before(
 def test_no_database_where_expected_is_said_not_raised() -> None:
     never_started = SekmetServer()
     try:
-        assert refresh_search_statistics(never_started) is False
+        assert never_started.refresh_search_statistics() is False
     finally:
         never_started.stop()
