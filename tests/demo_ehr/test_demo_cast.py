@@ -63,7 +63,7 @@ def test_each_member_gets_the_cards_its_line_promises(
     patient_id = str(_patient(member)["id"])
     record = build_patient_record(patient_id, resources, TODAY)
     given = {issued.card_type for cards in advise(models, record).values() for issued in cards}
-    assert given == set(member.cards) - {NOTE_SUMMARY}, record.issues
+    assert given == set(member.cards) - {NOTE_SUMMARY}, record.data_issues
 
 
 def test_members_are_told_apart_by_name_and_slug() -> None:
