@@ -1,5 +1,5 @@
-"""Cast members led by a diabetes card (see `demo_ehr.cast`), each with an adult office blood
-pressure card beside it.
+"""Cast members led by a diabetes card (see `demo_ehr.cast`), all but one with an adult office
+blood pressure card beside it (the high estimate's patient is treated and at goal: no card).
 
 Together they show every `diabetes-risk` card: the laboratory cards (two HbA1c results in the
 diabetes range, one, a random glucose of 200 or more, one from 126 to 199, an HbA1c or a fasting
