@@ -12,12 +12,10 @@ from __future__ import annotations
 from datetime import date
 
 from demo_ehr import cast_home_blood_pressure
+from demo_ehr.cast_codes import SNOMED_PREGNANCY
 from demo_ehr.chart_writer import CastMember, ChartWriter
 from fhir_adapters.codes import SNOMED
 
-# SNOMED CT 77386006 "Pregnancy", in the Pregnancy value set the adapter reads
-# (fhir_adapters/value_sets/pregnancy.json, CMS eCQM 2.16.840.1.113883.3.526.3.378).
-SNOMED_PREGNANCY = "77386006"
 # A pregnancy's onset 21 weeks ago: past ACOG's 20 weeks, well inside the 42 the service allows.
 PREGNANCY_ONSET_DAYS = 21 * 7
 # A term delivery 3 weeks ago (onset 43 weeks ago): inside ACOG's 6 postpartum weeks.
@@ -38,13 +36,11 @@ def members(today: date) -> list[CastMember]:
 
 
 def _pregnant(chart: ChartWriter) -> None:
-    chart.condition(SNOMED, SNOMED_PREGNANCY, "Pregnancy", PREGNANCY_ONSET_DAYS)
+    chart.condition(SNOMED, *SNOMED_PREGNANCY, PREGNANCY_ONSET_DAYS)
 
 
 def _delivered_three_weeks_ago(chart: ChartWriter) -> None:
-    chart.condition(
-        SNOMED, SNOMED_PREGNANCY, "Pregnancy", DELIVERED_ONSET_DAYS, "resolved", DELIVERED_DAYS
-    )
+    chart.condition(SNOMED, *SNOMED_PREGNANCY, DELIVERED_ONSET_DAYS, "resolved", DELIVERED_DAYS)
 
 
 def _pregnant_severe_range(today: date) -> CastMember:

@@ -15,30 +15,25 @@ from __future__ import annotations
 
 from datetime import date
 
+from demo_ehr.cast_codes import (
+    ICD10_CM_ESSENTIAL_HYPERTENSION,
+    ICD10_CM_PREDIABETES,
+    ROLE_FATHER,
+    ROLE_MOTHER,
+    RXNORM_AMLODIPINE_5_MG,
+    RXNORM_LISINOPRIL_10_MG,
+    SNOMED_ESSENTIAL_HYPERTENSION,
+    SNOMED_EX_SMOKER,
+    SNOMED_NEVER_SMOKED,
+    SNOMED_SMOKES_DAILY,
+    SNOMED_TYPE_2_DIABETES,
+)
 from demo_ehr.chart_writer import CastMember, ChartWriter
 from fhir_adapters.codes import (
     LOINC_GLUCOSE_FASTING,
     LOINC_GLUCOSE_SERUM,
     LOINC_HBA1C,
 )
-
-# ICD-10-CM (CMS 2025 tabular list): the diagnoses as a problem list codes them.
-ICD10_CM_ESSENTIAL_HYPERTENSION = "I10"
-ICD10_CM_PREDIABETES = "R73.03"
-# HL7 v3 RoleCode: the relative a family history entry is of.
-ROLE_MOTHER = "MTH"
-ROLE_FATHER = "FTH"
-# SNOMED CT relatives' disorders (in the Diabetes and Essential Hypertension value sets).
-SNOMED_TYPE_2_DIABETES = "44054006"
-SNOMED_ESSENTIAL_HYPERTENSION = "59621000"
-# SNOMED CT smoking status findings (US Core's smoking status value set; the adapter's reading
-# of each is `fhir_adapters.codes.SMOKING_STATUS_BY_SNOMED`).
-SNOMED_SMOKES_DAILY = "449868002"
-SNOMED_EX_SMOKER = "8517006"
-SNOMED_NEVER_SMOKED = "266919005"
-# RxNorm clinical drugs (semantic clinical drug RXCUIs, in fhir_adapters/value_sets/).
-RXNORM_LISINOPRIL_10_MG = "314076"
-RXNORM_AMLODIPINE_5_MG = "197361"
 
 
 def members(today: date) -> list[CastMember]:
@@ -68,17 +63,15 @@ def _glucose(chart: ChartWriter, mg_dl: float, days_ago: int) -> None:
 
 
 def _smoker(chart: ChartWriter) -> None:
-    chart.smoking_status(SNOMED_SMOKES_DAILY, "Smokes tobacco daily")
+    chart.smoking_status(*SNOMED_SMOKES_DAILY)
 
 
 def _never_smoked(chart: ChartWriter) -> None:
-    chart.smoking_status(SNOMED_NEVER_SMOKED, "Never smoked tobacco")
+    chart.smoking_status(*SNOMED_NEVER_SMOKED)
 
 
 def _hypertension_diagnosed(chart: ChartWriter, onset_days_ago: int) -> None:
-    chart.diagnosis(
-        ICD10_CM_ESSENTIAL_HYPERTENSION, "Essential (primary) hypertension", onset_days_ago
-    )
+    chart.diagnosis(*ICD10_CM_ESSENTIAL_HYPERTENSION, onset_days_ago)
 
 
 def _hba1c_twice(today: date) -> CastMember:
@@ -130,9 +123,9 @@ def _random_glucose_142(today: date) -> CastMember:
     chart = ChartWriter("random-glucose-142", today, "Hamid", "Rahimi", "male", 64)
     chart.body_measures(28.4, 99.0)
     chart.lipids(39.0, 212.0)
-    chart.smoking_status(SNOMED_EX_SMOKER, "Ex-smoker")
+    chart.smoking_status(*SNOMED_EX_SMOKER)
     _hypertension_diagnosed(chart, 900)
-    chart.medication_order(RXNORM_LISINOPRIL_10_MG, "lisinopril 10 MG Oral Tablet", 300)
+    chart.medication_order(*RXNORM_LISINOPRIL_10_MG, 300)
     _glucose(chart, 142, 30)
     chart.blood_pressure(146, 90, 30)
     chart.blood_pressure(144, 92, 150)
@@ -148,9 +141,9 @@ def _prediabetes_overdue(today: date) -> CastMember:
     chart.body_measures(30.1, 96.0, days_ago=480)
     chart.lipids(52.0, 224.0, days_ago=480)
     _never_smoked(chart)
-    chart.diagnosis(ICD10_CM_PREDIABETES, "Prediabetes", 1000)
+    chart.diagnosis(*ICD10_CM_PREDIABETES, 1000)
     _hypertension_diagnosed(chart, 1500)
-    chart.medication_order(RXNORM_AMLODIPINE_5_MG, "amlodipine 5 MG Oral Tablet", 700)
+    chart.medication_order(*RXNORM_AMLODIPINE_5_MG, 700)
     _hba1c(chart, 6.0, 480)
     chart.blood_pressure(134, 82, 480)
     return chart.member(
@@ -165,12 +158,8 @@ def _hba1c_prediabetes_range(today: date) -> CastMember:
     chart.body_measures(31.0, 106.0)
     chart.lipids(40.0, 215.0)
     _smoker(chart)
-    chart.family_history(
-        ROLE_MOTHER, "Mother", SNOMED_ESSENTIAL_HYPERTENSION, "Essential hypertension"
-    )
-    chart.family_history(
-        ROLE_FATHER, "Father", SNOMED_ESSENTIAL_HYPERTENSION, "Essential hypertension"
-    )
+    chart.family_history(*ROLE_MOTHER, *SNOMED_ESSENTIAL_HYPERTENSION)
+    chart.family_history(*ROLE_FATHER, *SNOMED_ESSENTIAL_HYPERTENSION)
     _hba1c(chart, 6.1, 60)
     chart.blood_pressure(126, 79, 20)
     chart.blood_pressure(128, 78, 100)
@@ -203,9 +192,9 @@ def _high_estimated_risk(today: date) -> CastMember:
     chart.body_measures(36.4, 121.0)
     chart.lipids(34.0, 214.0, days_ago=300)
     _smoker(chart)
-    chart.family_history(ROLE_FATHER, "Father", SNOMED_TYPE_2_DIABETES, "Type 2 diabetes mellitus")
+    chart.family_history(*ROLE_FATHER, *SNOMED_TYPE_2_DIABETES)
     _hypertension_diagnosed(chart, 1300)
-    chart.medication_order(RXNORM_AMLODIPINE_5_MG, "amlodipine 5 MG Oral Tablet", 600)
+    chart.medication_order(*RXNORM_AMLODIPINE_5_MG, 600)
     chart.blood_pressure(124, 76, 30)
     chart.blood_pressure(122, 78, 160)
     return chart.member(
@@ -217,7 +206,7 @@ def _high_estimated_risk(today: date) -> CastMember:
 def _new_patient_unmeasured(today: date) -> CastMember:
     chart = ChartWriter("new-patient", today, "Noor", "Achterberg", "female", 44)
     _never_smoked(chart)
-    chart.family_history(ROLE_MOTHER, "Mother", SNOMED_TYPE_2_DIABETES, "Type 2 diabetes mellitus")
+    chart.family_history(*ROLE_MOTHER, *SNOMED_TYPE_2_DIABETES)
     return chart.member(
         "New patient: no BMI, weight or height, no BP recorded; mother with type 2 diabetes",
         "diabetes-risk-not-estimated",

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from datetime import date
 
+from demo_ehr.cast_codes import (
+    ICD10_CM_ESSENTIAL_HYPERTENSION,
+    RXNORM_AMLODIPINE_5_MG,
+    RXNORM_LISINOPRIL_10_MG,
+    SNOMED_NEVER_SMOKED,
+)
 from demo_ehr.chart_writer import CastMember, ChartWriter
 from fhir_adapters.codes import LOINC_HBA1C
 
 # Two office visits a month apart, well inside the year the office mean reads.
 OFFICE_VISIT_DAYS = (20, 50)
-# RxNorm clinical drugs (fhir_adapters/value_sets/rxnorm-drugs.json).
-RXNORM_AMLODIPINE_5 = ("197361", "amlodipine 5 MG Oral Tablet")
-RXNORM_LISINOPRIL_10 = ("314076", "lisinopril 10 MG Oral Tablet")
-# ICD-10-CM I10, essential (primary) hypertension.
-ICD10_ESSENTIAL_HYPERTENSION = ("I10", "Essential (primary) hypertension")
-# SNOMED CT smoking status (fhir_adapters.codes SMOKING_STATUS_BY_SNOMED).
-SNOMED_NEVER_SMOKED = ("266919005", "Never smoked tobacco")
 MORNING = 7
 
 
@@ -97,8 +96,8 @@ def _treated_white_coat_effect(today: date) -> CastMember:
     chart = ChartWriter("home-white-coat-effect", today, "Margarethe", "Vogel", "female", 69)
     chart.body_measures(25.0, 86.0)
     _normal_hba1c(chart)
-    chart.diagnosis(*ICD10_ESSENTIAL_HYPERTENSION)
-    chart.medication_order(*RXNORM_AMLODIPINE_5)
+    chart.diagnosis(*ICD10_CM_ESSENTIAL_HYPERTENSION)
+    chart.medication_order(*RXNORM_AMLODIPINE_5_MG)
     _office_visits(chart, 142, 88)
     chart.home_week(124, 76)
     return chart.member(
@@ -112,7 +111,7 @@ def _diagnosed_masked_uncontrolled(today: date) -> CastMember:
     chart = ChartWriter("home-masked-uncontrolled", today, "Linh", "Phan", "female", 62)
     chart.body_measures(23.5, 82.0)
     _normal_hba1c(chart)
-    chart.diagnosis(*ICD10_ESSENTIAL_HYPERTENSION)
+    chart.diagnosis(*ICD10_CM_ESSENTIAL_HYPERTENSION)
     _office_visits(chart, 126, 78)
     chart.home_week(136, 84)
     return chart.member(
@@ -125,8 +124,8 @@ def _treated_uncontrolled(today: date) -> CastMember:
     chart = ChartWriter("home-uncontrolled", today, "Teodoro", "Villanueva", "male", 66)
     chart.body_measures(29.0, 101.0)
     _normal_hba1c(chart)
-    chart.diagnosis(*ICD10_ESSENTIAL_HYPERTENSION)
-    chart.medication_order(*RXNORM_LISINOPRIL_10)
+    chart.diagnosis(*ICD10_CM_ESSENTIAL_HYPERTENSION)
+    chart.medication_order(*RXNORM_LISINOPRIL_10_MG)
     _office_visits(chart, 148, 92)
     chart.home_week(142, 88)
     return chart.member(
