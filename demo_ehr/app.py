@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from demo_ehr import pages
 from demo_ehr.authorization import AuthorizationError, DemoAuthorizationServer
 from demo_ehr.card_markdown import render_card_markdown
+from demo_ehr.cast import CastLine
 from demo_ehr.hook_player import HookPlayer
 
 FHIR_JSON = "application/fhir+json"
@@ -53,6 +54,8 @@ class DemoEhrConfig:
     cds_base_url: str
     issuer: str
     signing_key: Mapping[str, Any]
+    # The demo's cast, in the patient list's order: each member's heading and line (`cast`).
+    cast: tuple[CastLine, ...] = ()
 
 
 def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -> Flask:
@@ -75,6 +78,7 @@ def create_demo_ehr(config: DemoEhrConfig, client: httpx.Client | None = None) -
         http,
     )
     app.extensions[pages.PLAYER_KEY] = player
+    app.extensions[pages.CAST_KEY] = config.cast
     app.add_template_filter(render_card_markdown, "card_markdown")
     app.register_blueprint(pages.blueprint)
 

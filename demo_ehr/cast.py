@@ -12,37 +12,96 @@ they show depends on Synthea's generator, so their lines name what the tests see
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from demo_ehr import cast_blood_pressure, cast_diabetes
+from demo_ehr import cast_blood_pressure, cast_diabetes, cast_home_blood_pressure
 from demo_ehr.chart_writer import CAST_IDENTIFIER_SYSTEM, CastMember
 
 Json = dict[str, Any]
 
 
 # Synthea's patients as the demo makes them (`patients.demo_synthea_run`), by the name
-# `patients.synthea_patients` gives each: their line and their cards.
+# `patients.synthea_patients` gives each: their line and their cards, as the running demo shows
+# them (seen 2026-11-30; Synthea's histories end at its reference date, 2026-01-01, so "no
+# reading in a year" holds from then on). The note summary may come on a second opening: the
+# service answers without it while it is still being made.
 SYNTHEA_ROLES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "synthea-1": (
-        "A long Synthea history with notes: prediabetes, no HbA1c in a year",
+        "Prediabetes, no HbA1c or BP in over a year; a lifetime of visits and notes",
         ("prediabetes-monitoring", "blood-pressure-unmeasured", "note-summary"),
     ),
     "synthea-2": (
-        "A long Synthea history with notes: diabetic kidney disease, treated hypertension",
+        "Diabetic kidney disease, on hydrochlorothiazide, no BP in over a year; a lifetime of"
+        " visits and notes",
         ("treated-blood-pressure-unmeasured", "note-summary"),
     ),
     "synthea-3": (
-        "A long Synthea history with notes: diabetes, three antihypertensives",
+        "Type 2 diabetes, on three antihypertensives, no BP in over a year; a lifetime of"
+        " visits and notes",
         ("treated-blood-pressure-unmeasured", "note-summary"),
     ),
 }
+
+# The patient list's groups, in its order: the members led by a diabetes card, the office blood
+# pressure populations the adult numbers do not serve, the home series, then Synthea's histories.
+GROUP_DIABETES = "Diabetes and glucose results, with office blood pressure"
+GROUP_BLOOD_PRESSURE = "Office blood pressure"
+GROUP_PREGNANCY = "Blood pressure in pregnancy and after birth"
+GROUP_CHILDREN = "Blood pressure in children and adolescents"
+GROUP_HOME = "Home blood pressure series beside office readings"
+GROUP_LONG_HISTORIES = "Long Synthea histories with notes"
+GROUPS = (
+    GROUP_DIABETES,
+    GROUP_BLOOD_PRESSURE,
+    GROUP_PREGNANCY,
+    GROUP_CHILDREN,
+    GROUP_HOME,
+    GROUP_LONG_HISTORIES,
+)
+# A blood pressure member's group by the prefix of one of its card types.
+_GROUPS_BY_CARD_PREFIX = (
+    (("pregnancy-", "postpartum-"), GROUP_PREGNANCY),
+    (("child-", "adolescent-"), GROUP_CHILDREN),
+)
+
+
+@dataclass(frozen=True)
+class CastLine:
+    """A cast member as the demo EHR's patient list shows it: its heading and its line."""
+
+    slug: str
+    reason: str
+    group: str
 
 
 def written_cast(today: date) -> list[CastMember]:
     """The members whose charts the demo writes, dated from `today`, in the list's order."""
     return [*cast_diabetes.members(today), *cast_blood_pressure.members(today)]
+
+
+def cast_lines(today: date, members: Sequence[CastMember]) -> tuple[CastLine, ...]:
+    """The patient list's line for each member, by group (`GROUPS`), in the cast's order within
+    each; `today` dates the written members whose module decides their group."""
+    diabetes = {member.slug for member in cast_diabetes.members(today)}
+    home = {member.slug for member in cast_home_blood_pressure.members(today)}
+
+    def group(member: CastMember) -> str:
+        if member.slug in SYNTHEA_ROLES:
+            return GROUP_LONG_HISTORIES
+        if member.slug in diabetes:
+            return GROUP_DIABETES
+        if member.slug in home:
+            return GROUP_HOME
+        for prefixes, named in _GROUPS_BY_CARD_PREFIX:
+            if any(card.startswith(prefixes) for card in member.cards):
+                return named
+        return GROUP_BLOOD_PRESSURE
+
+    lines = [CastLine(member.slug, member.reason, group(member)) for member in members]
+    return tuple(sorted(lines, key=lambda line: GROUPS.index(line.group)))
 
 
 def synthea_members(histories: Mapping[str, Json]) -> list[CastMember]:

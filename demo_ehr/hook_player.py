@@ -27,6 +27,12 @@ TOKEN_LIFETIME_SECONDS = 300
 # FHIR reads in flight at once while a chart opens: enough for every distinct prefetch query of
 # the demo's services, and one keep-alive connection each on the shared client.
 PREFETCH_READS_IN_FLIGHT = 8
+# Searches by patient the demo's FHIR server cannot do, by the element naming the patient: sekmet
+# has no `patient` search parameter on FamilyMemberHistory (FHIR R4 defines one) and refuses the
+# search under handling=strict. The EHR then reads the type page by page and keeps the entries
+# that are this patient's, as an EHR answering prefetch from its own records would.
+FILTERED_BY_PATIENT = {"FamilyMemberHistory": "patient"}
+FILTERED_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -142,10 +148,41 @@ class HookPlayer:
     def _read(self, query: str) -> dict[str, Any] | None:
         """One filled prefetch query read from the FHIR server; None when it did not answer 200."""
         answer = self._client.get(f"{self._fhir}/{query}", headers=self._fhir_headers)
+        if answer.status_code == HTTPStatus.BAD_REQUEST:
+            return self._read_filtered(query)
         if answer.status_code != 200:
             return None
         resolved: dict[str, Any] = answer.json()
         return resolved
+
+    def _read_filtered(self, query: str) -> dict[str, Any] | None:
+        """A refused `<Type>?patient=<id>` query of `FILTERED_BY_PATIENT`, answered as a searchset
+        of that type's resources naming the patient; None for any other query or a failed page."""
+        resource_type, _, parameters = query.partition("?")
+        element = FILTERED_BY_PATIENT.get(resource_type)
+        name, _, patient_id = parameters.partition("=")
+        if element is None or name != "patient" or not patient_id or "&" in patient_id:
+            return None
+        reference = f"Patient/{patient_id}"
+        kept: list[dict[str, Any]] = []
+        url: str | None = f"{self._fhir}/{resource_type}?_count={FILTERED_PAGE_SIZE}"
+        read: set[str] = set()
+        while url is not None and url not in read:  # a page linking back ends the reading
+            read.add(url)
+            answer = self._client.get(url, headers=self._fhir_headers)
+            if answer.status_code != 200:
+                return None
+            page = answer.json()
+            kept += [
+                entry
+                for entry in page.get("entry", [])
+                if entry.get("resource", {}).get(element, {}).get("reference") == reference
+            ]
+            url = next(
+                (link["url"] for link in page.get("link", []) if link.get("relation") == "next"),
+                None,
+            )
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(kept), "entry": kept}
 
     def _signed(self, path: str) -> dict[str, str]:
         token = sign_cds_token(

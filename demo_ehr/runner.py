@@ -1,9 +1,11 @@
 """`cdss demo`: a FHIR server with synthetic patients, the CDS service, and the demo EHR.
 
 Everything runs on 127.0.0.1 and is made fresh in one folder: the FHIR server (sekmet) loaded
-with the demo's patients, a signing key for the demo EHR that the service is configured to
-trust, the service itself (`cdss serve`, as in production), and the demo EHR's pages. Nothing
-is downloaded; the patients are generated from fixed seeds.
+with the demo's cast (`demo_ehr.cast`: named charts written for the cards each should get, and
+three Synthea histories with notes), a signing key for the demo EHR that the service is
+configured to trust, the service itself (`cdss serve`, as in production), and the demo EHR's
+pages, which list the cast with each member's line. Nothing is downloaded; the charts are
+written from the day the demo starts, and Synthea's generated from a fixed seed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import FrameType
 
@@ -28,8 +31,9 @@ from cds_service.app import quieten_http_client_logs
 from cds_service.auth.signing import generate_signing_key, public_key_set
 from cds_service.settings import environment_without
 from demo_ehr.app import DemoEhrConfig, create_demo_ehr
+from demo_ehr.cast import cast_lines, synthea_members, written_cast
 from demo_ehr.fhir_server import SekmetServer
-from demo_ehr.patients import cached_synthea_patients, carebundle_patients, demo_synthea_run
+from demo_ehr.patients import cached_synthea_patients, demo_synthea_run
 
 CDSS = Path(sys.executable).with_name("cdss")
 DEMO_ISSUER = "http://127.0.0.1/demo-ehr"
@@ -70,9 +74,12 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
         config = write_service_config(workdir, cds_base, ehr_base, key, admin_token, ports.cds)
         # The parts start side by side (measured: docs/benchmarks.md): the service first, as it
         # needs no patients and its start-up is the longest; Synthea in its own process while
-        # sekmet starts and takes the carebundle patients; then Synthea's patients.
+        # sekmet starts and takes the written cast; then Synthea's patients.
         service = start_service(config, workdir)
         run = demo_synthea_run()
+        # The day the charts are dated from: the cards read a chart as of today.
+        today = date.today()
+        written = written_cast(today)
         with ThreadPoolExecutor(1) as synthea:
             made = synthea.submit(cached_synthea_patients, workdir / PATIENT_CACHE, run)
             fhir.start()
@@ -81,16 +88,17 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
                 " on a busy 2-core machine, about 30 s once Synthea's patients are kept:"
                 " docs/benchmarks.md)..."
             )
-            for bundle in carebundle_patients().values():
-                fhir.load(bundle)
+            for member in written:
+                fhir.load(member.bundle)
             histories, reused = made.result()
         say(
             f"Synthea's patients reused from {run.cache_file(workdir / PATIENT_CACHE)}"
             if reused
             else "Synthea's patients generated and kept for the next start."
         )
-        for bundle in histories.values():
-            fhir.load(bundle)
+        histories_cast = synthea_members(histories)
+        for member in histories_cast:
+            fhir.load(member.bundle)
         if not fhir.refresh_search_statistics():
             say("sekmet's database is not where expected: charts open slower (docs/benchmarks.md)")
         wait_until_ready(service, workdir, cds_base)
@@ -104,6 +112,7 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
                     cds_base_url=cds_base,
                     issuer=DEMO_ISSUER,
                     signing_key=key,
+                    cast=cast_lines(today, [*written, *histories_cast]),
                 ),
                 client,
             )
