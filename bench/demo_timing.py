@@ -5,8 +5,9 @@ Start-up, each part on its own with the demo's real parts, one after another:
 - sekmet: `SekmetServer.start()` until its capability statement answers;
 - synthea: the `synthea` program, 3 patients, the demo's seed; then the same read back from
   the folder where `cdss demo` keeps them for a later start;
-- carebundle: the five carebundle profiles;
-- load: the eight transaction Bundles posted to sekmet, then SQLite's statistics gathered;
+- cast: the written cast's charts (`demo_ehr.cast.written_cast`), dated from today;
+- load: the written charts and Synthea's 3 (marked as cast members) posted to sekmet as
+  transaction Bundles, then SQLite's statistics gathered;
 - serve: `cdss serve` (the demo's configuration, 2 workers) until `/readyz` answers.
 
 Then, with `--whole N`, `cdss demo` itself N times in one folder, from the command until the
@@ -39,7 +40,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,13 +52,9 @@ from report import machine_line, publish  # noqa: E402
 
 from cds_service.auth.signing import generate_signing_key  # noqa: E402
 from demo_ehr.app import DemoEhrConfig, create_demo_ehr  # noqa: E402
+from demo_ehr.cast import synthea_members, written_cast  # noqa: E402
 from demo_ehr.fhir_server import SekmetServer, free_port  # noqa: E402
-from demo_ehr.patients import (  # noqa: E402
-    CAREBUNDLE_PROFILES,
-    cached_synthea_patients,
-    carebundle_patient,
-    demo_synthea_run,
-)
+from demo_ehr.patients import cached_synthea_patients, demo_synthea_run  # noqa: E402
 from demo_ehr.runner import (  # noqa: E402
     CDSS,
     DEMO_ISSUER,
@@ -325,12 +322,11 @@ def main() -> None:
             _, parts["Synthea's 3 patients reused from the demo's folder"] = timed(
                 lambda: cached_synthea_patients(kept, run)
             )
-            carebundles, parts["carebundle generation (5 profiles)"] = timed(
-                lambda: [carebundle_patient(p) for p in CAREBUNDLE_PROFILES]
-            )
-            bundles = [("carebundle", b) for b in carebundles]
-            bundles += [("Synthea", b) for b in synthea.values()]
-            cast, parts["loading 8 bundles into sekmet"] = timed(
+            written, seconds = timed(lambda: written_cast(date.today()))
+            parts[f"the written cast's charts ({len(written)} members)"] = seconds
+            bundles = [("written", member.bundle) for member in written]
+            bundles += [("Synthea", member.bundle) for member in synthea_members(synthea)]
+            cast, parts[f"loading {len(bundles)} bundles into sekmet"] = timed(
                 lambda: {fhir.load(bundle): kind for kind, bundle in bundles}
             )
             _, parts["statistics of sekmet's database (ANALYZE)"] = timed(

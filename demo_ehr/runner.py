@@ -84,8 +84,8 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
             made = synthea.submit(cached_synthea_patients, workdir / PATIENT_CACHE, run)
             fhir.start()
             say(
-                "Starting the FHIR server with the synthetic patients, and the service (35-40 s"
-                " on a busy 2-core machine, about 30 s once Synthea's patients are kept:"
+                "Starting the FHIR server with the demo's patients, and the service (about 30 s"
+                " on a busy 2-core machine, about 16 s once Synthea's patients are kept:"
                 " docs/benchmarks.md)..."
             )
             for member in written:

@@ -325,7 +325,6 @@ def test_one_command_gives_an_ehr_with_cards_and_the_detail_app(
     else:
         raise AssertionError("no chart shows a card with the detail app")
     assert browser.find_elements(By.CSS_SELECTOR, "section.card")
-    save_screenshot(browser, "demo-command-chart")
     link = browser.find_element(By.CSS_SELECTOR, "a.smart-link")
     navigating(browser, lambda: browser.execute_script("arguments[0].click();", link))
     assert browser.current_url == cds_base + "/smart/app"

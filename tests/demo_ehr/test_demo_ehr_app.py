@@ -1,11 +1,13 @@
 """The demo EHR's views through Flask's test client: a card's Markdown and appContext on the chart,
-the launch that carries appContext to the token answer, and the standalone patient picker."""
+the launch that carries appContext to the token answer, the standalone patient picker, and the
+patient list of the demo's cast."""
 
 from __future__ import annotations
 
 import html
 import re
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -17,6 +19,9 @@ from flask.testing import FlaskClient
 from cds_service.smart.launch import code_challenge
 from demo_ehr.app import DemoEhrConfig, create_demo_ehr
 from demo_ehr.authorization import APP_CONTEXT_MAX_CHARS
+from demo_ehr.cast import CastLine
+from demo_ehr.chart_writer import CAST_IDENTIFIER_SYSTEM
+from demo_ehr.pages import OTHER_PATIENTS, age_on
 
 EHR_BASE = "http://demo-ehr.test"
 FHIR_BASE = EHR_BASE + "/fhir"
@@ -252,3 +257,73 @@ def test_a_chart_of_no_such_patient_is_a_page_saying_so(ehr: FlaskClient) -> Non
     assert "<h1>No such patient</h1>" in text
     assert '<a href="/">Choose a patient from the list</a>' in text
     assert "Traceback" not in text
+
+
+def _patient(patient_id: str, given: str, born: str, slug: str | None = None) -> dict[str, Any]:
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": patient_id,
+        "name": [{"family": "Tester", "given": [given]}],
+        "birthDate": born,
+    }
+    if slug is not None:
+        patient["identifier"] = [{"system": CAST_IDENTIFIER_SYSTEM, "value": slug}]
+    return patient
+
+
+# The FHIR server's patients, in its own order: two of the cast (listed against the cast's
+# order), one it holds beyond the cast.
+SERVER_PATIENTS = (
+    _patient("p-home", "Hana", "1960-03-01", "home-member"),
+    _patient("p-other", "Otto", "1970-01-15"),
+    _patient("p-diabetes", "Dina", "1980-12-31", "diabetes-member"),
+)
+CAST_LINES = (
+    CastLine("diabetes-member", "HbA1c 6.7% twice, no diagnosis", "Diabetes"),
+    CastLine("not-loaded", "A member this server does not hold", "Diabetes"),
+    CastLine("home-member", "A home week at 136/86", "Home blood pressure"),
+)
+
+
+def fhir_server_with_patients(request: httpx.Request) -> httpx.Response:
+    """A FHIR server holding `SERVER_PATIENTS`."""
+    if request.url.path == "/fhir/Patient":
+        entries = [{"resource": patient} for patient in SERVER_PATIENTS]
+        return httpx.Response(200, json={"resourceType": "Bundle", "entry": entries})
+    return httpx.Response(404)
+
+
+def test_the_patient_list_shows_the_cast_by_heading_with_its_lines_then_the_others(
+    signing_keys: dict[str, dict[str, Any]],
+) -> None:
+    config = DemoEhrConfig(
+        EHR_BASE,
+        CDS_BASE + "/fhir",
+        "upstream-token",
+        clients={},
+        cds_base_url=CDS_BASE,
+        issuer="https://ehr.example.test",
+        signing_key=signing_keys["ES384"],
+        cast=CAST_LINES,
+    )
+    with httpx.Client(transport=httpx.MockTransport(fhir_server_with_patients)) as http:
+        page = create_demo_ehr(config, http).test_client().get("/").text
+    headings = re.findall(r'<h2 id="group-\d+">([^<]*)</h2>', page)
+    assert headings == ["Diabetes", "Home blood pressure", OTHER_PATIENTS]
+    rows = re.findall(r'<a href="/patients/([^"]+)">([^<]*)</a>', page)
+    assert rows == [
+        ("p-diabetes", "Dina Tester"),
+        ("p-home", "Hana Tester"),
+        ("p-other", "Otto Tester"),
+    ]
+    reasons = re.findall(r'<td class="reason">([^<]*)</td>', page)
+    assert reasons == ["HbA1c 6.7% twice, no diagnosis", "A home week at 136/86"]
+    assert re.findall(r'<tr data-cast="([^"]+)">', page) == ["diabetes-member", "home-member"]
+    assert "1980-12-31 (" in page  # the birth date, with the age (today's)
+
+
+def test_ages_are_whole_years_on_the_day() -> None:
+    assert age_on("1980-12-31", date(2026, 12, 30)) == 45
+    assert age_on("1980-12-31", date(2026, 12, 31)) == 46
+    assert age_on("", date(2026, 1, 1)) is None
+    assert age_on("1980", date(2026, 1, 1)) is None
