@@ -149,13 +149,13 @@ class HookPlayer:
         """One filled prefetch query read from the FHIR server; None when it did not answer 200."""
         answer = self._client.get(f"{self._fhir}/{query}", headers=self._fhir_headers)
         if answer.status_code == HTTPStatus.BAD_REQUEST:
-            return self._read_filtered(query)
+            return self.read_filtered(query)
         if answer.status_code != 200:
             return None
         resolved: dict[str, Any] = answer.json()
         return resolved
 
-    def _read_filtered(self, query: str) -> dict[str, Any] | None:
+    def read_filtered(self, query: str) -> dict[str, Any] | None:
         """A refused `<Type>?patient=<id>` query of `FILTERED_BY_PATIENT`, answered as a searchset
         of that type's resources naming the patient; None for any other query or a failed page."""
         resource_type, _, parameters = query.partition("?")
