@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -163,7 +164,8 @@ class HookPlayer:
         name, _, patient_id = parameters.partition("=")
         if element is None or name != "patient" or not patient_id or "&" in patient_id:
             return None
-        reference = f"Patient/{patient_id}"
+        # The patient as an id or as a reference (`patient=Patient/123`), either one encoded.
+        reference = f"Patient/{unquote(patient_id).removeprefix('Patient/')}"
         kept: list[dict[str, Any]] = []
         url: str | None = f"{self._fhir}/{resource_type}?_count={FILTERED_PAGE_SIZE}"
         read: set[str] = set()

@@ -19,8 +19,9 @@ from flask.testing import FlaskClient
 from cds_service.smart.launch import code_challenge
 from demo_ehr.app import DemoEhrConfig, create_demo_ehr
 from demo_ehr.authorization import APP_CONTEXT_MAX_CHARS
-from demo_ehr.cast import CastLine
+from demo_ehr.cast import CastLine, written_cast
 from demo_ehr.chart_writer import CAST_IDENTIFIER_SYSTEM
+from demo_ehr.hook_player import HookPlayer
 from demo_ehr.pages import OTHER_PATIENTS, age_on
 
 EHR_BASE = "http://demo-ehr.test"
@@ -327,3 +328,49 @@ def test_ages_are_whole_years_on_the_day() -> None:
     assert age_on("1980-12-31", date(2026, 12, 31)) == 46
     assert age_on("", date(2026, 1, 1)) is None
     assert age_on("1980", date(2026, 1, 1)) is None
+
+
+@pytest.fixture(scope="module")
+def cast_server() -> Iterator[SekmetServer]:
+    """A FHIR server of its own holding the written cast (the suite's holds other patients)."""
+    server = SekmetServer().start()
+    for member in written_cast(date.today()):
+        server.load(member.bundle)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("named", ["{id}", "Patient/{id}", "Patient%2F{id}"])
+def test_a_family_history_the_server_cannot_search_by_patient_is_read_filtered_to_the_patient(
+    cast_server: SekmetServer, signing_keys: dict[str, dict[str, Any]], named: str
+) -> None:
+    """sekmet refuses `FamilyMemberHistory?patient=` (no such search parameter in its table);
+    the demo EHR reads the type and keeps the patient's entries, each chart its own."""
+    families = {
+        f"cast-{member.slug}": sorted(
+            entry["resource"]["id"]
+            for entry in member.bundle["entry"]
+            if entry["resource"]["resourceType"] == "FamilyMemberHistory"
+        )
+        for member in written_cast(date.today())
+    }
+    assert sum(map(bool, families.values())) >= 2  # two charts' entries, to be told apart
+    with httpx.Client(timeout=30) as http:
+        refused = http.get(
+            f"{cast_server.base_url}/FamilyMemberHistory",
+            params={"patient": next(iter(families))},
+            headers={**cast_server.headers, "Prefer": "handling=strict"},
+        )
+        assert refused.status_code == 400  # else the fallback is no longer needed
+        player = HookPlayer(
+            CDS_BASE, cast_server.base_url, cast_server.access_token,
+            signing_keys["ES384"], "https://ehr.example.test", http,
+        )  # fmt: skip
+        for patient_id, expected in families.items():
+            query = "FamilyMemberHistory?patient=" + named.format(id=patient_id)
+            found = player.read_filtered(query)
+            assert found is not None
+            assert sorted(entry["resource"]["id"] for entry in found["entry"]) == expected
+            assert found["total"] == len(expected)
+        assert player.read_filtered("Observation?patient=cast-x") is None
+        assert player.read_filtered("FamilyMemberHistory?patient=cast-x&status=completed") is None
