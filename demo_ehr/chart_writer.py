@@ -11,6 +11,7 @@ server takes the id as given, so a chart's URL stays the same from one demo star
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -42,10 +43,16 @@ FAMILY_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 # is the patient, from a device named as a home monitor, as a home reading.
 HOME_MONITOR = "Home blood pressure monitor"
 OFFICE_HOUR = 10
+DAYS_IN_YEAR = 365
 
 
 def _concept(system: str, code: str, display: str) -> Json:
     return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same day `years` years earlier (29 February becomes the 28th)."""
+    return day.replace(year=day.year - years, day=min(day.day, 28) if day.month == 2 else day.day)
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,11 @@ class ChartWriter:
     _serial: int = 0
 
     def __post_init__(self) -> None:
-        # The last birthday 100 days ago: the age holds whatever day the demo starts.
-        born = date(self.today.year - self.age, self.today.month, min(self.today.day, 28))
-        born -= timedelta(days=100)
+        # The last birthday 1 to 364 days ago, a different day for each patient (by the slug,
+        # so the same from one start to the next): the age is `age` on the day the demo starts.
+        birthday_days_ago = 1 + zlib.crc32(self.slug.encode()) % (DAYS_IN_YEAR - 1)
+        last_birthday = self.today - timedelta(days=birthday_days_ago)
+        born = _years_before(last_birthday, self.age)
         self._resources.append(
             {
                 "resourceType": "Patient",
