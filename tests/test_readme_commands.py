@@ -12,7 +12,8 @@ ports, 8080, 8090 and 8091: each test fails, naming the port, if one is taken wh
    its list opens a chart with at least one card; Ctrl-C stops it all. Started again (reusing
    the Synthea patients kept in var/demo), `kill` (SIGTERM) to that command stops it all too.
 2. `bash scripts/serve.sh`: the README's curl block answers (discovery lists the README's three
-   services, /openapi.json is OpenAPI 3.1, the signed `patient-view` call answers with cards);
+   services, /openapi.json is OpenAPI 3.1, the signed `patient-view` call answers with the one
+   card the README quotes); `cdss keys generate` writes a private key and a public key set;
    `cdss doctor --config config/cdss.toml` exits 0; the admin walkthrough: `cdss admin-token`
    prints a token and its digest, `/admin/config` refuses the token (401), Ctrl-C stops the
    service, the README's environment-variable line starts it again with the digest, and the
@@ -26,9 +27,7 @@ Not run here, and what covers them instead:
   test_cli_population_score.py run both commands against real servers.
 - `cdss train` / `cdss evaluate`: the [train] extra and minutes of training;
   tests/models/training/test_pipeline.py runs both commands.
-- `cdss keys generate --private FILE --jwks FILE` and `cdss token --key FILE --iss ISS --aud URL`:
-  written without `.venv/bin/`, they run only in an activated venv; scripts/start.sh runs the
-  first and the curl block the second, both checked here.
+- `cdss token --key ... --iss ISS --aud URL` in the prose: the curl block runs it, with values.
 - `docker build ... && docker run ...`: no container engine here; tests/deploy/test_manifests.py
   reads the Dockerfile's environment and holds the deployment to the run command's configuration.
 """
@@ -370,7 +369,15 @@ def test_serve_answers_the_readme_calls_and_the_admin_walkthrough(clone: Clone) 
     assert {entry["id"] for entry in discovery["services"]} == readme_service_ids()
     assert len(readme_service_ids()) == 3
     assert openapi["openapi"].startswith("3.1")
-    assert isinstance(hook_answer.get("cards"), list), hook_answer
+    promised = re.search(r'The call answers with one card, "([^"]+)"', " ".join(README.split()))
+    assert promised is not None, "the README no longer says what the signed call answers"
+    assert [card["summary"] for card in hook_answer["cards"]] == [promised[1]], hook_answer
+
+    keys = inline_command(README, ".venv/bin/cdss keys generate")
+    clone.run(keys)
+    private_key, key_set = re.findall(r"--(?:private|jwks) (\S+)", keys)
+    assert "d" in json.loads((clone.root / private_key).read_text())
+    assert all("d" not in key for key in json.loads((clone.root / key_set).read_text())["keys"])
 
     clone.run(inline_command(README, ".venv/bin/cdss doctor --config"))
 
