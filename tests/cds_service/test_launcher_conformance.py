@@ -17,11 +17,11 @@ import httpx
 import pytest
 from conftest import SMART_CLIENT_ID
 from fhir_servers import SekmetServer
+from fhir_truth import HBA1C, dated_values, diabetes_estimates, observations
 from smart_launcher import LAUNCHER_UI, SmartLauncherServer
 from smart_launcher_protocol import MANUAL, NO_ENCOUNTER, LaunchOptions
 from support import CdssServer
-from test_smart_launch import diabetes_estimates
-from test_smart_page import HBA1C, dated_values, observations, since_of, table_rows
+from test_smart_page import since_of, table_rows
 
 # A patient with HbA1c, BMI and an encounter, and estimates from both diabetes models.
 CHARTED_PATIENT = "carebundle-hypertension"

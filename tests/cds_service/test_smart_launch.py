@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,39 +12,13 @@ import pytest
 from conftest import SMART_CLIENT_ID, Mint
 from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
+from fhir_truth import diabetes_estimates
 from hook_calls import HIGH_BMI, diabetes_cards
 from support import CdssServer
 
-from cards.explanation import percent
-from cds_service.services import diabetes_risk
 from cds_service.smart.launch import code_challenge
-from fhir_adapters.fhir_server import FhirAccess, FhirFetcher
-from fhir_adapters.gathering import PatientDataGatherer
-from fhir_adapters.record_builder import record_from_gathered
-from models.prediction import RiskEstimate
-from models.registry import load_risk_models
 
 PATIENT = "carebundle-hypertension"
-
-
-def diabetes_estimates(fhir_server: SekmetServer, patient_id: str) -> dict[str, str]:
-    """What the diabetes models say of the patient's chart read straight from the FHIR server."""
-    with httpx.Client() as client, ThreadPoolExecutor(4) as pool:
-        gathered = PatientDataGatherer(FhirFetcher(client, pool)).gather(
-            diabetes_risk.DEFINITION.prefetch,
-            None,
-            {"patientId": patient_id},
-            FhirAccess(fhir_server.base_url, fhir_server.access_token, patient_id),
-            budget_seconds=30,
-        )
-    record = record_from_gathered(patient_id, gathered, datetime.now(UTC).date())
-    models = load_risk_models()
-    estimates = {}
-    for model in (models.dysglycemia, models.undiagnosed_diabetes):
-        estimate = model.predict(record)
-        assert isinstance(estimate, RiskEstimate)
-        estimates[estimate.model] = percent(estimate.probability)
-    return estimates
 
 
 def launch(demo_ehr: DemoEhrServer, patient_id: str) -> str:

@@ -10,12 +10,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
 
 import httpx
 import pytest
 from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
+from fhir_truth import BMI, BP_PANEL, HBA1C, SYSTOLIC, dated_values, observations
 from support import CdssServer
 from test_smart_launch import follow, launch
 
@@ -26,8 +26,6 @@ from cards.hypertension_unmeasured import UNMEASURED
 # A Synthea patient with HbA1c, BMI and blood pressure over years, and notes.
 PATIENT = "synthea-3"
 OTHER_PATIENT = "synthea-1"
-LOINC = "http://loinc.org"
-HBA1C, BMI, BP_PANEL, SYSTOLIC = "4548-4", "39156-5", "85354-9", "8480-6"
 
 
 @contextmanager
@@ -70,37 +68,6 @@ def table_rows(page: str, table_id: str) -> list[list[str]]:
         [text_of(cell) for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
         for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
     ]
-
-
-def observations(fhir_server: SekmetServer, patient_id: str, code: str) -> Iterator[Any]:
-    """Every Observation of the patient with this LOINC code, read straight from sekmet."""
-    url: str | None = f"{fhir_server.base_url}/Observation"
-    params: dict[str, str] | None = {"patient": patient_id, "code": f"{LOINC}|{code}"}
-    headers = {"Authorization": f"Bearer {fhir_server.access_token}"}
-    while url:
-        bundle = httpx.get(url, params=params, headers=headers).json()
-        for entry in bundle.get("entry", []):
-            yield entry["resource"]
-        url = next(
-            (link["url"] for link in bundle.get("link", []) if link["relation"] == "next"), None
-        )
-        params = None
-
-
-def dated_values(resources: Iterator[Any], code: str, since: date) -> set[tuple[str, float]]:
-    """(day, value) of each `code` quantity, on the resource or in a component, since `since`."""
-    found = set()
-    for resource in resources:
-        day = resource["effectiveDateTime"][:10]
-        if date.fromisoformat(day) < since:
-            continue
-        quantities = [resource.get("valueQuantity")] + [
-            part.get("valueQuantity")
-            for part in resource.get("component", [])
-            if any(c["code"] == code for c in part["code"]["coding"])
-        ]
-        found |= {(day, q["value"]) for q in quantities if q is not None}
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from browser import ARTIFACTS, navigating, save_screenshot
 from demo_servers import DemoEhrServer
 from fhir_servers import SekmetServer
+from fhir_truth import BMI, dated_values, diabetes_estimates, observations
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, select
 from support import CdssServer
-from test_smart_launch import diabetes_estimates
-from test_smart_page import BMI, dated_values, observations
 
 from cds_service.storage.tables import feedback
 
-# A Synthea patient whose chart gets a moderate diabetes risk card with an HbA1c suggestion.
-# A patient with a diabetes-risk card (synthea-2 has diabetic kidney disease, SNOMED 127013003).
+# Of the suite's own patients (tests/synthetic_patients.py, not the demo's cast): a Synthea history
+# whose diabetes-risk card suggests an HbA1c (prediabetes, no HbA1c in a year), and another
+# patient whose diabetes estimates differ from it.
 PATIENT = "synthea-1"
 OTHER_PATIENT = "carebundle-hypertension"
 
