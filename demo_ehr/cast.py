@@ -13,7 +13,7 @@ they show depends on Synthea's generator, so their lines name what the tests see
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -78,29 +78,29 @@ class CastLine:
 
 
 def written_cast(today: date) -> list[CastMember]:
-    """The members whose charts the demo writes, dated from `today`, in the list's order."""
-    return [*cast_diabetes.members(today), *cast_blood_pressure.members(today)]
+    """The members whose charts the demo writes, dated from `today`, each under the heading of
+    the module that writes it, in the list's order."""
+    return [
+        *(replace(member, group=GROUP_DIABETES) for member in cast_diabetes.members(today)),
+        *(
+            replace(member, group=_blood_pressure_group(member))
+            for member in cast_blood_pressure.members(today)
+        ),
+        *(replace(member, group=GROUP_HOME) for member in cast_home_blood_pressure.members(today)),
+    ]
 
 
-def cast_lines(today: date, members: Sequence[CastMember]) -> tuple[CastLine, ...]:
+def _blood_pressure_group(member: CastMember) -> str:
+    for prefixes, named in _GROUPS_BY_CARD_PREFIX:
+        if any(card.startswith(prefixes) for card in member.cards):
+            return named
+    return GROUP_BLOOD_PRESSURE
+
+
+def cast_lines(members: Sequence[CastMember]) -> tuple[CastLine, ...]:
     """The patient list's line for each member, by group (`GROUPS`), in the cast's order within
-    each; `today` dates the written members whose module decides their group."""
-    diabetes = {member.slug for member in cast_diabetes.members(today)}
-    home = {member.slug for member in cast_home_blood_pressure.members(today)}
-
-    def group(member: CastMember) -> str:
-        if member.slug in SYNTHEA_ROLES:
-            return GROUP_LONG_HISTORIES
-        if member.slug in diabetes:
-            return GROUP_DIABETES
-        if member.slug in home:
-            return GROUP_HOME
-        for prefixes, named in _GROUPS_BY_CARD_PREFIX:
-            if any(card.startswith(prefixes) for card in member.cards):
-                return named
-        return GROUP_BLOOD_PRESSURE
-
-    lines = [CastLine(member.slug, member.reason, group(member)) for member in members]
+    each."""
+    lines = [CastLine(member.slug, member.reason, member.group) for member in members]
     return tuple(sorted(lines, key=lambda line: GROUPS.index(line.group)))
 
 
@@ -109,7 +109,8 @@ def synthea_members(histories: Mapping[str, Json]) -> list[CastMember]:
     members = []
     for name, bundle in histories.items():
         reason, cards = SYNTHEA_ROLES[name]
-        members.append(CastMember(name, reason, cards, mark_patient(bundle, name)))
+        marked = mark_patient(bundle, name)
+        members.append(CastMember(name, reason, cards, marked, GROUP_LONG_HISTORIES))
     return members
 
 

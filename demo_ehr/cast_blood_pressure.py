@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from demo_ehr import cast_home_blood_pressure
 from demo_ehr.cast_codes import SNOMED_PREGNANCY
 from demo_ehr.chart_writer import CastMember, ChartWriter
 from fhir_adapters.codes import SNOMED
@@ -23,7 +22,7 @@ DELIVERED_ONSET_DAYS, DELIVERED_DAYS = 43 * 7, 21
 
 
 def members(today: date) -> list[CastMember]:
-    """Every blood-pressure-led member, dated from `today`."""
+    """Every member of the populations the adult numbers do not serve, dated from `today`."""
     return [
         _pregnant_severe_range(today),
         _pregnant_raised(today),
@@ -31,7 +30,6 @@ def members(today: date) -> list[CastMember]:
         _postpartum_raised(today),
         _child_above_screening_value(today),
         _adolescent_raised_on_three_visits(today),
-        *cast_home_blood_pressure.members(today),
     ]
 
 

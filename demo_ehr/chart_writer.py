@@ -65,6 +65,9 @@ class CastMember:
     # The card types every service answers this chart with (each card's type), in no order.
     cards: tuple[str, ...]
     bundle: Json
+    # The patient list's heading it is shown under (`demo_ehr.cast` sets it by the module that
+    # writes it).
+    group: str = ""
 
 
 @dataclass

@@ -112,7 +112,7 @@ def run_demo(workdir: Path, ports: DemoPorts, say: Callable[[str], None]) -> Non
                     cds_base_url=cds_base,
                     issuer=DEMO_ISSUER,
                     signing_key=key,
-                    cast=cast_lines(today, [*written, *histories_cast]),
+                    cast=cast_lines([*written, *histories_cast]),
                 ),
                 client,
             )
